@@ -1,0 +1,47 @@
+// Builds the Koa app from the dependencies it is given; it does not listen.
+import Koa from 'koa';
+import Router from '@koa/router';
+import type { Engine, Logger } from '../engine/index.ts';
+import type { Auth } from './auth.ts';
+import { errorMiddleware } from './errors.ts';
+import { RouteTable } from './route.ts';
+import { healthRoutes } from './routes/health.ts';
+import { workflowRoutes } from './routes/workflows.ts';
+import { runRoutes } from './routes/runs.ts';
+import { taskRoutes } from './routes/tasks.ts';
+
+export interface AppDeps {
+  engine: Engine;
+  auth: Auth;
+  logger: Logger;
+  /** Extra route groups (webhooks, KPIs, console) added by their own modules. */
+  extensions?: ((routes: RouteTable, router: Router) => void)[];
+}
+
+export interface App extends Koa {
+  routeTable: RouteTable;
+}
+
+export function createApp(deps: AppDeps): App {
+  const app = new Koa() as App;
+  app.proxy = false;
+  const router = new Router();
+  const routes = new RouteTable(router, deps.auth);
+  app.routeTable = routes;
+  let doc: object | null = null;
+  const openapi = () => (doc ??= routes.openapi({ title: 'Servicechart API', version: '1.0.0' }));
+
+  app.use(errorMiddleware(deps.logger));
+  app.use(async (ctx, next) => {
+    ctx.set('X-Content-Type-Options', 'nosniff');
+    ctx.set('Referrer-Policy', 'no-referrer');
+    await next();
+  });
+  healthRoutes(routes, deps.engine, openapi);
+  workflowRoutes(routes, deps.engine);
+  runRoutes(routes, deps.engine, deps.logger);
+  taskRoutes(routes, deps.engine);
+  for (const ext of deps.extensions ?? []) ext(routes, router);
+  app.use(router.routes()).use(router.allowedMethods());
+  return app;
+}

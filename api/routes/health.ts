@@ -1,0 +1,22 @@
+// Unauthenticated routes: liveness, readiness, Prometheus metrics and the OpenAPI document.
+import type { Engine } from '../../engine/index.ts';
+import type { RouteTable } from '../route.ts';
+import { errorBody } from '../errors.ts';
+
+export function healthRoutes(routes: RouteTable, engine: Engine, openapi: () => object): void {
+  routes.add({ method: 'get', path: '/healthz', summary: 'Liveness: 200 while the process runs', tag: 'health', access: 'none', responses: { 200: { description: 'alive', schema: { type: 'object', properties: { status: { const: 'ok' } } } } } }, (ctx) => {
+    ctx.body = { status: 'ok' };
+  });
+  routes.add({ method: 'get', path: '/readyz', summary: 'Readiness: 200 when Redis answers, else 503', tag: 'health', access: 'none', responses: { 200: { description: 'ready' }, 503: { description: 'Redis does not answer' } } }, async (ctx) => {
+    const ready = await engine.isReady();
+    ctx.status = ready ? 200 : 503;
+    ctx.body = ready ? { status: 'ready' } : errorBody('UNAVAILABLE', 'Redis does not answer');
+  });
+  routes.add({ method: 'get', path: '/metrics', summary: 'Prometheus metrics', tag: 'health', access: 'none', responses: { 200: { description: 'Prometheus text format', contentType: 'text/plain' } } }, async (ctx) => {
+    ctx.type = engine.metrics.registry.contentType;
+    ctx.body = await engine.metrics.registry.metrics();
+  });
+  routes.add({ method: 'get', path: '/openapi.json', summary: 'This API as OpenAPI 3.1', tag: 'health', access: 'none', responses: { 200: { description: 'OpenAPI document' } } }, (ctx) => {
+    ctx.body = openapi();
+  });
+}

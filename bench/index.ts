@@ -1,0 +1,143 @@
+// `npm run bench`: the engine's step throughput against a raw BullMQ chain baseline measured in the
+// same run, run latency, timer lateness and Redis memory per run. Last line:
+// `bench: engine <N> steps/s, baseline <M> steps/s, ratio <R>`.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Queue, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import { setup, type AnyStateMachine } from 'xstate';
+import { createEngine, defineWorkflow, startEmbeddedRedis, taskActors, type Engine } from '../engine/index.ts';
+import { startTaskWorker } from '../workers/runtime.ts';
+import { builtInTasks } from '../workers/tasks/index.ts';
+
+const CHAINS = Number(process.env.BENCH_CHAINS ?? 1000);
+const STEPS = 10;
+const CONCURRENCY = 100;
+const TIMERS = Number(process.env.BENCH_TIMERS ?? 1000);
+
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] : NaN;
+};
+const fmt = (n: number) => (Number.isFinite(n) ? n.toFixed(n < 10 ? 1 : 0) : 'n/a');
+const log = (line: string) => process.stdout.write(line + '\n');
+
+async function usedMemory(redis: Redis): Promise<number> {
+  const info = await redis.info('memory');
+  return Number(/used_memory:(\d+)/.exec(info)![1]);
+}
+
+async function baseline(url: string): Promise<number> {
+  const conn = new Redis(url, { maxRetriesPerRequest: null });
+  const prefix = '{bench-base}';
+  const queue = new Queue('chain', { connection: conn, prefix });
+  let done = 0;
+  let resolveAll!: () => void;
+  const all = new Promise<void>((r) => (resolveAll = r));
+  const worker = new Worker(
+    'chain',
+    async (job) => {
+      const { chain, step } = job.data as { chain: number; step: number };
+      if (step + 1 < STEPS) {
+        await queue.add('step', { chain, step: step + 1 }, { jobId: `c${chain}s${step + 1}`, removeOnComplete: true });
+      } else if (++done === CHAINS) resolveAll();
+    },
+    { connection: conn, prefix, concurrency: CONCURRENCY, drainDelay: 1 },
+  );
+  await worker.waitUntilReady();
+  const started = performance.now();
+  await queue.addBulk(Array.from({ length: CHAINS }, (_, chain) => ({ name: 'step', data: { chain, step: 0 }, opts: { jobId: `c${chain}s0`, removeOnComplete: true } })));
+  await all;
+  const seconds = (performance.now() - started) / 1000;
+  await worker.close();
+  await queue.obliterate({ force: true });
+  await queue.close();
+  await conn.quit();
+  return (CHAINS * STEPS) / seconds;
+}
+
+function chainWorkflow() {
+  const states: Record<string, object> = {};
+  for (let i = 0; i < STEPS; i++) states[`s${i}`] = { invoke: { id: `t${i}`, src: 'noop', onDone: i + 1 < STEPS ? `s${i + 1}` : 'done' } };
+  states.done = { type: 'final' };
+  return defineWorkflow({
+    name: 'chain', version: 1, description: `${STEPS} sequential no-op tasks`,
+    machine: setup({ actors: taskActors('noop') }).createMachine({ id: 'chain', initial: 's0', states } as never) as unknown as AnyStateMachine,
+  });
+}
+
+function timerWorkflow() {
+  return defineWorkflow({
+    name: 'sleeper', version: 1, description: 'one timer',
+    machine: setup({ types: {} as { context: { ms: number }; input: { ms: number } }, delays: { wait: ({ context }) => context.ms } }).createMachine({
+      id: 'sleeper', context: ({ input }) => ({ ms: input.ms }), initial: 'waiting',
+      states: { waiting: { after: { wait: 'done' } }, done: { type: 'final' } },
+    }),
+  });
+}
+
+async function waitDone(redis: Redis, engine: Engine, n: number, timeoutMs: number): Promise<void> {
+  const key = engine.keys.runsByStatus('done');
+  const deadline = Date.now() + timeoutMs;
+  while ((await redis.zcard(key)) < n) {
+    if (Date.now() > deadline) throw new Error(`only ${await redis.zcard(key)} of ${n} runs finished in time`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function engineBench(url: string) {
+  const redis = new Redis(url, { maxRetriesPerRequest: null });
+  const prefix = 'bench';
+  const engine = createEngine({ redis, prefix, workflows: [chainWorkflow(), timerWorkflow()], tasks: builtInTasks });
+  engine.startTimerConsumer({ concurrency: CONCURRENCY });
+  const worker = await startTaskWorker({ engine, concurrency: CONCURRENCY });
+  await worker.worker.waitUntilReady();
+
+  const memBefore = await usedMemory(redis);
+  const started = performance.now();
+  const ids: string[] = [];
+  await Promise.all(Array.from({ length: CHAINS }, async () => ids.push((await engine.startRun({ workflow: 'chain' })).run.id)));
+  await waitDone(redis, engine, CHAINS, 300_000);
+  const seconds = (performance.now() - started) / 1000;
+  const stepsPerSecond = (CHAINS * STEPS) / seconds;
+  const latencies: number[] = [];
+  for (const id of ids) {
+    const r = await engine.getRun(id);
+    latencies.push(Date.parse(r.endedAt!) - Date.parse(r.createdAt));
+  }
+  const memFinished = ((await usedMemory(redis)) - memBefore) / CHAINS;
+
+  // Timers: random 1-5 s delays, lateness read from each run's history.
+  const timerIds: string[] = [];
+  const memBeforeTimers = await usedMemory(redis);
+  for (let i = 0; i < TIMERS; i++) timerIds.push((await engine.startRun({ workflow: 'sleeper', input: { ms: 1000 + Math.floor(Math.random() * 4000) } })).run.id);
+  const memActive = ((await usedMemory(redis)) - memBeforeTimers) / TIMERS;
+  await waitDone(redis, engine, CHAINS + TIMERS, 60_000);
+  const lateness: number[] = [];
+  for (const id of timerIds) {
+    const fired = (await engine.getHistory(id, { limit: 50 })).items.find((h) => h.type === 'timer.fired');
+    lateness.push(Number(fired?.latenessMs));
+  }
+  await worker.close();
+  await engine.close();
+  await redis.quit();
+  return { stepsPerSecond, latencies, lateness, memFinished, memActive };
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'sc-bench-'));
+const server = await startEmbeddedRedis({ dataDir: dir, reuse: false });
+try {
+  log(`bench: ${CHAINS} chains/runs of ${STEPS} steps, concurrency ${CONCURRENCY}, ${TIMERS} timers; embedded redis-server (AOF everysec, hz 100)`);
+  const base = await baseline(server.url);
+  log(`baseline (raw BullMQ chain, each job enqueues the next): ${fmt(base)} steps/s`);
+  const e = await engineBench(server.url);
+  log(`engine (${CHAINS} concurrent runs x ${STEPS} no-op tasks):   ${fmt(e.stepsPerSecond)} steps/s`);
+  log(`run latency (start to done): p50 ${fmt(pct(e.latencies, 50))} ms, p99 ${fmt(pct(e.latencies, 99))} ms`);
+  log(`timer lateness (${TIMERS} timers, 1-5 s): p50 ${fmt(pct(e.lateness, 50))} ms, p99 ${fmt(pct(e.lateness, 99))} ms`);
+  log(`redis memory: ${fmt(e.memFinished / 1024)} KiB per finished run (history included), ${fmt(e.memActive / 1024)} KiB per active run with a pending timer`);
+  log(`bench: engine ${Math.round(e.stepsPerSecond)} steps/s, baseline ${Math.round(base)} steps/s, ratio ${(e.stepsPerSecond / base).toFixed(2)}`);
+} finally {
+  await server.stop();
+  rmSync(dir, { recursive: true, force: true });
+}

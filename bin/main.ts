@@ -1,0 +1,140 @@
+// The process entry point: reads the environment, connects Redis (or starts the embedded one) and runs
+// the parts a role asks for: `start` (API + engine + workers), `api`, or `worker`.
+import { Redis } from 'ioredis';
+import pino from 'pino';
+import type { Server } from 'node:http';
+import { createEngine, startEmbeddedRedis, type EmbeddedRedis, type Logger } from '../engine/index.ts';
+import { builtInWorkflows } from '../workflows/index.ts';
+import { builtInTasks } from '../workers/tasks/index.ts';
+import { startTaskWorker, type TaskWorker } from '../workers/runtime.ts';
+import { createApp } from '../api/app.ts';
+import { loadApiKeys } from '../api/auth.ts';
+
+type Role = 'start' | 'api' | 'worker';
+
+export interface Config {
+  role: Role;
+  host: string;
+  port: number;
+  redisUrl: string | null;
+  dataDir: string;
+  fsync: 'everysec' | 'always';
+  prefix: string;
+  apiKeys: string | null;
+  concurrency: number;
+  shutdownDeadlineMs: number;
+  logLevel: string;
+}
+
+export function readConfig(env: NodeJS.ProcessEnv, role: Role): Config {
+  return {
+    role,
+    host: env.HOST || '127.0.0.1',
+    port: Number(env.PORT || 3000),
+    redisUrl: env.REDIS_URL || null,
+    dataDir: env.SERVICECHART_DATA_DIR || './.servicechart',
+    fsync: env.SERVICECHART_FSYNC === 'always' ? 'always' : 'everysec',
+    prefix: env.SERVICECHART_PREFIX || 'sc',
+    apiKeys: env.SERVICECHART_API_KEYS || null,
+    concurrency: Number(env.SERVICECHART_CONCURRENCY || 50),
+    shutdownDeadlineMs: Number(env.SERVICECHART_SHUTDOWN_MS || 10_000),
+    logLevel: env.LOG_LEVEL || 'info',
+  };
+}
+
+/** Warn where a Redis we are pointed at would evict keys or forget them on restart. */
+async function checkRedisDurability(redis: Redis, logger: Logger): Promise<void> {
+  try {
+    const [, policy] = (await redis.config('GET', 'maxmemory-policy')) as [string, string];
+    if (policy !== 'noeviction') {
+      logger.warn({ policy }, `Redis evicts keys (maxmemory-policy ${policy}): runs and queued jobs can be lost. Set maxmemory-policy noeviction.`);
+    }
+    const [, aof] = (await redis.config('GET', 'appendonly')) as [string, string];
+    const [, save] = (await redis.config('GET', 'save')) as [string, string];
+    if (aof !== 'yes' && !save) logger.warn('Redis persists nothing (no AOF, no RDB snapshots): a Redis restart loses every run. Turn on appendonly yes.');
+    else if (aof !== 'yes') logger.warn('Redis has AOF off: a crash loses what changed since the last RDB snapshot. Turn on appendonly yes.');
+  } catch (err) {
+    logger.warn({ err }, 'could not read the Redis configuration (CONFIG GET refused?); check eviction and persistence yourself');
+  }
+}
+
+export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
+  const role = (argv[0] ?? 'start') as Role;
+  if (!['start', 'api', 'worker'].includes(role)) {
+    process.stderr.write(`usage: servicechart start|api|worker\n`);
+    process.exit(2);
+  }
+  const cfg = readConfig(env, role);
+  const logger = pino({ level: cfg.logLevel, base: { role } }) as unknown as Logger;
+
+  let embedded: EmbeddedRedis | null = null;
+  let url = cfg.redisUrl;
+  if (!url) {
+    embedded = await startEmbeddedRedis({ dataDir: cfg.dataDir, fsync: cfg.fsync, logger });
+    url = embedded.url;
+    logger.info({ url, dataDir: cfg.dataDir }, 'embedded redis-server running (AOF on)');
+  }
+  // No offline queue: while Redis is unreachable a write fails at once (503) instead of being
+  // replayed later, after its caller was told it failed.
+  const redis = new Redis(url, { maxRetriesPerRequest: 1, connectTimeout: 5000, enableOfflineQueue: false, commandTimeout: 5000 });
+  redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
+  await new Promise<void>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`Redis at ${url} did not answer within 15 s`)), 15_000);
+    redis.once('ready', () => {
+      clearTimeout(t);
+      resolve();
+    });
+  });
+  if (cfg.redisUrl) await checkRedisDurability(redis, logger);
+
+  const engine = createEngine({ redis, logger, prefix: cfg.prefix, workflows: builtInWorkflows, tasks: builtInTasks });
+
+  let taskWorker: TaskWorker | null = null;
+  if (role !== 'api') {
+    engine.startTimerConsumer({ concurrency: cfg.concurrency });
+    taskWorker = await startTaskWorker({ engine, concurrency: cfg.concurrency });
+    logger.info('task and timer consumers running');
+  }
+
+  let server: Server | null = null;
+  if (role !== 'worker') {
+    const auth = await loadApiKeys({ env: cfg.apiKeys, dataDir: cfg.dataDir, logger });
+    const app = createApp({ engine, auth, logger });
+    server = await new Promise<Server>((resolve) => {
+      const s = app.listen(cfg.port, cfg.host, () => resolve(s));
+    });
+    const addr = server.address();
+    logger.info({ host: cfg.host, port: typeof addr === 'object' && addr ? addr.port : cfg.port }, `servicechart ${role} listening on http://${cfg.host}:${typeof addr === 'object' && addr ? addr.port : cfg.port}`);
+  }
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down: no new work, finishing what is in flight');
+    const hardStop = setTimeout(() => process.exit(1), cfg.shutdownDeadlineMs + 10_000);
+    hardStop.unref();
+    try {
+      if (server) {
+        server.closeIdleConnections?.();
+        await new Promise((r) => server!.close(() => r(null)));
+      }
+      if (taskWorker) await taskWorker.close(cfg.shutdownDeadlineMs);
+      await engine.close();
+      await redis.quit().catch(() => undefined);
+      if (embedded) await embedded.stop();
+      logger.info('stopped');
+      process.exit(0);
+    } catch (err) {
+      logger.error({ err }, 'shutdown failed');
+      process.exit(1);
+    }
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+main(process.argv.slice(2), process.env).catch((err) => {
+  process.stderr.write(`servicechart: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

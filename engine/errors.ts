@@ -1,0 +1,71 @@
+// Owns the engine's error codes and error classes; codes are the ones in API.md.
+export const ErrorCode = {
+  BAD_JSON: 'BAD_JSON',
+  UNAUTHENTICATED: 'UNAUTHENTICATED',
+  FORBIDDEN: 'FORBIDDEN',
+  NOT_FOUND: 'NOT_FOUND',
+  EVENT_NOT_ACCEPTED: 'EVENT_NOT_ACCEPTED',
+  RUN_ENDED: 'RUN_ENDED',
+  CONFLICT: 'CONFLICT',
+  PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  UNSUPPORTED_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  VALIDATION_FAILED: 'VALIDATION_FAILED',
+  RATE_LIMITED: 'RATE_LIMITED',
+  UNAVAILABLE: 'UNAVAILABLE',
+  TASK_TIMEOUT: 'TASK_TIMEOUT',
+  TASK_FAILED: 'TASK_FAILED',
+  INTERNAL: 'INTERNAL',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+export interface Problem {
+  path: string;
+  message: string;
+}
+
+export class ServicechartError extends Error {
+  readonly code: ErrorCode;
+  readonly details?: unknown;
+  constructor(code: ErrorCode, message: string, options: { details?: unknown; cause?: unknown } = {}) {
+    super(message, { cause: options.cause });
+    this.name = 'ServicechartError';
+    this.code = code;
+    this.details = options.details;
+  }
+}
+
+export class EventNotAcceptedError extends ServicechartError {
+  readonly nextEvents: string[];
+  constructor(eventType: string, nextEvents: string[], reason?: string) {
+    super(ErrorCode.EVENT_NOT_ACCEPTED, reason ?? `event ${eventType} is not accepted in the current state`, {
+      details: { nextEvents },
+    });
+    this.name = 'EventNotAcceptedError';
+    this.nextEvents = nextEvents;
+  }
+}
+
+export function validationError(message: string, problems: Problem[]): ServicechartError {
+  return new ServicechartError(ErrorCode.VALIDATION_FAILED, message, { details: problems });
+}
+
+export function notFound(what: string): ServicechartError {
+  return new ServicechartError(ErrorCode.NOT_FOUND, `${what} not found`);
+}
+
+/** Errors that cross a process boundary travel as plain data. */
+export interface ErrorData {
+  code: string;
+  message: string;
+}
+
+export function toErrorData(err: unknown): ErrorData {
+  if (err && typeof err === 'object') {
+    const e = err as { code?: unknown; message?: unknown };
+    return {
+      code: typeof e.code === 'string' ? e.code : ErrorCode.TASK_FAILED,
+      message: typeof e.message === 'string' ? e.message : String(err),
+    };
+  }
+  return { code: ErrorCode.TASK_FAILED, message: String(err) };
+}

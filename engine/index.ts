@@ -1,0 +1,371 @@
+// The engine's public surface: the only module `api/` and `workers/` import.
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { systemClock, type Clock } from './clock.ts';
+import { createKeys } from './keys.ts';
+import { createScripts } from './scripts.ts';
+import { Registry, type RegisteredWorkflow } from './registry.ts';
+import { createMetrics, type Metrics } from './metrics.ts';
+import { createOutbox } from './outbox.ts';
+import { createRunStore, type StartRunArgs, type SendEventOptions, type RunResult, type HumanTaskDoc } from './runs.ts';
+import { createHistory } from './history.ts';
+import { createRunIndex } from './run-index.ts';
+import { startTimerWorker } from './timers.ts';
+import { defaultRetry, type TaskDefinition, type TaskServices } from './tasks.ts';
+import { ErrorCode, ServicechartError, notFound, validationError } from './errors.ts';
+import { parseRunId, runIdOfHumanTask, type RunId } from './ids.ts';
+import { iso } from './clock.ts';
+import { compileJsonWorkflow, type JsonWorkflowInput } from './json-workflow.ts';
+import type { WorkflowDefinition } from '../workflows/lib/define.ts';
+import { silentLogger, type HistoryEntry, type JsonObject, type ListRunsFilter, type Logger, type Page, type RunView } from './types.ts';
+
+export * from './errors.ts';
+export * from './types.ts';
+export { systemClock, iso, type Clock } from './clock.ts';
+export { parseRunId, runIdOfHumanTask, type RunId, type TaskId, type HumanTaskId } from './ids.ts';
+export { defineTask, NonRetryableTaskError, type TaskDefinition, type TaskContext, type TaskServices, type RetryPolicy } from './tasks.ts';
+export { defineWorkflow, taskActors, type WorkflowDefinition } from '../workflows/lib/define.ts';
+export type { RegisteredWorkflow } from './registry.ts';
+export type { StartRunArgs, SendEventOptions, RunResult, HumanTaskDoc } from './runs.ts';
+export { startEmbeddedRedis, type EmbeddedRedis } from './redis-server.ts';
+export { jsonWorkflowSchema, builtInActions, builtInGuards } from './json-workflow.ts';
+
+export interface EngineOptions {
+  /** Borrowed: the engine never closes it. */
+  redis: Redis;
+  clock?: Clock;
+  logger?: Logger;
+  /** Key prefix; every key and queue of this engine lives under it. */
+  prefix?: string;
+  /** A step from outside (start, event) whose context would exceed this is refused with 422. Default 256 KiB. */
+  maxContextBytes?: number;
+  workflows?: WorkflowDefinition[];
+  tasks?: TaskDefinition<any, any>[];
+}
+
+export interface WorkflowSummary {
+  name: string;
+  version: number;
+  description: string;
+  builtIn: boolean;
+}
+
+export interface WorkflowDetail extends WorkflowSummary {
+  definition: unknown;
+  inputSchema: unknown;
+  versions: number[];
+}
+
+export interface StoredJsonWorkflow {
+  schemaVersion: 1;
+  name: string;
+  version: number;
+  description: string;
+  definition: unknown;
+  inputSchema: Record<string, unknown> | null;
+  createdAt: number;
+  actor: string;
+}
+
+/**
+ * Create an engine on a Redis connection.
+ * @example
+ * const engine = createEngine({ redis, workflows: [demo], tasks: [noop] });
+ * const { run } = await engine.startRun({ workflow: 'demo', input: {} });
+ * await engine.sendEvent(run.id, { type: 'GO' });
+ */
+export function createEngine(opts: EngineOptions) {
+  const redis = opts.redis;
+  const clock = opts.clock ?? systemClock;
+  const logger = opts.logger ?? silentLogger;
+  const keys = createKeys(opts.prefix ?? 'sc');
+  const scripts = createScripts(redis);
+  const registry = new Registry();
+  const metrics: Metrics = createMetrics();
+  // BullMQ wants its own connections with no per-request retry limit; these the engine owns.
+  const bullConnection = redis.duplicate({ maxRetriesPerRequest: null, enableOfflineQueue: true, commandTimeout: undefined });
+  const queues = {
+    tasks: new Queue('tasks', { connection: bullConnection, prefix: keys.queuePrefix() }),
+    timers: new Queue('timers', { connection: bullConnection, prefix: keys.queuePrefix() }),
+  };
+  metrics.setQueueDepth(async () => ({
+    tasks: await queues.tasks.getJobCounts('waiting', 'active', 'delayed', 'failed'),
+    timers: await queues.timers.getJobCounts('waiting', 'active', 'delayed', 'failed'),
+  }));
+  const outbox = createOutbox({
+    redis, keys, scripts, queues, logger, now: () => clock.now(),
+    taskJobOptions(name) {
+      const def = registry.task(name);
+      const retry = { ...defaultRetry, ...(def?.retry ?? {}) };
+      return { attempts: Math.max(1, retry.attempts), backoffMs: retry.backoffMs };
+    },
+  });
+
+  for (const t of opts.tasks ?? []) registry.registerTask(t);
+  for (const w of opts.workflows ?? []) registry.registerWorkflow(w);
+
+  const loading = new Map<string, Promise<RegisteredWorkflow | undefined>>();
+  async function loadJson(name: string, version?: number): Promise<RegisteredWorkflow | undefined> {
+    const key = keys.workflowVersions(name);
+    const v = version ?? (await redis.hlen(key));
+    if (!v) return undefined;
+    const cached = registry.get(name, v);
+    if (cached) return cached;
+    const cacheKey = `${name}@${v}`;
+    let p = loading.get(cacheKey);
+    if (!p) {
+      p = (async () => {
+        const raw = await redis.hget(key, String(v));
+        if (!raw) return undefined;
+        const stored = JSON.parse(raw) as StoredJsonWorkflow;
+        const def = compileJsonWorkflow(
+          { name: stored.name, version: stored.version, description: stored.description, definition: stored.definition, inputSchema: stored.inputSchema ?? undefined },
+          { isTask: registry.isTask },
+        );
+        return registry.get(name, v) ?? registry.registerWorkflow(def);
+      })();
+      loading.set(cacheKey, p);
+      void p.finally(() => loading.delete(cacheKey));
+    }
+    return p;
+  }
+
+  const codeNames = () => new Set((opts.workflows ?? []).map((w) => w.name));
+  async function resolveWorkflow(name: string, version?: number): Promise<RegisteredWorkflow | undefined> {
+    if (codeNames().has(name)) return registry.get(name, version);
+    return loadJson(name, version);
+  }
+
+  const runs = createRunStore({ redis, keys, scripts, clock, logger, registry, outbox, metrics, resolveWorkflow, maxContextBytes: opts.maxContextBytes ?? 256 * 1024 });
+  const history = createHistory(redis, keys);
+  const index = createRunIndex(redis, keys, (r) => runs.view(r));
+
+  function runIdOrThrow(id: string): RunId {
+    const runId = parseRunId(id);
+    if (!runId) throw notFound(`run ${id}`);
+    return runId;
+  }
+
+  function taskServices(runId: RunId, taskName: string): TaskServices {
+    return {
+      async startRun(args) {
+        const res = await runs.startRun({
+          workflow: args.workflow, input: args.input, businessKey: args.businessKey ?? null,
+          parentRunId: args.parentRunId === undefined ? runId : args.parentRunId, idempotencyKey: args.idempotencyKey, actor: `task:${taskName}`,
+        });
+        return { runId: res.run.id, duplicate: res.duplicate };
+      },
+      async sendEvent(target, event, idempotencyKey) {
+        try {
+          await runs.sendEvent(runIdOrThrow(target), event, { idempotencyKey, actor: `task:${taskName}` });
+          return { applied: true };
+        } catch (err) {
+          const code = (err as { code?: string }).code;
+          if (code === ErrorCode.EVENT_NOT_ACCEPTED || code === ErrorCode.RUN_ENDED) return { applied: false, reason: code };
+          throw err;
+        }
+      },
+      async record(type, fields) {
+        await scripts.appendHistory([keys.run(runId), keys.history(runId)], [JSON.stringify({ ...fields, type, at: iso(clock.now()), actor: `task:${taskName}` })]);
+      },
+      now: () => clock.now(),
+    };
+  }
+
+  const closers: (() => Promise<void>)[] = [];
+
+  const engine = {
+    redis, clock, logger, keys, registry, metrics, runs, bullConnection, taskServices,
+
+    registerTask(task: TaskDefinition<any, any>): void {
+      registry.registerTask(task);
+    },
+
+    registerWorkflow(def: WorkflowDefinition): void {
+      registry.registerWorkflow(def);
+      (opts.workflows ??= []).push(def);
+    },
+
+    /** Register a JSON-authored workflow: validated, then stored as the next version of its name. */
+    async registerJsonWorkflow(input: Omit<JsonWorkflowInput, 'version'>, actor = 'api'): Promise<{ name: string; version: number }> {
+      if (codeNames().has(input.name)) {
+        throw new ServicechartError(ErrorCode.CONFLICT, `workflow ${input.name} is defined in code and cannot be replaced through the API`);
+      }
+      const key = keys.workflowVersions(input.name);
+      for (let attempt = 0; attempt < 20; attempt++) {
+        const version = (await redis.hlen(key)) + 1;
+        // Compiling checks every name; it throws VALIDATION_FAILED with each problem's path.
+        compileJsonWorkflow({ ...input, version }, { isTask: registry.isTask });
+        const stored: StoredJsonWorkflow = {
+          schemaVersion: 1, name: input.name, version, description: input.description ?? '', definition: input.definition,
+          inputSchema: (input.inputSchema as Record<string, unknown> | undefined) ?? null, createdAt: clock.now(), actor,
+        };
+        if (await redis.hsetnx(key, String(version), JSON.stringify(stored))) {
+          await redis.zadd(keys.workflowNames(), clock.now(), input.name);
+          return { name: input.name, version };
+        }
+      }
+      throw new ServicechartError(ErrorCode.CONFLICT, `workflow ${input.name} is being registered concurrently; try again`);
+    },
+
+    async listWorkflows(): Promise<WorkflowSummary[]> {
+      const out = new Map<string, WorkflowSummary>();
+      for (const name of codeNames()) {
+        const w = registry.get(name)!;
+        out.set(name, { name, version: w.version, description: w.description, builtIn: true });
+      }
+      for (const name of await redis.zrange(keys.workflowNames(), '0', '-1')) {
+        const w = await loadJson(name);
+        if (w && !out.has(name)) out.set(name, { name, version: w.version, description: w.description, builtIn: false });
+      }
+      return [...out.values()].sort((a, b) => a.name.localeCompare(b.name));
+    },
+
+    async getWorkflow(name: string, version?: number): Promise<WorkflowDetail> {
+      const w = await resolveWorkflow(name, version);
+      if (!w) throw notFound(`workflow ${name}${version ? ` version ${version}` : ''}`);
+      const builtIn = codeNames().has(name);
+      const versions = builtIn ? registry.versions(name) : Array.from({ length: await redis.hlen(keys.workflowVersions(name)) }, (_, i) => i + 1);
+      return {
+        name: w.name, version: w.version, description: w.description, builtIn,
+        definition: w.definition ?? (w.machine as { config: unknown }).config, inputSchema: w.inputSchema ?? null, versions,
+      };
+    },
+
+    resolveWorkflow,
+
+    startRun(args: StartRunArgs): Promise<RunResult> {
+      return runs.startRun(args);
+    },
+
+    sendEvent(runId: string, event: JsonObject & { type: string }, opts: SendEventOptions = {}): Promise<RunResult> {
+      if (typeof event.type !== 'string' || !/^[A-Za-z][A-Za-z0-9_.:-]{0,127}$/.test(event.type) || event.type.startsWith('xstate.')) {
+        return Promise.reject(validationError('bad event type', [{ path: '/type', message: 'an event type is a name such as ACKNOWLEDGE (not xstate.*)' }]));
+      }
+      return runs.sendEvent(runIdOrThrow(runId), event, opts);
+    },
+
+    cancelRun(runId: string, opts: { reason?: string | null; actor?: string } = {}): Promise<RunView> {
+      return runs.cancelRun(runIdOrThrow(runId), opts);
+    },
+
+    getRun(runId: string): Promise<RunView> {
+      return runs.getRun(runIdOrThrow(runId));
+    },
+
+    listRuns(filter: ListRunsFilter = {}): Promise<Page<RunView>> {
+      return index.list(filter);
+    },
+
+    async getHistory(runId: string, opts: { cursor?: string | null; limit?: number } = {}): Promise<Page<HistoryEntry>> {
+      const id = runIdOrThrow(runId);
+      if (!(await redis.exists(keys.run(id)))) throw notFound(`run ${runId}`);
+      return history.page(id, opts);
+    },
+
+    /** Human tasks, newest first, from the open or done index. */
+    async listHumanTasks(filter: { status?: 'open' | 'done'; role?: string; workflow?: string; runId?: string; limit?: number; cursor?: string | null } = {}): Promise<Page<HumanTaskDoc>> {
+      const key = filter.status === 'done' ? keys.humanTasksDone() : keys.humanTasksOpen();
+      const limit = filter.limit ?? 50;
+      let offset = 0;
+      if (filter.cursor) {
+        if (!/^\d+$/.test(filter.cursor)) throw validationError('bad cursor', [{ path: '/query/cursor', message: 'not a cursor this endpoint returned' }]);
+        offset = Number(filter.cursor);
+      }
+      const items: HumanTaskDoc[] = [];
+      let pos = offset;
+      const total = await redis.zcard(key);
+      while (items.length < limit && pos < total) {
+        const ids = await redis.zrevrange(key, pos, pos + 199);
+        if (!ids.length) break;
+        const docs = ids.length ? await redis.mget(...ids.map((id) => keys.humanTask(id))) : [];
+        for (let i = 0; i < ids.length; i++) {
+          pos++;
+          const doc = docs[i] ? (JSON.parse(docs[i]!) as HumanTaskDoc) : null;
+          if (!doc) continue;
+          if (filter.role && doc.role !== filter.role) continue;
+          if (filter.workflow && doc.workflow !== filter.workflow) continue;
+          if (filter.runId && doc.runId !== filter.runId) continue;
+          items.push(doc);
+          if (items.length === limit) break;
+        }
+      }
+      return { items, nextCursor: items.length === limit && pos < total ? String(pos) : null };
+    },
+
+    async getHumanTask(taskId: string): Promise<HumanTaskDoc> {
+      const raw = await redis.get(keys.humanTask(taskId));
+      if (!raw) throw notFound(`human task ${taskId}`);
+      return JSON.parse(raw) as HumanTaskDoc;
+    },
+
+    /**
+     * Complete a human task: its outcome's event goes to the run with `by` and `comment`, and the task
+     * closes in the same step. A refused event leaves the task open.
+     */
+    async completeHumanTask(taskId: string, body: { outcome: string; by: string; comment?: string | null }, actor = 'api'): Promise<{ task: HumanTaskDoc; run: RunView }> {
+      const runId = runIdOfHumanTask(taskId);
+      const doc = runId ? await redis.get(keys.humanTask(taskId)) : null;
+      if (!runId || !doc) throw notFound(`human task ${taskId}`);
+      const task = JSON.parse(doc) as HumanTaskDoc;
+      if (task.status !== 'open') throw new ServicechartError(ErrorCode.CONFLICT, `human task ${taskId} is ${task.status} already`);
+      const eventType = task.outcomes[body.outcome];
+      if (!eventType) {
+        throw validationError('unknown outcome', [{ path: '/body/outcome', message: `outcome must be one of ${Object.keys(task.outcomes).join(', ')}` }]);
+      }
+      const event: JsonObject & { type: string } = { type: eventType, by: body.by };
+      if (body.comment !== undefined && body.comment !== null) event.comment = body.comment;
+      const completion = { id: taskId, outcome: body.outcome, by: body.by, comment: body.comment ?? null };
+      const { run } = await runs.sendEvent(runId, event, { actor, completion });
+      const now = iso(clock.now());
+      return { task: { ...task, status: 'done', completedAt: now, outcome: body.outcome, by: body.by, comment: body.comment ?? null }, run };
+    },
+
+    /** The seq of the newest history entry (0 for none). */
+    async lastHistorySeq(runId: string): Promise<number> {
+      return Number((await redis.hget(keys.run(runIdOrThrow(runId)), 'hseq')) ?? 0);
+    },
+
+    followHistory(runId: string, afterSeq: number, signal: AbortSignal): AsyncGenerator<HistoryEntry> {
+      return history.follow(runIdOrThrow(runId), afterSeq, signal);
+    },
+
+    /** Finish outboxes older than `graceMs` that a crash left half-flushed. */
+    sweepOutbox(graceMs = 5000): Promise<number> {
+      return outbox.sweep(graceMs);
+    },
+
+    /** Consume timers and sweep outboxes in this process (task handlers: workers/runtime.ts). */
+    startTimerConsumer(options: { concurrency?: number; sweepEveryMs?: number } = {}): void {
+      const worker = startTimerWorker({ connection: bullConnection, prefix: keys.queuePrefix(), runs, logger, concurrency: options.concurrency });
+      const every = options.sweepEveryMs ?? 2000;
+      const sweeper = setInterval(() => {
+        outbox.sweep(5000).catch((err) => logger.warn({ err }, 'outbox sweep failed'));
+      }, every);
+      sweeper.unref();
+      closers.push(async () => {
+        clearInterval(sweeper);
+        await worker.close();
+      });
+    },
+
+    async isReady(): Promise<boolean> {
+      try {
+        return (await Promise.race([redis.ping(), new Promise((r) => setTimeout(() => r('timeout'), 2000).unref())])) === 'PONG';
+      } catch {
+        return false;
+      }
+    },
+
+    /** Stop consumers and close the connections the engine opened (not the borrowed one). */
+    async close(): Promise<void> {
+      for (const c of closers.splice(0)) await c();
+      await queues.tasks.close();
+      await queues.timers.close();
+      await bullConnection.quit().catch(() => undefined);
+    },
+  };
+  return engine;
+}
+
+export type Engine = ReturnType<typeof createEngine>;

@@ -1,0 +1,51 @@
+// Builds every Redis key name, and nothing else. Keys of one run share a {hash tag}, so a
+// script touching them stays in one Redis Cluster slot.
+import type { RunId } from './ids.ts';
+
+export interface Keys {
+  run(id: RunId): string;
+  history(id: RunId): string;
+  outbox(id: RunId): string;
+  eventIdem(id: RunId, route: string, key: string): string;
+  noIdem(id: RunId): string;
+  outboxPending(): string;
+  runsAll(): string;
+  runsByWorkflow(workflow: string): string;
+  runsByStatus(status: string): string;
+  runsByBusinessKey(key: string): string;
+  runsByParent(id: string): string;
+  humanTasksOpen(): string;
+  humanTasksDone(): string;
+  humanTask(id: string): string;
+  workflowVersions(name: string): string;
+  workflowNames(): string;
+  taskCancelChannel(): string;
+  queuePrefix(): string;
+  custom(...parts: string[]): string;
+}
+
+export function createKeys(prefix: string): Keys {
+  const runKey = (id: RunId, suffix: string) => `${prefix}:run:{${id}}${suffix}`;
+  return {
+    run: (id) => runKey(id, ''),
+    history: (id) => runKey(id, ':history'),
+    outbox: (id) => runKey(id, ':outbox'),
+    eventIdem: (id, route, key) => runKey(id, `:idem:${route}:${key}`),
+    noIdem: (id) => runKey(id, ':idem:-'),
+    outboxPending: () => `${prefix}:outbox-pending`,
+    runsAll: () => `${prefix}:runs`,
+    runsByWorkflow: (w) => `${prefix}:runs:wf:${w}`,
+    runsByStatus: (s) => `${prefix}:runs:status:${s}`,
+    runsByBusinessKey: (k) => `${prefix}:runs:bk:${k}`,
+    runsByParent: (id) => `${prefix}:runs:parent:${id}`,
+    humanTasksOpen: () => `${prefix}:htasks:open`,
+    humanTasksDone: () => `${prefix}:htasks:done`,
+    humanTask: (id) => `${prefix}:htask:${id}`,
+    workflowVersions: (name) => `${prefix}:wf:{${name}}:versions`,
+    workflowNames: () => `${prefix}:wf-names`,
+    taskCancelChannel: () => `${prefix}:task-cancel`,
+    // BullMQ keys all carry this hash tag, so every queue script stays in one slot.
+    queuePrefix: () => `{${prefix}-q}`,
+    custom: (...parts) => [prefix, ...parts].join(':'),
+  };
+}

@@ -1,0 +1,115 @@
+// Owns the outbox: after a step commits, its jobs go to BullMQ with deterministic ids and its index
+// updates are written; a sweeper finishes what a crash between the two left behind.
+import type { Redis } from 'ioredis';
+import type { Queue } from 'bullmq';
+import type { Keys } from './keys.ts';
+import type { Scripts } from './scripts.ts';
+import type { OutboxOp } from './step.ts';
+import type { RunId } from './ids.ts';
+import type { Logger } from './types.ts';
+
+export type IndexOp = { op: 'index'; add: [string, number, string][]; remove: [string, string][]; docs?: [string, string][] };
+export type OutboxEntry = OutboxOp | IndexOp;
+
+export interface Queues {
+  tasks: Queue;
+  timers: Queue;
+}
+
+export interface TaskJobOptions {
+  attempts: number;
+  backoffMs: number;
+}
+
+export interface OutboxDeps {
+  redis: Redis;
+  keys: Keys;
+  scripts: Scripts;
+  queues: Queues;
+  logger: Logger;
+  taskJobOptions(task: string): TaskJobOptions;
+  now(): number;
+}
+
+/** Serialise a step's entries for the commit script: [field, JSON] pairs. */
+export function outboxPairs(seq: number, entries: OutboxEntry[]): [string, string][] {
+  return entries.map((e, i) => [`${seq}.${i}`, JSON.stringify(e)]);
+}
+
+export function pendingMember(runId: RunId, seq: number): string {
+  return `${runId}|${seq}`;
+}
+
+export function createOutbox(deps: OutboxDeps) {
+  const { redis, keys, scripts, queues, logger } = deps;
+
+  async function apply(entry: OutboxEntry): Promise<void> {
+    switch (entry.op) {
+      case 'add': {
+        const queue = queues[entry.queue];
+        const opts = entry.queue === 'tasks' ? deps.taskJobOptions(entry.name) : { attempts: 1, backoffMs: 0 };
+        // A second add of an id BullMQ still holds is ignored; a copy that slips through after removal
+        // carries a step token the run no longer knows, and the consumer drops it.
+        await queue.add(entry.name, entry.data, {
+          jobId: entry.jobId,
+          delay: entry.delay,
+          attempts: opts.attempts,
+          backoff: opts.backoffMs > 0 ? { type: 'exponential', delay: opts.backoffMs } : undefined,
+          removeOnComplete: { age: 3600, count: 10_000 },
+          removeOnFail: { age: 24 * 3600, count: 10_000 },
+        });
+        return;
+      }
+      case 'remove': {
+        const job = await queues[entry.queue].getJob(entry.jobId);
+        if (!job) return;
+        try {
+          await job.remove();
+        } catch (err) {
+          // A job a worker holds cannot be removed; the consumer will find it stale and drop it.
+          logger.debug({ err, jobId: entry.jobId }, 'job not removed; it will be dropped as stale');
+        }
+        return;
+      }
+      case 'cancelTask':
+        await redis.publish(keys.taskCancelChannel(), entry.taskId);
+        return;
+      case 'index': {
+        const pipe = redis.pipeline();
+        for (const [key, score, member] of entry.add) pipe.zadd(key, score, member);
+        for (const [key, member] of entry.remove) pipe.zrem(key, member);
+        for (const [key, json] of entry.docs ?? []) pipe.set(key, json);
+        await pipe.exec();
+        return;
+      }
+    }
+  }
+
+  /** Carry out a committed step's outbox, then clear exactly those entries and the step's marker. */
+  async function flush(runId: RunId, seq: number, pairs: [string, string][]): Promise<void> {
+    for (const [, json] of pairs) await apply(JSON.parse(json) as OutboxEntry);
+    await scripts.clearOutbox(keys.outbox(runId), pairs);
+    await redis.zrem(keys.outboxPending(), pendingMember(runId, seq));
+  }
+
+  /** Re-run every outbox older than `graceMs`: what a crash between commit and flush left. */
+  async function sweep(graceMs: number): Promise<number> {
+    const members = await redis.zrangebyscore(keys.outboxPending(), 0, deps.now() - graceMs, 'LIMIT', 0, 500);
+    let done = 0;
+    for (const member of members) {
+      const [runId] = member.split('|') as [RunId];
+      const all = await redis.hgetall(keys.outbox(runId));
+      const pairs = Object.entries(all).sort(([a], [b]) => Number(a.split('.')[0]) - Number(b.split('.')[0]) || Number(a.split('.')[1]) - Number(b.split('.')[1]));
+      for (const [, json] of pairs) await apply(JSON.parse(json) as OutboxEntry);
+      await scripts.clearOutbox(keys.outbox(runId), pairs);
+      await redis.zrem(keys.outboxPending(), member);
+      done += pairs.length;
+    }
+    if (done) logger.info({ entries: done }, 'outbox sweeper re-applied entries left by an interrupted step');
+    return done;
+  }
+
+  return { flush, sweep };
+}
+
+export type Outbox = ReturnType<typeof createOutbox>;

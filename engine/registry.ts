@@ -1,0 +1,135 @@
+// Owns the names the engine knows: workflows by name and version, tasks by name, and the check
+// that every name a machine uses resolves before a run can start on it.
+import type { AnyStateMachine } from 'xstate';
+import { Ajv, type ValidateFunction } from 'ajv';
+import type { WorkflowDefinition } from '../workflows/lib/define.ts';
+import type { TaskDefinition } from './tasks.ts';
+import { ErrorCode, ServicechartError, validationError, type Problem } from './errors.ts';
+
+export interface RegisteredWorkflow extends WorkflowDefinition {
+  validateInput: ValidateFunction | null;
+}
+
+const BUILTIN_ACTIONS = /^xstate\./;
+
+type AnyNode = AnyStateMachine['root'];
+
+/** Every problem with the names a machine uses: task `src`, actions, guards and delays. */
+export function checkMachineNames(machine: AnyStateMachine, isTask: (name: string) => boolean): Problem[] {
+  const problems: Problem[] = [];
+  const impl = machine.implementations;
+  const at = (node: AnyNode) => '/' + node.path.join('/');
+  const checkActions = (actions: unknown, path: string) => {
+    for (const a of ([] as unknown[]).concat(actions ?? [])) {
+      const name = typeof a === 'string' ? a : a && typeof a === 'object' && 'type' in a ? String((a as { type: unknown }).type) : null;
+      if (name && !BUILTIN_ACTIONS.test(name) && !(name in impl.actions)) problems.push({ path, message: `unknown action "${name}"` });
+    }
+  };
+  const checkGuard = (guard: unknown, path: string) => {
+    if (!guard) return;
+    if (typeof guard === 'string') {
+      if (!(guard in impl.guards)) problems.push({ path, message: `unknown guard "${guard}"` });
+      return;
+    }
+    if (typeof guard === 'object' && 'type' in guard) {
+      const g = guard as { type: string; params?: { guards?: unknown[] } };
+      if (g.type.startsWith('xstate.')) {
+        for (const inner of g.params?.guards ?? []) checkGuard(inner, path);
+        return;
+      }
+      if (!(g.type in impl.guards)) problems.push({ path, message: `unknown guard "${g.type}"` });
+    }
+  };
+  const visit = (node: AnyNode) => {
+    checkActions(node.entry, `${at(node)}/entry`);
+    checkActions(node.exit, `${at(node)}/exit`);
+    for (const inv of node.invoke) {
+      const src = inv.src;
+      if (typeof src !== 'string') problems.push({ path: `${at(node)}/invoke/${inv.id}`, message: 'an inline actor cannot be persisted: invoke a registered task by name' });
+      else if (!isTask(src)) problems.push({ path: `${at(node)}/invoke/${inv.id}/src`, message: `unknown task "${src}"` });
+    }
+    for (const [eventType, transitions] of node.transitions) {
+      for (const t of transitions) {
+        checkActions(t.actions, `${at(node)}/on/${eventType}`);
+        checkGuard(t.guard, `${at(node)}/on/${eventType}`);
+      }
+    }
+    for (const t of node.always ?? []) {
+      checkActions(t.actions, `${at(node)}/always`);
+      checkGuard(t.guard, `${at(node)}/always`);
+    }
+    const after = (node.config as { after?: Record<string, unknown> }).after ?? {};
+    for (const delay of Object.keys(after)) {
+      if (!/^\d+$/.test(delay) && !(delay in impl.delays)) problems.push({ path: `${at(node)}/after/${delay}`, message: `unknown delay "${delay}"` });
+    }
+    for (const child of Object.values(node.states)) visit(child as AnyNode);
+  };
+  visit(machine.root);
+  return problems;
+}
+
+export class Registry {
+  private readonly workflows = new Map<string, RegisteredWorkflow>();
+  private readonly latest = new Map<string, number>();
+  private readonly tasks = new Map<string, TaskDefinition<any, any>>();
+  private readonly ajv = new Ajv({ allErrors: true, strict: false });
+
+  registerTask(task: TaskDefinition<any, any>): void {
+    this.tasks.set(task.name, task);
+  }
+
+  task(name: string): TaskDefinition<any, any> | undefined {
+    return this.tasks.get(name);
+  }
+
+  taskNames(): string[] {
+    return [...this.tasks.keys()].sort();
+  }
+
+  isTask = (name: string): boolean => this.tasks.has(name);
+
+  /** Register a workflow version; refuses a machine whose names do not all resolve. */
+  registerWorkflow(def: WorkflowDefinition): RegisteredWorkflow {
+    const problems = checkMachineNames(def.machine, this.isTask);
+    if (problems.length) throw validationError(`workflow ${def.name}@${def.version} uses names that are not registered`, problems);
+    const key = `${def.name}@${def.version}`;
+    const existing = this.workflows.get(key);
+    if (existing && existing.machine !== def.machine) {
+      throw new ServicechartError(ErrorCode.CONFLICT, `workflow ${key} is registered already`);
+    }
+    // An `always` loop would otherwise spin forever inside one step.
+    const options = (def.machine as unknown as { options: { maxIterations: number } }).options;
+    if (!Number.isFinite(options.maxIterations)) options.maxIterations = 1000;
+    let validateInput: ValidateFunction | null = null;
+    if (def.inputSchema) {
+      try {
+        validateInput = this.ajv.compile(def.inputSchema);
+      } catch (err) {
+        throw validationError(`the input schema of ${key} does not compile`, [{ path: '/inputSchema', message: (err as Error).message }]);
+      }
+    }
+    const reg: RegisteredWorkflow = { ...def, validateInput };
+    this.workflows.set(key, reg);
+    if ((this.latest.get(def.name) ?? 0) < def.version) this.latest.set(def.name, def.version);
+    return reg;
+  }
+
+  get(name: string, version?: number): RegisteredWorkflow | undefined {
+    const v = version ?? this.latest.get(name);
+    return v === undefined ? undefined : this.workflows.get(`${name}@${v}`);
+  }
+
+  latestVersion(name: string): number | undefined {
+    return this.latest.get(name);
+  }
+
+  names(): string[] {
+    return [...this.latest.keys()].sort();
+  }
+
+  versions(name: string): number[] {
+    const out: number[] = [];
+    for (const w of this.workflows.values()) if (w.name === name) out.push(w.version);
+    return out.sort((a, b) => a - b);
+  }
+}

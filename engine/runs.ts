@@ -1,0 +1,376 @@
+// Owns the life of a run in Redis: start, apply events, timer and task results, cancel, read.
+// Every write is one commitStep script guarded by the run's sequence number.
+import type { Redis } from 'ioredis';
+import type { AnyStateMachine } from 'xstate';
+import type { Clock } from './clock.ts';
+import { iso } from './clock.ts';
+import { ErrorCode, EventNotAcceptedError, ServicechartError, notFound, validationError } from './errors.ts';
+import { newRunId, runIdFromKey, type RunId, type TaskId } from './ids.ts';
+import type { Keys } from './keys.ts';
+import type { Scripts } from './scripts.ts';
+import { stepCancel, stepEvent, stepStart, type HumanCompletion, type StepOutcome, type StepEvent } from './step.ts';
+import { outboxPairs, pendingMember, type IndexOp, type Outbox, type OutboxEntry } from './outbox.ts';
+import type { Registry, RegisteredWorkflow } from './registry.ts';
+import type { HistoryDraft, JsonObject, Logger, RunView, StoredHumanTask, StoredRun, TaskStatus } from './types.ts';
+import type { Metrics } from './metrics.ts';
+import type { ErrorData } from './errors.ts';
+
+export const IDEMPOTENCY_TTL_SECONDS = 24 * 3600;
+const MAX_COMMIT_ATTEMPTS = 50;
+
+export interface StartRunArgs {
+  workflow: string;
+  version?: number;
+  input?: JsonObject;
+  businessKey?: string | null;
+  parentRunId?: string | null;
+  idempotencyKey?: string;
+  actor?: string;
+}
+
+export interface SendEventOptions {
+  idempotencyKey?: string;
+  actor?: string;
+  /** Completing a human task: the task must still be open, and it closes in the same step. */
+  completion?: HumanCompletion;
+}
+
+export interface RunResult {
+  run: RunView;
+  duplicate: boolean;
+}
+
+export interface RunStoreDeps {
+  redis: Redis;
+  keys: Keys;
+  scripts: Scripts;
+  clock: Clock;
+  logger: Logger;
+  registry: Registry;
+  outbox: Outbox;
+  metrics: Metrics;
+  resolveWorkflow(name: string, version?: number): Promise<RegisteredWorkflow | undefined>;
+  maxContextBytes: number;
+}
+
+/** A human task as the API lists it; kept under its own key so it outlives the run's open set. */
+export interface HumanTaskDoc {
+  id: string;
+  runId: string;
+  workflow: string;
+  businessKey: string | null;
+  title: string;
+  role: string;
+  outcomes: Record<string, string>;
+  status: 'open' | 'done' | 'withdrawn';
+  state: string;
+  createdAt: string;
+  dueAt: string | null;
+  completedAt: string | null;
+  outcome: string | null;
+  by: string | null;
+  comment: string | null;
+}
+
+function humanTaskDoc(run: StoredRun, h: StoredHumanTask, status: HumanTaskDoc['status'], c: HumanCompletion | null, at: number | null): HumanTaskDoc {
+  return {
+    id: h.id, runId: run.id, workflow: run.workflow, businessKey: run.businessKey, title: h.title, role: h.role, outcomes: h.outcomes, status,
+    state: h.stateId, createdAt: iso(h.createdAt), dueAt: h.dueAt === null ? null : iso(h.dueAt),
+    completedAt: at === null ? null : iso(at), outcome: c?.outcome ?? null, by: c?.by ?? null, comment: c?.comment ?? null,
+  };
+}
+
+export function createRunStore(deps: RunStoreDeps) {
+  const { redis, keys, scripts, clock, logger, registry, outbox, metrics } = deps;
+  // Per-process queue of writes per run: keeps arrival order and spares optimistic retries.
+  const lanes = new Map<string, Promise<unknown>>();
+
+  function inLane<T>(runId: string, fn: () => Promise<T>): Promise<T> {
+    const prev = lanes.get(runId) ?? Promise.resolve();
+    const next = prev.then(fn, fn);
+    const tail = next.catch(() => undefined);
+    lanes.set(runId, tail);
+    void tail.then(() => {
+      if (lanes.get(runId) === tail) lanes.delete(runId);
+    });
+    return next;
+  }
+
+  async function readStored(runId: RunId): Promise<{ run: StoredRun; live: Record<string, string> } | null> {
+    const all = await redis.hgetall(keys.run(runId));
+    if (!all.doc) return null;
+    const live: Record<string, string> = {};
+    for (const [k, v] of Object.entries(all)) if (k.startsWith('ts:')) live[k.slice(3)] = v;
+    return { run: JSON.parse(all.doc) as StoredRun, live };
+  }
+
+  function view(run: StoredRun, live: Record<string, string> = {}): RunView {
+    const snap = (run.snapshot ?? {}) as { value?: unknown; context?: unknown };
+    return {
+      id: run.id,
+      workflow: run.workflow,
+      version: run.version,
+      status: run.status,
+      state: snap.value ?? null,
+      context: snap.context ?? {},
+      input: run.input,
+      businessKey: run.businessKey,
+      parentRunId: run.parentRunId,
+      createdAt: iso(run.createdAt),
+      updatedAt: iso(run.updatedAt),
+      endedAt: run.endedAt === null ? null : iso(run.endedAt),
+      nextEvents: run.nextEvents,
+      tasks: Object.values(run.tasks).map((t) => {
+        const l = live[t.id] ? (JSON.parse(live[t.id]) as { status: TaskStatus; attempts: number }) : null;
+        return { id: t.id, name: t.name, status: l?.status ?? t.status, attempts: l?.attempts ?? t.attempts };
+      }),
+      timers: Object.values(run.timers)
+        .sort((a, b) => a.dueAt - b.dueAt)
+        .map((t) => ({ id: t.id, event: String(t.event.type), timer: t.timer, dueAt: iso(t.dueAt) })),
+      humanTasks: Object.values(run.humanTasks).map((h) => ({
+        id: h.id, role: h.role, title: h.title, outcomes: h.outcomes, dueAt: h.dueAt === null ? null : iso(h.dueAt),
+      })),
+      output: run.output,
+      error: run.error,
+    };
+  }
+
+  function indexOps(outcome: StepOutcome): IndexOp | null {
+    const run = outcome.run;
+    const add: [string, number, string][] = [];
+    const remove: [string, string][] = [];
+    if (outcome.statusChanged) {
+      const { from, to } = outcome.statusChanged;
+      if (from === null) {
+        add.push([keys.runsAll(), run.createdAt, run.id], [keys.runsByWorkflow(run.workflow), run.createdAt, run.id]);
+        if (run.businessKey) add.push([keys.runsByBusinessKey(run.businessKey), run.createdAt, run.id]);
+        if (run.parentRunId) add.push([keys.runsByParent(run.parentRunId), run.createdAt, run.id]);
+      } else if (from !== to) {
+        remove.push([keys.runsByStatus(from), run.id]);
+      }
+      add.push([keys.runsByStatus(to), run.createdAt, run.id]);
+    }
+    const docs: [string, string][] = [];
+    for (const h of outcome.openedHumanTasks) {
+      add.push([keys.humanTasksOpen(), h.createdAt, h.id]);
+      docs.push([keys.humanTask(h.id), JSON.stringify(humanTaskDoc(run, h, 'open', null, null))]);
+    }
+    for (const c of outcome.closedHumanTasks) {
+      remove.push([keys.humanTasksOpen(), c.task.id]);
+      add.push([keys.humanTasksDone(), c.at, c.task.id]);
+      docs.push([keys.humanTask(c.task.id), JSON.stringify(humanTaskDoc(run, c.task, c.completion ? 'done' : 'withdrawn', c.completion, c.at))]);
+    }
+    return add.length || remove.length ? { op: 'index', add, remove, docs } : null;
+  }
+
+  /**
+   * Commit a step: snapshot, history and outbox in one script; then flush the outbox.
+   * Returns null when the run moved on meanwhile (the caller re-reads and retries).
+   */
+  async function commit(
+    outcome: StepOutcome,
+    expectedSeq: number | 'new',
+    idem: { key: string; value: (run: RunView) => string } | null,
+    extraHistory: HistoryDraft[] = [],
+  ): Promise<{ ok: true } | { ok: false; reason: 'stale' | 'exists' } | { ok: false; reason: 'duplicate'; stored: string }> {
+    const run = outcome.run;
+    const entries: OutboxEntry[] = [...outcome.outbox];
+    const idx = indexOps(outcome);
+    if (idx) entries.push(idx);
+    const pairs = outboxPairs(run.seq, entries);
+    const member = pendingMember(run.id, run.seq);
+    const marker = pairs.length ? redis.zadd(keys.outboxPending(), clock.now(), member) : null;
+    const history = [...extraHistory, ...outcome.history].map((h) => JSON.stringify(h));
+    const result = await scripts.commitStep([keys.run(run.id), keys.history(run.id), keys.outbox(run.id), idem ? idem.key : keys.noIdem(run.id)], {
+      expectedSeq,
+      newSeq: run.seq,
+      doc: JSON.stringify(run),
+      idemValue: idem ? idem.value(view(run)) : '',
+      idemTtlSeconds: IDEMPOTENCY_TTL_SECONDS,
+      history,
+      outbox: pairs,
+      dropTaskStatus: outcome.droppedTasks,
+    });
+    if (marker) await marker;
+    if (!result.ok) {
+      if (marker) void redis.zrem(keys.outboxPending(), member).catch(() => undefined);
+      return result.reason === 'duplicate' ? { ok: false, reason: 'duplicate', stored: result.stored } : { ok: false, reason: result.reason };
+    }
+    if (outcome.statusChanged && outcome.statusChanged.to !== 'running') {
+      metrics.runEnded(run.workflow, outcome.statusChanged.to, (run.endedAt ?? run.updatedAt) - run.createdAt);
+    }
+    if (pairs.length) {
+      try {
+        await outbox.flush(run.id, run.seq, pairs);
+      } catch (err) {
+        // The step is committed; the sweeper will finish the outbox.
+        logger.warn({ err, runId: run.id }, 'outbox flush failed; the sweeper will retry it');
+      }
+    }
+    return { ok: true };
+  }
+
+  /** Outside input must not grow a run's context past the limit: refuse before anything is stored. */
+  function checkContextSize(outcome: StepOutcome): void {
+    const context = (outcome.run.snapshot as { context?: unknown } | null)?.context;
+    const size = Buffer.byteLength(JSON.stringify(context ?? {}));
+    if (size > deps.maxContextBytes) {
+      throw validationError(`the run's context would be ${size} bytes, over the ${deps.maxContextBytes}-byte limit`, [{ path: '/context', message: `at most ${deps.maxContextBytes} bytes once serialised` }]);
+    }
+  }
+
+  function envFor(wf: RegisteredWorkflow, actor: string) {
+    return { machine: wf.machine as AnyStateMachine, now: clock.now(), actor, isTask: registry.isTask };
+  }
+
+  async function workflowOf(run: StoredRun): Promise<RegisteredWorkflow> {
+    const wf = await deps.resolveWorkflow(run.workflow, run.version);
+    if (!wf) throw new ServicechartError(ErrorCode.INTERNAL, `workflow ${run.workflow}@${run.version} is not registered in this process`);
+    return wf;
+  }
+
+  async function startRun(args: StartRunArgs): Promise<RunResult> {
+    const wf = await deps.resolveWorkflow(args.workflow, args.version);
+    if (!wf) throw notFound(`workflow ${args.workflow}${args.version ? `@${args.version}` : ''}`);
+    const input = args.input ?? {};
+    if (wf.validateInput && !wf.validateInput(input)) {
+      throw validationError(`input does not match the input schema of ${wf.name}`, (wf.validateInput.errors ?? []).map((e) => ({
+        path: `/input${e.instancePath}`, message: e.message ?? 'invalid',
+      })));
+    }
+    const now = clock.now();
+    const runId = args.idempotencyKey ? runIdFromKey('start', args.idempotencyKey) : newRunId(now);
+    if (args.idempotencyKey) {
+      const existing = await readStored(runId);
+      if (existing) return { run: view(existing.run, existing.live), duplicate: true };
+    }
+    const actor = args.actor ?? 'api';
+    const outcome = stepStart(envFor(wf, actor), {
+      runId, workflow: wf.name, version: wf.version, input, businessKey: args.businessKey ?? null,
+      parentRunId: (args.parentRunId as RunId | null | undefined) ?? null,
+    });
+    checkContextSize(outcome);
+    const res = await commit(outcome, 'new', null);
+    if (!res.ok) {
+      const existing = await readStored(runId);
+      if (existing) return { run: view(existing.run, existing.live), duplicate: true };
+      throw new ServicechartError(ErrorCode.CONFLICT, 'the run could not be created');
+    }
+    metrics.runStarted(wf.name);
+    return { run: view(outcome.run), duplicate: false };
+  }
+
+  /** Read, step and commit, retrying when another writer moved the run on first. */
+  async function mutate(
+    runId: RunId,
+    step: (run: StoredRun, wf: RegisteredWorkflow) => StepOutcome | null,
+    idem: { key: string } | null,
+  ): Promise<RunResult & { outcome: StepOutcome | null }> {
+    return inLane(runId, async () => {
+      for (let attempt = 0; attempt < MAX_COMMIT_ATTEMPTS; attempt++) {
+        if (idem) {
+          const prior = await redis.get(idem.key);
+          if (prior) return { run: JSON.parse(prior) as RunView, duplicate: true, outcome: null };
+        }
+        const stored = await readStored(runId);
+        if (!stored) throw notFound(`run ${runId}`);
+        const started = process.hrtime.bigint();
+        const outcome = step(stored.run, await workflowOf(stored.run));
+        if (!outcome) return { run: view(stored.run, stored.live), duplicate: false, outcome: null };
+        const res = await commit(outcome, stored.run.seq, idem ? { key: idem.key, value: (v) => JSON.stringify(v) } : null);
+        if (res.ok) {
+          metrics.stepApplied(stored.run.workflow, Number(process.hrtime.bigint() - started) / 1e9);
+          return { run: view(outcome.run), duplicate: false, outcome };
+        }
+        if (res.reason === 'duplicate') return { run: JSON.parse(res.stored) as RunView, duplicate: true, outcome: null };
+        await new Promise((r) => setTimeout(r, Math.min(50, attempt * 2)));
+      }
+      throw new ServicechartError(ErrorCode.CONFLICT, `run ${runId} is too busy; try again`);
+    });
+  }
+
+  async function sendEvent(runId: RunId, event: JsonObject & { type: string }, opts: SendEventOptions = {}): Promise<RunResult> {
+    const idem = opts.idempotencyKey ? { key: keys.eventIdem(runId, 'events', opts.idempotencyKey) } : null;
+    const res = await mutate(runId, (run, wf) => {
+      if (run.status !== 'running') throw new ServicechartError(ErrorCode.RUN_ENDED, `run ${runId} has ended (${run.status})`);
+      if (opts.completion && !run.humanTasks[opts.completion.id]) {
+        throw new ServicechartError(ErrorCode.CONFLICT, `human task ${opts.completion.id} is not open`);
+      }
+      const outcome = stepEvent(envFor(wf, opts.actor ?? 'api'), run, { kind: 'event', event }, opts.completion);
+      if (!outcome.accepted) throw new EventNotAcceptedError(event.type, run.nextEvents);
+      checkContextSize(outcome);
+      return outcome;
+    }, idem);
+    if (!res.duplicate) metrics.eventApplied(res.run.workflow, 'api');
+    return { run: res.run, duplicate: res.duplicate };
+  }
+
+  /** A timer's job fired. Stale copies (the timer is gone) are dropped. */
+  async function fireTimer(runId: RunId, timerId: string): Promise<{ applied: boolean; latenessMs?: number }> {
+    let lateness: number | undefined;
+    const res = await mutate(runId, (run, wf) => {
+      const timer = run.timers[timerId];
+      if (run.status !== 'running' || !timer) return null;
+      lateness = Math.max(0, clock.now() - timer.dueAt);
+      return stepEvent(envFor(wf, `timer:${timer.timer}`), run, { kind: 'timer', timerId });
+    }, null);
+    if (!res.outcome) return { applied: false };
+    metrics.timerFired(res.run.workflow, lateness ?? 0);
+    return { applied: true, latenessMs: lateness };
+  }
+
+  /** A task finished (or gave up). A result for a task the run no longer waits for is recorded, never applied. */
+  async function applyTaskResult(
+    runId: RunId,
+    taskId: TaskId,
+    result: { ok: true; output: unknown } | { ok: false; error: ErrorData },
+    taskName: string,
+  ): Promise<{ applied: boolean }> {
+    const res = await mutate(runId, (run, wf) => {
+      if (run.status !== 'running' || !run.tasks[taskId]) return null;
+      const input: StepEvent = { kind: 'task', taskId, result };
+      return stepEvent(envFor(wf, `task:${taskName}`), run, input);
+    }, null);
+    if (res.outcome) return { applied: true };
+    const at = iso(clock.now());
+    const entry: HistoryDraft = result.ok
+      ? { type: 'task.completed', at, actor: `task:${taskName}`, task: taskName, taskId, output: result.output, ignored: true, reason: 'the run no longer waits for this task' }
+      : { type: 'task.failed', at, actor: `task:${taskName}`, task: taskName, taskId, error: result.error, ignored: true, reason: 'the run no longer waits for this task' };
+    await scripts.appendHistory([keys.run(runId), keys.history(runId)], [JSON.stringify(entry)]);
+    return { applied: false };
+  }
+
+  async function cancelRun(runId: RunId, opts: { reason?: string | null; actor?: string } = {}): Promise<RunView> {
+    const res = await mutate(runId, (run) => {
+      if (run.status !== 'running') throw new ServicechartError(ErrorCode.RUN_ENDED, `run ${runId} has ended (${run.status})`);
+      return stepCancel({ now: clock.now(), actor: opts.actor ?? 'api' }, run, opts.reason ?? null);
+    }, null);
+    return res.run;
+  }
+
+  /** Is this task still awaited by its run? Workers ask before running a handler. */
+  async function isTaskPending(runId: RunId, taskId: string): Promise<boolean> {
+    const doc = await redis.hget(keys.run(runId), 'doc');
+    if (!doc) return false;
+    const run = JSON.parse(doc) as StoredRun;
+    return run.status === 'running' && Boolean(run.tasks[taskId]);
+  }
+
+  async function markTask(runId: RunId, taskId: string, status: TaskStatus, attempts: number, entry: HistoryDraft | null): Promise<void> {
+    await scripts.markTask([keys.run(runId), keys.history(runId)], taskId, JSON.stringify({ status, attempts }), entry ? JSON.stringify(entry) : '');
+  }
+
+  async function getRun(runId: RunId): Promise<RunView> {
+    const stored = await readStored(runId);
+    if (!stored) throw notFound(`run ${runId}`);
+    return view(stored.run, stored.live);
+  }
+
+  async function getStored(runId: RunId): Promise<StoredRun | null> {
+    return (await readStored(runId))?.run ?? null;
+  }
+
+  return { startRun, sendEvent, fireTimer, applyTaskResult, cancelRun, getRun, getStored, isTaskPending, markTask, view, readStored };
+}
+
+export type RunStore = ReturnType<typeof createRunStore>;

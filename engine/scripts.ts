@@ -1,0 +1,87 @@
+// Loads the Lua scripts once, registers them on a connection and wraps each in a typed call.
+// Nothing else calls a script by its string name.
+import { readFileSync, readdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { Redis } from 'ioredis';
+
+const dir = fileURLToPath(new URL('./lua/', import.meta.url));
+const sources = new Map<string, { numberOfKeys: number; lua: string }>();
+for (const file of readdirSync(dir)) {
+  const m = /^([A-Za-z]+)-(\d+)\.lua$/.exec(file);
+  if (m) sources.set(m[1], { numberOfKeys: Number(m[2]), lua: readFileSync(dir + file, 'utf8') });
+}
+
+type ScriptReply = [number, ...(string | number | null)[]];
+type ScriptFn = (...args: (string | number)[]) => Promise<unknown>;
+
+function command(redis: Redis, name: string): ScriptFn {
+  const r = redis as unknown as Record<string, ScriptFn>;
+  if (typeof r[name] !== 'function') {
+    const src = sources.get(name);
+    if (!src) throw new Error(`no Lua script named ${name}`);
+    redis.defineCommand(name, src);
+  }
+  return (...args) => (redis as unknown as Record<string, ScriptFn>)[name](...args);
+}
+
+export type CommitResult =
+  | { ok: true; firstSeq: number; lastSeq: number }
+  | { ok: false; reason: 'stale'; currentSeq: string }
+  | { ok: false; reason: 'exists' }
+  | { ok: false; reason: 'duplicate'; stored: string };
+
+export interface CommitArgs {
+  expectedSeq: number | 'new';
+  newSeq: number;
+  doc: string;
+  idemValue: string;
+  idemTtlSeconds: number;
+  history: string[];
+  outbox: [string, string][];
+  dropTaskStatus: string[];
+}
+
+export interface Scripts {
+  commitStep(keys: [string, string, string, string], args: CommitArgs): Promise<CommitResult>;
+  markTask(keys: [string, string], taskId: string, status: string, entry: string): Promise<boolean>;
+  appendHistory(keys: [string, string], entries: string[]): Promise<boolean>;
+  clearOutbox(key: string, entries: [string, string][]): Promise<number>;
+}
+
+export function createScripts(redis: Redis): Scripts {
+  const commit = command(redis, 'commitStep');
+  const mark = command(redis, 'markTask');
+  const append = command(redis, 'appendHistory');
+  const clear = command(redis, 'clearOutbox');
+  return {
+    async commitStep(keys, a) {
+      const argv: (string | number)[] = [
+        String(a.expectedSeq), String(a.newSeq), a.doc, a.idemValue, a.idemTtlSeconds,
+        a.history.length, ...a.history,
+        a.outbox.length, ...a.outbox.flat(),
+        a.dropTaskStatus.length, ...a.dropTaskStatus,
+      ];
+      const reply = (await commit(...keys, ...argv)) as ScriptReply;
+      switch (reply[0]) {
+        case 1: return { ok: true, firstSeq: Number(reply[1]), lastSeq: Number(reply[2]) };
+        case -1: return { ok: false, reason: 'stale', currentSeq: String(reply[1] ?? '') };
+        case -2: return { ok: false, reason: 'exists' };
+        case -3: return { ok: false, reason: 'duplicate', stored: String(reply[1]) };
+        default: throw new Error(`commitStep replied ${String(reply[0])}`);
+      }
+    },
+    async markTask(keys, taskId, status, entry) {
+      const reply = (await mark(...keys, taskId, status, entry)) as ScriptReply;
+      return reply[0] === 1;
+    },
+    async appendHistory(keys, entries) {
+      if (entries.length === 0) return true;
+      const reply = (await append(...keys, ...entries)) as ScriptReply;
+      return reply[0] === 1;
+    },
+    async clearOutbox(key, entries) {
+      if (entries.length === 0) return 0;
+      return Number(await clear(key, ...entries.flat()));
+    },
+  };
+}

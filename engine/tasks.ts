@@ -1,0 +1,67 @@
+// Owns what a task is: its name, schemas, retry policy, timeout and handler.
+import type { JSONSchemaType } from 'ajv';
+import { ServicechartError, ErrorCode } from './errors.ts';
+import type { RunId, TaskId } from './ids.ts';
+
+export interface RetryPolicy {
+  /** Total attempts, the first included. */
+  attempts: number;
+  /** First backoff; each retry doubles it. */
+  backoffMs: number;
+}
+
+export interface TaskContext {
+  runId: RunId;
+  taskId: TaskId;
+  /** Stable across every attempt of this invocation: pass it on to external systems. */
+  idempotencyKey: string;
+  attempt: number;
+  /** Aborted on timeout, on cancellation of the run or the state, and on worker shutdown. */
+  signal: AbortSignal;
+  /** Engine calls a task may make (start a child run, send an event to a run). */
+  services: TaskServices;
+}
+
+export interface TaskServices {
+  startRun(args: { workflow: string; input?: Record<string, unknown>; businessKey?: string | null; parentRunId?: string | null; idempotencyKey: string }): Promise<{ runId: string; duplicate: boolean }>;
+  sendEvent(runId: string, event: { type: string; [k: string]: unknown }, idempotencyKey: string): Promise<{ applied: boolean; reason?: string }>;
+  /** Append model-specific entries (`notify.recorded`, …) to the calling run's history. */
+  record(type: string, fields: Record<string, unknown>): Promise<void>;
+  now(): number;
+}
+
+export interface TaskDefinition<TInput, TOutput> {
+  name: string;
+  description?: string;
+  input: JSONSchemaType<TInput> | Record<string, unknown>;
+  output: JSONSchemaType<TOutput> | Record<string, unknown>;
+  handler: (input: TInput, ctx: TaskContext) => Promise<TOutput>;
+  retry?: Partial<RetryPolicy>;
+  /** Per-attempt timeout; the handler's signal aborts when it passes. */
+  timeoutMs?: number;
+}
+
+export const defaultRetry: RetryPolicy = { attempts: 3, backoffMs: 1000 };
+export const defaultTimeoutMs = 30_000;
+
+/**
+ * Declare a task handler with typed input and output.
+ * @example
+ * export const notify = defineTask<{ to: string }, { sent: boolean }>({
+ *   name: 'notify', input: { type: 'object', properties: { to: { type: 'string' } }, required: ['to'] },
+ *   output: { type: 'object', properties: { sent: { type: 'boolean' } }, required: ['sent'] },
+ *   handler: async (input, ctx) => ({ sent: true }),
+ * });
+ */
+export function defineTask<TInput, TOutput>(def: TaskDefinition<TInput, TOutput>): TaskDefinition<TInput, TOutput> {
+  return def;
+}
+
+/** Throw from a handler when a retry cannot help: the error goes to the run at once. */
+export class NonRetryableTaskError extends ServicechartError {
+  constructor(message: string, options: { cause?: unknown; code?: string } = {}) {
+    super(ErrorCode.TASK_FAILED, message, { cause: options.cause });
+    this.name = 'NonRetryableTaskError';
+    if (options.code) (this as { code: string }).code = options.code;
+  }
+}

@@ -1,0 +1,37 @@
+// Owns the timer consumer: XState `after` delays live as BullMQ delayed jobs, and firing one
+// applies its event to the run (a stale copy, whose timer the run no longer holds, is dropped).
+import { Worker, type ConnectionOptions } from 'bullmq';
+import type { RunStore } from './runs.ts';
+import type { RunId } from './ids.ts';
+import type { Logger } from './types.ts';
+
+export interface TimerWorkerOptions {
+  connection: ConnectionOptions;
+  prefix: string;
+  runs: RunStore;
+  logger: Logger;
+  concurrency?: number;
+}
+
+export function startTimerWorker(opts: TimerWorkerOptions): Worker {
+  const worker = new Worker(
+    'timers',
+    async (job) => {
+      const { runId, timerId } = job.data as { runId: RunId; timerId: string };
+      const res = await opts.runs.fireTimer(runId, timerId);
+      if (!res.applied) opts.logger.debug({ runId, timerId }, 'stale timer dropped');
+      return res;
+    },
+    {
+      connection: opts.connection,
+      prefix: opts.prefix,
+      concurrency: opts.concurrency ?? 50,
+      lockDuration: 10_000,
+      stalledInterval: 5_000,
+      maxStalledCount: 1000,
+      drainDelay: 1,
+    },
+  );
+  worker.on('error', (err) => opts.logger.error({ err }, 'timer worker error'));
+  return worker;
+}

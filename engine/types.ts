@@ -1,0 +1,136 @@
+// Owns the shapes the engine stores in Redis and hands to callers.
+import type { RunId, TaskId, HumanTaskId } from './ids.ts';
+import type { ErrorData } from './errors.ts';
+
+export type RunStatus = 'running' | 'done' | 'failed' | 'cancelled';
+export type TaskStatus = 'queued' | 'running' | 'retrying' | 'done' | 'failed';
+export type JsonObject = Record<string, unknown>;
+
+export interface StoredTask {
+  id: TaskId;
+  name: string;
+  invokeId: string;
+  status: TaskStatus;
+  attempts: number;
+  scheduledAt: number;
+  idempotencyKey: string;
+}
+
+export interface StoredTimer {
+  id: string;
+  sendId: string;
+  timer: string;
+  event: JsonObject;
+  dueAt: number;
+}
+
+export interface StoredHumanTask {
+  id: HumanTaskId;
+  stateId: string;
+  role: string;
+  title: string;
+  outcomes: Record<string, string>;
+  createdAt: number;
+  dueAt: number | null;
+}
+
+/** The run record as it lives in Redis (field `doc` of the run hash). */
+export interface StoredRun {
+  schemaVersion: 1;
+  id: RunId;
+  workflow: string;
+  version: number;
+  status: RunStatus;
+  snapshot: unknown;
+  input: JsonObject;
+  businessKey: string | null;
+  parentRunId: RunId | null;
+  createdAt: number;
+  updatedAt: number;
+  endedAt: number | null;
+  output: unknown;
+  error: ErrorData | null;
+  nextEvents: string[];
+  tasks: Record<string, StoredTask>;
+  timers: Record<string, StoredTimer>;
+  humanTasks: Record<string, StoredHumanTask>;
+  /** Bumped by every committed step; a job carries the token of the step that made it. */
+  seq: number;
+}
+
+/** A run as every engine call and the API return it. */
+export interface RunView {
+  id: RunId;
+  workflow: string;
+  version: number;
+  status: RunStatus;
+  state: unknown;
+  context: unknown;
+  input: JsonObject;
+  businessKey: string | null;
+  parentRunId: RunId | null;
+  createdAt: string;
+  updatedAt: string;
+  endedAt: string | null;
+  nextEvents: string[];
+  tasks: { id: string; name: string; status: TaskStatus; attempts: number }[];
+  timers: { id: string; event: string; timer: string; dueAt: string }[];
+  humanTasks: { id: string; role: string; title: string; outcomes: Record<string, string>; dueAt: string | null }[];
+  output: unknown;
+  error: ErrorData | null;
+}
+
+export type HistoryType =
+  | 'run.started'
+  | 'event.received'
+  | 'state.entered'
+  | 'task.scheduled'
+  | 'task.started'
+  | 'task.completed'
+  | 'task.failed'
+  | 'task.retrying'
+  | 'timer.scheduled'
+  | 'timer.fired'
+  | 'timer.cancelled'
+  | 'run.done'
+  | 'run.failed'
+  | 'run.cancelled'
+  | 'human.opened'
+  | 'human.completed'
+  | 'human.withdrawn';
+
+/** A history entry before Redis numbers it. Models may add their own dotted types. */
+export interface HistoryDraft {
+  type: HistoryType | (string & {});
+  at: string;
+  actor: string;
+  [field: string]: unknown;
+}
+
+export interface HistoryEntry extends HistoryDraft {
+  seq: number;
+}
+
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+export interface ListRunsFilter {
+  workflow?: string;
+  status?: RunStatus;
+  state?: string;
+  businessKey?: string;
+  parentRunId?: string;
+  limit?: number;
+  cursor?: string | null;
+}
+
+export interface Logger {
+  info(obj: object | string, msg?: string): void;
+  warn(obj: object | string, msg?: string): void;
+  error(obj: object | string, msg?: string): void;
+  debug(obj: object | string, msg?: string): void;
+}
+
+export const silentLogger: Logger = { info() {}, warn() {}, error() {}, debug() {} };

@@ -1,0 +1,66 @@
+// Shared test plumbing: a real Redis (the runner's, or a private one), fresh prefixes, waiting with a deadline.
+import { Redis } from 'ioredis';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startEmbeddedRedis, type EmbeddedRedis } from '../engine/index.ts';
+
+let own: Promise<EmbeddedRedis> | null = null;
+
+/** The Redis URL tests use: the runner's private server, or one started for this file alone. */
+export async function redisUrl(): Promise<string> {
+  if (process.env.TEST_REDIS_URL) return process.env.TEST_REDIS_URL;
+  own ??= startEmbeddedRedis({ dataDir: mkdtempSync(join(tmpdir(), 'sc-test-')), reuse: false });
+  const r = await own;
+  process.once('exit', () => {
+    try {
+      process.kill(r.pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  });
+  return r.url;
+}
+
+export async function connect(): Promise<Redis> {
+  return new Redis(await redisUrl(), { maxRetriesPerRequest: 3 });
+}
+
+export function newPrefix(): string {
+  return `t${randomUUID().slice(0, 8)}`;
+}
+
+/** Poll until `fn` returns a truthy value, or fail after `timeoutMs`. */
+export async function waitFor<T>(fn: () => Promise<T> | T, timeoutMs = 10_000, what = 'condition'): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v as NonNullable<T>;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** A clock tests can set. */
+export function manualClock(start = Date.UTC(2026, 0, 1)) {
+  let now = start;
+  return { now: () => now, set: (t: number) => (now = t), advance: (ms: number) => (now += ms) };
+}
+
+/** Delete every key under a prefix (queue keys included). */
+export async function dropPrefix(redis: Redis, prefix: string): Promise<void> {
+  for (const pattern of [`${prefix}:*`, `{${prefix}-q}:*`]) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length) await redis.del(...keys);
+    } while (cursor !== '0');
+  }
+}

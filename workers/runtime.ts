@@ -1,0 +1,152 @@
+// Owns running task handlers: the BullMQ worker, input/output validation, per-attempt timeouts,
+// retries with backoff, cancellation, and handing the result to the run in the same job.
+import { Worker, UnrecoverableError, type Job } from 'bullmq';
+import { Ajv, type ValidateFunction } from 'ajv';
+import { ErrorCode, ServicechartError, toErrorData, iso, type Engine, type ErrorData, type RunId, type TaskId, type TaskDefinition } from '../engine/index.ts';
+
+export interface TaskWorkerOptions {
+  engine: Engine;
+  /** Handlers this process runs; defaults to every task registered with the engine. */
+  concurrency?: number;
+  /** How often a killed worker's jobs are noticed and retried (BullMQ lock duration). */
+  lockDurationMs?: number;
+}
+
+interface TaskJobData {
+  runId: RunId;
+  taskId: TaskId;
+  task: string;
+  input: unknown;
+  idempotencyKey: string;
+}
+
+export interface TaskWorker {
+  close(deadlineMs?: number): Promise<void>;
+  worker: Worker;
+}
+
+export async function startTaskWorker(opts: TaskWorkerOptions): Promise<TaskWorker> {
+  const { engine } = opts;
+  const ajv = new Ajv({ allErrors: true, strict: false });
+  const validators = new Map<string, { input: ValidateFunction; output: ValidateFunction }>();
+  const inFlight = new Map<string, AbortController>();
+  const logger = engine.logger;
+
+  function validatorsFor(def: TaskDefinition<any, any>) {
+    let v = validators.get(def.name);
+    if (!v) {
+      v = { input: ajv.compile(def.input), output: ajv.compile(def.output) };
+      validators.set(def.name, v);
+    }
+    return v;
+  }
+
+  const subscriber = engine.redis.duplicate({ commandTimeout: undefined, enableOfflineQueue: true, maxRetriesPerRequest: null });
+  await subscriber.subscribe(engine.keys.taskCancelChannel());
+  subscriber.on('message', (_channel, taskId: string) => {
+    inFlight.get(taskId)?.abort(new ServicechartError(ErrorCode.TASK_FAILED, 'the task was withdrawn'));
+  });
+
+  async function runHandler(def: TaskDefinition<any, any>, data: TaskJobData, attempt: number): Promise<unknown> {
+    const controller = new AbortController();
+    inFlight.set(data.taskId, controller);
+    const timeoutMs = def.timeoutMs ?? 30_000;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const err = new ServicechartError(ErrorCode.TASK_TIMEOUT, `task ${def.name} timed out after ${timeoutMs} ms`);
+        controller.abort(err);
+        reject(err);
+      }, timeoutMs);
+    });
+    const aborted = new Promise<never>((_, reject) => {
+      controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true });
+    });
+    try {
+      return await Promise.race([
+        def.handler(data.input, {
+          runId: data.runId, taskId: data.taskId, idempotencyKey: data.idempotencyKey, attempt, signal: controller.signal,
+          services: engine.taskServices(data.runId, def.name),
+        }),
+        timedOut,
+        aborted,
+      ]);
+    } finally {
+      clearTimeout(timer);
+      inFlight.delete(data.taskId);
+    }
+  }
+
+  async function process(job: Job): Promise<unknown> {
+    const data = job.data as TaskJobData;
+    const attempt = job.attemptsMade + 1;
+    const maxAttempts = job.opts.attempts ?? 1;
+    if (!(await engine.runs.isTaskPending(data.runId, data.taskId))) {
+      logger.debug({ taskId: data.taskId }, 'task no longer awaited; dropped');
+      return { dropped: true };
+    }
+    const def = engine.registry.task(data.task);
+    const at = () => iso(engine.clock.now());
+    const actor = `task:${data.task}`;
+    await engine.runs.markTask(data.runId, data.taskId, 'running', attempt, {
+      type: 'task.started', at: at(), actor, task: data.task, taskId: data.taskId, attempt,
+    });
+    let error: ErrorData;
+    let retryable = true;
+    try {
+      if (!def) throw new UnrecoverableError(`no handler for task ${data.task} in this worker`);
+      const v = validatorsFor(def);
+      if (!v.input(data.input)) {
+        retryable = false;
+        throw new ServicechartError(ErrorCode.VALIDATION_FAILED, `task input is invalid: ${ajv.errorsText(v.input.errors)}`);
+      }
+      const output = await runHandler(def, data, attempt);
+      if (!v.output(output)) {
+        retryable = false;
+        throw new ServicechartError(ErrorCode.VALIDATION_FAILED, `task output is invalid: ${ajv.errorsText(v.output.errors)}`);
+      }
+      engine.metrics.taskAttempt(data.task, 'completed');
+      await engine.runs.applyTaskResult(data.runId, data.taskId, { ok: true, output }, data.task);
+      return { ok: true };
+    } catch (err) {
+      error = toErrorData(err);
+      if (err instanceof UnrecoverableError || (err as { name?: string }).name === 'NonRetryableTaskError') retryable = false;
+    }
+    if (retryable && attempt < maxAttempts && (await engine.runs.isTaskPending(data.runId, data.taskId))) {
+      engine.metrics.taskAttempt(data.task, 'retrying');
+      await engine.runs.markTask(data.runId, data.taskId, 'retrying', attempt, {
+        type: 'task.retrying', at: at(), actor, task: data.task, taskId: data.taskId, attempt, error,
+      });
+      // Thrown so BullMQ retries with its exponential backoff.
+      throw new Error(`${error.code}: ${error.message}`);
+    }
+    engine.metrics.taskAttempt(data.task, 'failed');
+    await engine.runs.applyTaskResult(data.runId, data.taskId, { ok: false, error }, data.task);
+    return { ok: false, error };
+  }
+
+  const lockDuration = opts.lockDurationMs ?? 10_000;
+  const worker = new Worker('tasks', process, {
+    connection: engine.bullConnection,
+    prefix: engine.keys.queuePrefix(),
+    concurrency: opts.concurrency ?? 50,
+    lockDuration,
+    stalledInterval: Math.max(1000, Math.floor(lockDuration / 2)),
+    maxStalledCount: 1000,
+    drainDelay: 1,
+  });
+  worker.on('error', (err) => logger.error({ err }, 'task worker error'));
+
+  return {
+    worker,
+    async close(deadlineMs = 10_000) {
+      const graceful = worker.close();
+      const deadline = new Promise<'late'>((r) => setTimeout(() => r('late'), deadlineMs).unref());
+      if ((await Promise.race([graceful, deadline])) === 'late') {
+        for (const c of inFlight.values()) c.abort(new ServicechartError(ErrorCode.UNAVAILABLE, 'worker shutting down'));
+        await worker.close(true);
+      }
+      await subscriber.quit().catch(() => undefined);
+    },
+  };
+}

@@ -1,0 +1,11 @@
+// The built-in `noop` task: does nothing, successfully.
+import { defineTask } from '../../engine/index.ts';
+
+export const noop = defineTask<Record<string, never>, Record<string, never>>({
+  name: 'noop',
+  description: 'Does nothing and succeeds.',
+  input: { type: 'object', additionalProperties: true },
+  output: { type: 'object', additionalProperties: false },
+  retry: { attempts: 1 },
+  handler: async () => ({}),
+});
