@@ -20,6 +20,7 @@ export interface AppDeps {
 
 export interface App extends Koa {
   routeTable: RouteTable;
+  router: Router;
 }
 
 export function createApp(deps: AppDeps): App {
@@ -28,6 +29,7 @@ export function createApp(deps: AppDeps): App {
   const router = new Router();
   const routes = new RouteTable(router, deps.auth);
   app.routeTable = routes;
+  app.router = router;
   let doc: object | null = null;
   const openapi = () => (doc ??= routes.openapi({ title: 'Servicechart API', version: '1.0.0' }));
 

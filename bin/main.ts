@@ -5,7 +5,8 @@ import pino from 'pino';
 import type { Server } from 'node:http';
 import { createEngine, startEmbeddedRedis, type EmbeddedRedis, type Logger } from '../engine/index.ts';
 import { builtInWorkflows } from '../workflows/index.ts';
-import { builtInTasks } from '../workers/tasks/index.ts';
+import { createBuiltInTasks } from '../workers/tasks/index.ts';
+import { adaptersFromEnv } from '../workers/adapters/index.ts';
 import { startTaskWorker, type TaskWorker } from '../workers/runtime.ts';
 import { createApp } from '../api/app.ts';
 import { loadApiKeys } from '../api/auth.ts';
@@ -87,7 +88,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
   });
   if (cfg.redisUrl) await checkRedisDurability(redis, logger);
 
-  const engine = createEngine({ redis, logger, prefix: cfg.prefix, workflows: builtInWorkflows, tasks: builtInTasks });
+  const engine = createEngine({ redis, logger, prefix: cfg.prefix, workflows: builtInWorkflows, tasks: createBuiltInTasks(adaptersFromEnv(env)) });
 
   let taskWorker: TaskWorker | null = null;
   if (role !== 'api') {

@@ -7,8 +7,12 @@ export type HumanTaskId = string & { readonly __brand: 'HumanTaskId' };
 
 const RUN_ID = /^r[0-9a-z]{8,40}$/;
 
+let counter = 0;
+
+/** Time-ordered: runs made in the same millisecond by one process still sort in creation order. */
 export function newRunId(now: number): RunId {
-  return `r${now.toString(36)}${randomBytes(6).toString('hex')}` as RunId;
+  counter = (counter + 1) % 36 ** 4;
+  return `r${now.toString(36)}${counter.toString(36).padStart(4, '0')}${randomBytes(4).toString('hex')}` as RunId;
 }
 
 /** A run id derived from an idempotency key: the same key always names the same run. */

@@ -29,6 +29,7 @@ export type { RegisteredWorkflow } from './registry.ts';
 export type { StartRunArgs, SendEventOptions, RunResult, HumanTaskDoc } from './runs.ts';
 export { startEmbeddedRedis, type EmbeddedRedis } from './redis-server.ts';
 export { jsonWorkflowSchema, builtInActions, builtInGuards } from './json-workflow.ts';
+export { toMermaid, toSvg } from './diagram.ts';
 
 export interface EngineOptions {
   /** Borrowed: the engine never closes it. */
@@ -37,6 +38,11 @@ export interface EngineOptions {
   logger?: Logger;
   /** Key prefix; every key and queue of this engine lives under it. */
   prefix?: string;
+  /**
+   * Fault-injection points for durability tests: `afterCommit` runs after a step is committed and
+   * before its outbox is flushed (a test kills the process there).
+   */
+  hooks?: { afterCommit?: (runId: string, seq: number) => void };
   /** A step from outside (start, event) whose context would exceed this is refused with 422. Default 256 KiB. */
   maxContextBytes?: number;
   workflows?: WorkflowDefinition[];
@@ -136,7 +142,7 @@ export function createEngine(opts: EngineOptions) {
     return loadJson(name, version);
   }
 
-  const runs = createRunStore({ redis, keys, scripts, clock, logger, registry, outbox, metrics, resolveWorkflow, maxContextBytes: opts.maxContextBytes ?? 256 * 1024 });
+  const runs = createRunStore({ redis, keys, scripts, clock, logger, registry, outbox, metrics, resolveWorkflow, maxContextBytes: opts.maxContextBytes ?? 256 * 1024, hooks: opts.hooks ?? {} });
   const history = createHistory(redis, keys);
   const index = createRunIndex(redis, keys, (r) => runs.view(r));
 
@@ -164,6 +170,10 @@ export function createEngine(opts: EngineOptions) {
           if (code === ErrorCode.EVENT_NOT_ACCEPTED || code === ErrorCode.RUN_ENDED) return { applied: false, reason: code };
           throw err;
         }
+      },
+      async parentOf(id) {
+        const run = await runs.getStored(runIdOrThrow(id));
+        return run?.parentRunId ?? null;
       },
       async record(type, fields) {
         await scripts.appendHistory([keys.run(runId), keys.history(runId)], [JSON.stringify({ ...fields, type, at: iso(clock.now()), actor: `task:${taskName}` })]);
@@ -338,9 +348,11 @@ export function createEngine(opts: EngineOptions) {
     /** Consume timers and sweep outboxes in this process (task handlers: workers/runtime.ts). */
     startTimerConsumer(options: { concurrency?: number; sweepEveryMs?: number } = {}): void {
       const worker = startTimerWorker({ connection: bullConnection, prefix: keys.queuePrefix(), runs, logger, concurrency: options.concurrency });
-      const every = options.sweepEveryMs ?? 2000;
+      const every = options.sweepEveryMs ?? 1000;
+      // A second flush of an outbox is harmless (job ids are deterministic, stale jobs are dropped),
+      // so the grace before re-applying another process's outbox can be short.
       const sweeper = setInterval(() => {
-        outbox.sweep(5000).catch((err) => logger.warn({ err }, 'outbox sweep failed'));
+        outbox.sweep(1000).catch((err) => logger.warn({ err }, 'outbox sweep failed'));
       }, every);
       sweeper.unref();
       closers.push(async () => {

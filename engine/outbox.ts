@@ -52,7 +52,8 @@ export function createOutbox(deps: OutboxDeps) {
         // carries a step token the run no longer knows, and the consumer drops it.
         await queue.add(entry.name, entry.data, {
           jobId: entry.jobId,
-          delay: entry.delay,
+          // From the stored due time, so a job re-added after a crash keeps its original deadline.
+          delay: entry.dueAt === undefined ? undefined : Math.max(0, entry.dueAt - deps.now()),
           attempts: opts.attempts,
           backoff: opts.backoffMs > 0 ? { type: 'exponential', delay: opts.backoffMs } : undefined,
           removeOnComplete: { age: 3600, count: 10_000 },
@@ -85,7 +86,8 @@ export function createOutbox(deps: OutboxDeps) {
     }
   }
 
-  /** Carry out a committed step's outbox, then clear exactly those entries and the step's marker. */
+  /**
+   * Carry out a committed step's outbox, then clear exactly those entries and the step's marker. */
   async function flush(runId: RunId, seq: number, pairs: [string, string][]): Promise<void> {
     for (const [, json] of pairs) await apply(JSON.parse(json) as OutboxEntry);
     await scripts.clearOutbox(keys.outbox(runId), pairs);

@@ -13,6 +13,8 @@ export interface EmbeddedRedisOptions {
   logger?: Logger;
   /** Reuse a redis-server this data dir already runs (left by a process that was killed). Default true. */
   reuse?: boolean;
+  /** Let this process exit while the child still runs (tests kill it themselves). */
+  unref?: boolean;
 }
 
 export interface EmbeddedRedis {
@@ -96,6 +98,7 @@ export async function startEmbeddedRedis(opts: EmbeddedRedisOptions): Promise<Em
     '--logfile', join(dir, 'redis.log'),
   ];
   const child = spawn(bin, args, { stdio: 'ignore', detached: false });
+  if (opts.unref) child.unref();
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   const deadline = Date.now() + 15_000;
   while (!(await ping(port, 300))) {
@@ -128,7 +131,7 @@ function handle(child: ChildProcess | null, pid: number, port: number, stateFile
       const deadline = Date.now() + 10_000;
       while (alive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
       if (alive(pid)) process.kill(pid, 'SIGKILL');
-      if (child) await new Promise((r) => (child.exitCode !== null ? r(null) : child.once('exit', r)));
+      if (child) await new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r(null) : child.once('exit', r)));
       rmSync(stateFile, { force: true });
     },
   };

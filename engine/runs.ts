@@ -51,6 +51,7 @@ export interface RunStoreDeps {
   metrics: Metrics;
   resolveWorkflow(name: string, version?: number): Promise<RegisteredWorkflow | undefined>;
   maxContextBytes: number;
+  hooks: { afterCommit?: (runId: string, seq: number) => void };
 }
 
 /** A human task as the API lists it; kept under its own key so it outlives the run's open set. */
@@ -199,6 +200,7 @@ export function createRunStore(deps: RunStoreDeps) {
     if (outcome.statusChanged && outcome.statusChanged.to !== 'running') {
       metrics.runEnded(run.workflow, outcome.statusChanged.to, (run.endedAt ?? run.updatedAt) - run.createdAt);
     }
+    deps.hooks.afterCommit?.(run.id, run.seq);
     if (pairs.length) {
       try {
         await outbox.flush(run.id, run.seq, pairs);

@@ -7,7 +7,7 @@ import type { HistoryDraft, JsonObject, RunStatus, StoredHumanTask, StoredRun, S
 import type { ErrorData } from './errors.ts';
 
 export type OutboxOp =
-  | { op: 'add'; queue: 'tasks' | 'timers'; name: string; jobId: string; data: JsonObject; delay?: number }
+  | { op: 'add'; queue: 'tasks' | 'timers'; name: string; jobId: string; data: JsonObject; dueAt?: number }
   | { op: 'remove'; queue: 'tasks' | 'timers'; jobId: string }
   | { op: 'cancelTask'; taskId: string };
 
@@ -234,7 +234,7 @@ function finish(
         run.timers[id] = timer;
         outcome.outbox.push({
           op: 'add', queue: 'timers', name: timer.timer, jobId: timerJobId(run.id, id),
-          data: { runId: run.id, timerId: id, dueAt: timer.dueAt }, delay: Math.max(0, params.delay),
+          data: { runId: run.id, timerId: id, dueAt: timer.dueAt }, dueAt: timer.dueAt,
         });
         history.push({ type: 'timer.scheduled', at, actor: env.actor, timer: timer.timer, timerId: id, event: timer.event.type, dueAt: iso(timer.dueAt) });
         break;
@@ -268,7 +268,8 @@ function finish(
         break;
       }
       case 'xstate.stopChild': {
-        const ref = params.actorRef as { id?: string } | string | undefined;
+        // XState hands the child actor ref itself as the params of stopChild.
+        const ref = (params.actorRef ?? params) as { id?: string } | string | undefined;
         const invokeId = typeof ref === 'string' ? ref : ref?.id;
         for (const task of Object.values(run.tasks)) {
           if (task.invokeId !== invokeId) continue;

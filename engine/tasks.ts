@@ -25,6 +25,8 @@ export interface TaskContext {
 export interface TaskServices {
   startRun(args: { workflow: string; input?: Record<string, unknown>; businessKey?: string | null; parentRunId?: string | null; idempotencyKey: string }): Promise<{ runId: string; duplicate: boolean }>;
   sendEvent(runId: string, event: { type: string; [k: string]: unknown }, idempotencyKey: string): Promise<{ applied: boolean; reason?: string }>;
+  /** The run's parent run id, or null. */
+  parentOf(runId: string): Promise<string | null>;
   /** Append model-specific entries (`notify.recorded`, …) to the calling run's history. */
   record(type: string, fields: Record<string, unknown>): Promise<void>;
   now(): number;

@@ -11,16 +11,18 @@ let own: Promise<EmbeddedRedis> | null = null;
 /** The Redis URL tests use: the runner's private server, or one started for this file alone. */
 export async function redisUrl(): Promise<string> {
   if (process.env.TEST_REDIS_URL) return process.env.TEST_REDIS_URL;
-  own ??= startEmbeddedRedis({ dataDir: mkdtempSync(join(tmpdir(), 'sc-test-')), reuse: false });
-  const r = await own;
-  process.once('exit', () => {
-    try {
-      process.kill(r.pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  });
-  return r.url;
+  if (!own) {
+    own = startEmbeddedRedis({ dataDir: mkdtempSync(join(tmpdir(), 'sc-test-')), reuse: false, unref: true });
+    const r = await own;
+    process.once('exit', () => {
+      try {
+        process.kill(r.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    });
+  }
+  return (await own).url;
 }
 
 export async function connect(): Promise<Redis> {

@@ -1,6 +1,5 @@
 // Workflow definitions: list, read, versions, register (JSON), and diagrams.
-import { jsonWorkflowSchema, notFound, type Engine } from '../../engine/index.ts';
-import { toMermaid, toSvg } from '../../engine/diagram.ts';
+import { jsonWorkflowSchema, notFound, toMermaid, toSvg, type Engine } from '../../engine/index.ts';
 import type { RouteTable } from '../route.ts';
 import { errorSchema, nameParam } from '../schemas/common.ts';
 

@@ -11,7 +11,7 @@ import { createEngine, startEmbeddedRedis, type Engine } from '../../engine/inde
 import { builtInTasks } from '../../workers/tasks/index.ts';
 import { builtInWorkflows } from '../../workflows/index.ts';
 import { connect, dropPrefix, newPrefix, redisUrl, waitFor } from '../helpers.ts';
-import { testTasks, testWorkflows } from '../fixtures/workflows.ts';
+import { testTasks, testWorkflows, timed } from '../fixtures/workflows.ts';
 
 interface Ctx {
   redis: Redis;
@@ -40,12 +40,14 @@ function spawnProcess(ctx: Ctx, args: string[], env: Record<string, string>): Pr
     child.stderr!.on('data', onData);
     child.on('exit', (code) => {
       clearTimeout(t);
+      if (process.env.TEST_VERBOSE) process.stderr.write(`[child ${args.join(' ')} exited ${code}]\n${out}\n`);
       if (!/ready|consumers running/.test(out)) reject(new Error(`process exited ${code}: ${out}`));
     });
   });
 }
 
 function kill9(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((r) => {
     child.once('exit', () => r());
     child.kill('SIGKILL');
@@ -55,7 +57,7 @@ function kill9(child: ChildProcess): Promise<void> {
 test.before(async (ctx) => {
   ctx.redis = await connect();
   ctx.prefix = newPrefix();
-  ctx.engine = createEngine({ redis: ctx.redis, prefix: ctx.prefix, workflows: [...builtInWorkflows, ...testWorkflows], tasks: [...builtInTasks, ...testTasks(await redisUrl(), ctx.prefix)] });
+  ctx.engine = createEngine({ redis: ctx.redis, prefix: ctx.prefix, workflows: [...builtInWorkflows, ...testWorkflows], tasks: [...builtInTasks, ...testTasks(ctx.redis, ctx.prefix)] });
 });
 
 test.after(async (ctx) => {
@@ -98,6 +100,7 @@ test('the whole process killed while a timer is pending: after a restart the tim
     return r.state === 'coolingDown' ? r : null;
   }, 10_000, 'the timer to be armed');
   const dueAt = Date.parse(cooling.timers[0].dueAt);
+  await waitFor(async () => (await ctx.redis.zcard(`{${ctx.prefix}-q}:timers:delayed`)) > 0, 5000, 'the delayed job');
   await kill9(server);
   await new Promise((r) => setTimeout(r, 1000));
   assert.is((await ctx.engine.getRun(run.id)).state, 'coolingDown');
@@ -114,13 +117,38 @@ test('the whole process killed while a timer is pending: after a restart the tim
   for (const c of ctx.children) if (c.exitCode === null) await kill9(c);
 });
 
+test('a crash between a commit and its outbox flush loses nothing and duplicates nothing', async (ctx) => {
+  const env = { REDIS_URL: await redisUrl(), SERVICECHART_PREFIX: ctx.prefix };
+  const doomed = spawnProcess(ctx, ['--import', 'tsx', 'test/fixtures/worker-process.ts'], { ...env, CRASH_AFTER_COMMIT: '1' });
+  const first = await doomed;
+  const { run } = await ctx.engine.startRun({ workflow: 'demo', input: { sleepMs: 20, coolDownMs: 1500 } });
+  await new Promise((r) => (first.exitCode !== null || first.signalCode !== null ? r(null) : first.once('exit', r)));
+  assert.is(first.signalCode, 'SIGKILL', 'the worker died right after committing the task result');
+  const stored = await ctx.engine.getRun(run.id);
+  assert.is(stored.state, 'coolingDown', 'the step was committed');
+  const dueAt = Date.parse(stored.timers[0].dueAt);
+  assert.ok((await ctx.redis.hlen(`${ctx.prefix}:run:{${run.id}}:outbox`)) > 0, 'its outbox was left behind');
+  assert.is(await ctx.redis.zcard(`{${ctx.prefix}-q}:timers:delayed`), 0, 'the timer never reached BullMQ');
+  await spawnProcess(ctx, ['--import', 'tsx', 'test/fixtures/worker-process.ts'], env);
+  const done = await waitFor(async () => {
+    const r = await ctx.engine.getRun(run.id);
+    return r.status === 'done' ? r : null;
+  }, 15_000, 'the sweeper to finish the outbox');
+  assert.ok((done.output as { finishedAt: number }).finishedAt >= dueAt, 'the re-added timer kept its due time');
+  const hist = (await ctx.engine.getHistory(run.id, { limit: 200 })).items;
+  assert.is(hist.filter((h) => h.type === 'timer.fired').length, 1);
+  assert.is(hist.filter((h) => h.type === 'task.completed' && !h.ignored).length, 1);
+  assert.is(await ctx.redis.hlen(`${ctx.prefix}:run:{${run.id}}:outbox`), 0);
+  for (const c of ctx.children) if (c.exitCode === null) await kill9(c);
+});
+
 test('Redis restarted with a timer pending: the AOF keeps the run and the timer fires', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'sc-restart-'));
   let server = await startEmbeddedRedis({ dataDir: dir, fsync: 'always', reuse: false });
   const port = server.port;
   const redis = new Redis(server.url, { maxRetriesPerRequest: null });
   const prefix = newPrefix();
-  const engine = createEngine({ redis, prefix, workflows: testWorkflows, tasks: builtInTasks });
+  const engine = createEngine({ redis, prefix, workflows: [timed], tasks: builtInTasks });
   engine.startTimerConsumer();
   const { run } = await engine.startRun({ workflow: 'timed', input: { delayMs: 2000 } });
   await server.stop();

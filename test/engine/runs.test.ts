@@ -20,7 +20,7 @@ const test = suite<Ctx>('runs', {} as Ctx);
 test.before(async (ctx) => {
   ctx.redis = await connect();
   ctx.prefix = newPrefix();
-  ctx.engine = createEngine({ redis: ctx.redis, prefix: ctx.prefix, workflows: testWorkflows, tasks: [...builtInTasks, ...testTasks(await redisUrl(), ctx.prefix)] });
+  ctx.engine = createEngine({ redis: ctx.redis, prefix: ctx.prefix, workflows: testWorkflows, tasks: [...builtInTasks, ...testTasks(ctx.redis, ctx.prefix)] });
   ctx.engine.startTimerConsumer();
   ctx.worker = await startTaskWorker({ engine: ctx.engine, lockDurationMs: 2000 });
 });
@@ -119,7 +119,7 @@ test('a repeated start idempotency key starts one run', async (ctx) => {
 
 test('concurrent events from two engines on separate connections are each applied exactly once', async (ctx) => {
   const other = await connect();
-  const engine2 = createEngine({ redis: other, prefix: ctx.prefix, workflows: testWorkflows, tasks: builtInTasks });
+  const engine2 = createEngine({ redis: other, prefix: ctx.prefix, workflows: testWorkflows, tasks: [...builtInTasks, ...testTasks(ctx.redis, ctx.prefix)] });
   const { run } = await ctx.engine.startRun({ workflow: 'counter' });
   const sends: Promise<unknown>[] = [];
   for (let i = 0; i < 40; i++) sends.push((i % 2 ? ctx.engine : engine2).sendEvent(run.id, { type: 'INC' }));

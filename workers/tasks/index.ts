@@ -1,6 +1,15 @@
-// The built-in task handlers every installation has.
+// The built-in task handlers every installation has, with their adapters.
 import type { TaskDefinition } from '../../engine/index.ts';
+import type { AdapterConfig } from '../adapters/index.ts';
 import { noop } from './noop.ts';
 import { sleep } from './sleep.ts';
+import { notifyTask } from './notify.ts';
+import { startRun } from './start-run.ts';
+import { notifyParent, sendEvent } from './send-event.ts';
 
-export const builtInTasks: TaskDefinition<any, any>[] = [noop, sleep];
+export function createBuiltInTasks(adapters: AdapterConfig = {}): TaskDefinition<any, any>[] {
+  return [noop, sleep, notifyTask(adapters), startRun, notifyParent, sendEvent];
+}
+
+/** The built-in tasks with every adapter recording to history (the default on a fresh machine). */
+export const builtInTasks: TaskDefinition<any, any>[] = createBuiltInTasks();

@@ -1,0 +1,171 @@
+// Owns the built-in actions and guards a JSON workflow may name: their documentation, their params
+// schemas and their implementations. Nothing a definition carries is ever evaluated as code.
+import { assign, emit, raise } from 'xstate';
+import type { Problem } from './errors.ts';
+import { checkPath, getPath, seg, isPlainObject, jsonEqual, resolveExpr, setPath, type ExprEnv } from './json-workflow-exprs.ts';
+
+export interface BuiltIn {
+  description: string;
+  /** JSON Schema of `params`. */
+  params: Record<string, unknown>;
+}
+
+type Params = Record<string, unknown>;
+type Args = { context: Record<string, unknown>; event: unknown };
+
+interface ActionEntry extends BuiltIn {
+  /** Checks the schema cannot express: paths and names. */
+  check?: (params: Params, at: string) => Problem[];
+  impl: unknown;
+}
+
+interface GuardEntry extends BuiltIn {
+  impl: (args: Args, params: Params) => boolean;
+}
+
+const valueExpr = {
+  description:
+    'A value expression: a literal JSON value, or a reference {"$event": "path"}, {"$context": "path"}, {"$now": true} ' +
+    '(the engine time of the event, epoch ms) or {"$literal": value}; a reference may carry "default". ' +
+    'Objects and arrays resolve member by member.',
+};
+const contextPath = { type: 'string', minLength: 1, description: 'A dotted path into the context, e.g. "ticket.assignee".' };
+
+const object = (properties: Record<string, unknown>, required: string[]) => ({
+  type: 'object', properties, required, additionalProperties: false,
+});
+
+const env = ({ context, event }: Args): ExprEnv => ({ context, event });
+
+const HISTORY_TYPE = /^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$/;
+/** History types the engine writes itself; a workflow cannot forge them. */
+const RESERVED_PREFIX = /^(run|task|timer|state|event|human|xstate)\./;
+
+const actionEntries: Record<string, ActionEntry> = {
+  assign: {
+    description: 'Sets context values: each key of `set` is a dotted context path, each value a value expression.',
+    params: object({ set: { type: 'object', minProperties: 1, additionalProperties: valueExpr } }, ['set']),
+    check: (p, at) => (isPlainObject(p.set) ? Object.keys(p.set).flatMap((k) => checkPath(k, `${at}/set${seg(k)}`)) : []),
+    impl: assign((args: Args, p: Params) => {
+      let ctx: Record<string, unknown> = args.context;
+      for (const [path, expr] of Object.entries(p.set as Params)) ctx = setPath(ctx, path, resolveExpr(expr, env(args)));
+      return ctx;
+    }),
+  },
+  increment: {
+    description: 'Adds `by` (default 1) to the number at `path`; a missing or non-numeric value counts as 0.',
+    params: object({ path: contextPath, by: valueExpr }, ['path']),
+    check: (p, at) => checkPath(p.path, `${at}/path`),
+    impl: assign((args: Args, p: Params) => {
+      const current = getPath(args.context, String(p.path));
+      const by = p.by === undefined ? 1 : resolveExpr(p.by, env(args));
+      const base = typeof current === 'number' ? current : 0;
+      return setPath(args.context, String(p.path), typeof by === 'number' ? base + by : base);
+    }),
+  },
+  append: {
+    description: 'Appends `value` to the array at `path`, creating the array when it is missing.',
+    params: object({ path: contextPath, value: valueExpr }, ['path', 'value']),
+    check: (p, at) => checkPath(p.path, `${at}/path`),
+    impl: assign((args: Args, p: Params) => {
+      const current = getPath(args.context, String(p.path));
+      const list = Array.isArray(current) ? current : [];
+      return setPath(args.context, String(p.path), [...list, resolveExpr(p.value, env(args))]);
+    }),
+  },
+  clear: {
+    description: 'Removes the context value at `path`.',
+    params: object({ path: contextPath }, ['path']),
+    check: (p, at) => checkPath(p.path, `${at}/path`),
+    impl: assign((args: Args, p: Params) => setPath(args.context, String(p.path), undefined)),
+  },
+  emit: {
+    description:
+      'Records a history entry of the dotted lowercase `type` (e.g. "sla.breached") with the resolved `fields`. ' +
+      'Types starting run., task., timer., state., event., human. or xstate. belong to the engine.',
+    params: object({ type: { type: 'string', pattern: HISTORY_TYPE.source }, fields: { type: 'object', additionalProperties: valueExpr } }, ['type']),
+    check: (p, at) => (typeof p.type === 'string' && RESERVED_PREFIX.test(p.type) ? [{ path: `${at}/type`, message: `"${p.type}" is a history type the engine writes itself` }] : []),
+    impl: emit((args: Args, p: Params) => ({ ...(resolveExpr(p.fields ?? {}, env(args)) as Params), type: String(p.type) })),
+  },
+  raise: {
+    description: 'Sends `event` (its `type` plus fields that are value expressions) to this run, processed right after the current one.',
+    params: object({ event: { type: 'object', properties: { type: { type: 'string', minLength: 1 } }, required: ['type'], additionalProperties: valueExpr } }, ['event']),
+    check: (p, at) => {
+      const type = isPlainObject(p.event) ? p.event.type : undefined;
+      return typeof type === 'string' && type.startsWith('xstate.') ? [{ path: `${at}/event/type`, message: 'xstate.* events belong to the engine' }] : [];
+    },
+    impl: raise((args: Args, p: Params) => {
+      const { type, ...fields } = p.event as Params;
+      return { ...(resolveExpr(fields, env(args)) as Params), type: String(type) };
+    }),
+  },
+};
+
+const compare = { left: valueExpr, right: valueExpr };
+const ordered = (a: unknown, b: unknown, f: (x: number | string, y: number | string) => boolean) =>
+  (typeof a === 'number' && typeof b === 'number') || (typeof a === 'string' && typeof b === 'string') ? f(a, b) : false;
+
+const guardEntries: Record<string, GuardEntry> = {
+  equals: {
+    description: 'True when `left` and `right` resolve to equal JSON values.',
+    params: object(compare, ['left', 'right']),
+    impl: (args, p) => jsonEqual(resolveExpr(p.left, env(args)), resolveExpr(p.right, env(args))),
+  },
+  notEquals: {
+    description: 'True when `left` and `right` resolve to different JSON values.',
+    params: object(compare, ['left', 'right']),
+    impl: (args, p) => !jsonEqual(resolveExpr(p.left, env(args)), resolveExpr(p.right, env(args))),
+  },
+  greaterThan: {
+    description: '`left > right`, for two numbers or two strings; false otherwise.',
+    params: object(compare, ['left', 'right']),
+    impl: (args, p) => ordered(resolveExpr(p.left, env(args)), resolveExpr(p.right, env(args)), (x, y) => x > y),
+  },
+  lessThan: {
+    description: '`left < right`, for two numbers or two strings; false otherwise.',
+    params: object(compare, ['left', 'right']),
+    impl: (args, p) => ordered(resolveExpr(p.left, env(args)), resolveExpr(p.right, env(args)), (x, y) => x < y),
+  },
+  in: {
+    description: 'True when `value` equals one of the items of `list` (an array, literal or referenced).',
+    params: object({ value: valueExpr, list: valueExpr }, ['value', 'list']),
+    impl: (args, p) => {
+      const list = resolveExpr(p.list, env(args));
+      const value = resolveExpr(p.value, env(args));
+      return Array.isArray(list) && list.some((item) => jsonEqual(item, value));
+    },
+  },
+  exists: {
+    description: 'True when `value` resolves to something other than null or missing.',
+    params: object({ value: valueExpr }, ['value']),
+    impl: (args, p) => resolveExpr(p.value, env(args)) != null,
+  },
+  isTruthy: {
+    description: 'True when `value` resolves to a truthy value (not false, 0, "", null or missing).',
+    params: object({ value: valueExpr }, ['value']),
+    impl: (args, p) => Boolean(resolveExpr(p.value, env(args))),
+  },
+};
+
+const docs = (entries: Record<string, BuiltIn>): Record<string, BuiltIn> =>
+  Object.fromEntries(Object.entries(entries).map(([name, e]) => [name, { description: e.description, params: e.params }]));
+
+/** The actions a JSON workflow may name, with their params schemas. */
+export const builtInActions: Record<string, BuiltIn> = docs(actionEntries);
+/** The guards a JSON workflow may name, with their params schemas; `and`, `or` and `not` combine them. */
+export const builtInGuards: Record<string, BuiltIn> = docs(guardEntries);
+
+export const isBuiltInAction = (name: string): boolean => Object.hasOwn(actionEntries, name);
+export const isBuiltInGuard = (name: string): boolean => Object.hasOwn(guardEntries, name);
+
+export function actionParamChecks(name: string, params: Params, at: string): Problem[] {
+  return actionEntries[name].check?.(params, at) ?? [];
+}
+
+/** Implementations for `setup({ actions, guards })`. */
+export function vocabularyImplementations(): { actions: Record<string, unknown>; guards: Record<string, GuardEntry['impl']> } {
+  return {
+    actions: Object.fromEntries(Object.entries(actionEntries).map(([n, e]) => [n, e.impl])),
+    guards: Object.fromEntries(Object.entries(guardEntries).map(([n, e]) => [n, e.impl])),
+  };
+}

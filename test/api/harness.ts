@@ -1,0 +1,68 @@
+// Starts the real Koa app on an ephemeral port with a real engine, for tests that speak HTTP.
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Redis } from 'ioredis';
+import { createEngine, type Engine, type WorkflowDefinition, type TaskDefinition } from '../../engine/index.ts';
+import { createApp, type App } from '../../api/app.ts';
+import { createAuth, parseApiKeys } from '../../api/auth.ts';
+import { startTaskWorker, type TaskWorker } from '../../workers/runtime.ts';
+import { builtInTasks } from '../../workers/tasks/index.ts';
+import { builtInWorkflows } from '../../workflows/index.ts';
+import { connect, dropPrefix, newPrefix } from '../helpers.ts';
+
+export const KEYS = { admin: 'admin-key-123456', operator: 'operator-key-123456', viewer: 'viewer-key-123456' } as const;
+
+export interface Harness {
+  url: string;
+  redis: Redis;
+  engine: Engine;
+  prefix: string;
+  worker: TaskWorker | null;
+  app: App;
+  close(): Promise<void>;
+  call(method: string, path: string, opts?: { key?: keyof typeof KEYS | null; body?: unknown; raw?: string | Buffer; headers?: Record<string, string> }): Promise<{ status: number; body: any; headers: Headers }>;
+}
+
+export async function startHarness(opts: { workflows?: WorkflowDefinition[]; tasks?: TaskDefinition<any, any>[]; consume?: boolean; extensions?: Parameters<typeof createApp>[0]['extensions'] } = {}): Promise<Harness> {
+  const redis = await connect();
+  const prefix = newPrefix();
+  const engine = createEngine({ redis, prefix, workflows: [...builtInWorkflows, ...(opts.workflows ?? [])], tasks: [...builtInTasks, ...(opts.tasks ?? [])] });
+  let worker: TaskWorker | null = null;
+  if (opts.consume !== false) {
+    engine.startTimerConsumer();
+    worker = await startTaskWorker({ engine, lockDurationMs: 2000 });
+  }
+  const auth = createAuth(parseApiKeys(`admin:${KEYS.admin}:admin,ops:${KEYS.operator}:operator,${KEYS.viewer}:viewer`));
+  const app = createApp({ engine, auth, logger: { info() {}, warn() {}, debug() {}, error: (o: unknown) => console.error(o) }, extensions: opts.extensions });
+  const server: Server = await new Promise((r) => {
+    const s = app.listen(0, '127.0.0.1', () => r(s));
+  });
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    url, redis, engine, prefix, worker, app,
+    async call(method, path, o = {}) {
+      const headers: Record<string, string> = { ...(o.headers ?? {}) };
+      const key = o.key === undefined ? 'admin' : o.key;
+      if (key) headers.authorization = `Bearer ${KEYS[key]}`;
+      let body: string | Buffer | undefined;
+      if (o.raw !== undefined) body = o.raw;
+      else if (o.body !== undefined) {
+        body = JSON.stringify(o.body);
+        headers['content-type'] ??= 'application/json';
+      }
+      const res = await fetch(url + path, { method, headers, body: body as BodyInit | undefined });
+      const text = await res.text();
+      let parsed: unknown = text;
+      if ((res.headers.get('content-type') ?? '').includes('json')) parsed = text ? JSON.parse(text) : null;
+      return { status: res.status, body: parsed, headers: res.headers };
+    },
+    async close() {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+      if (worker) await worker.close(2000);
+      await engine.close();
+      await dropPrefix(redis, prefix);
+      await redis.quit();
+    },
+  };
+}
