@@ -24,7 +24,7 @@ export * from './types.ts';
 export { systemClock, iso, type Clock } from './clock.ts';
 export { parseRunId, runIdOfHumanTask, type RunId, type TaskId, type HumanTaskId } from './ids.ts';
 export { defineTask, NonRetryableTaskError, type TaskDefinition, type TaskContext, type TaskServices, type RetryPolicy } from './tasks.ts';
-export { defineWorkflow, taskActors, type WorkflowDefinition } from '../workflows/lib/define.ts';
+export { defineWorkflow, taskActors, type WorkflowDefinition, type KpiDefinition } from '../workflows/lib/define.ts';
 export type { RegisteredWorkflow } from './registry.ts';
 export type { StartRunArgs, SendEventOptions, RunResult, HumanTaskDoc } from './runs.ts';
 export { startEmbeddedRedis, type EmbeddedRedis } from './redis-server.ts';

@@ -8,6 +8,7 @@ import { ErrorCode, ServicechartError, validationError, type Problem } from './e
 
 export interface RegisteredWorkflow extends WorkflowDefinition {
   validateInput: ValidateFunction | null;
+  validateEvent: Record<string, ValidateFunction>;
 }
 
 const BUILTIN_ACTIONS = /^xstate\./;
@@ -108,7 +109,15 @@ export class Registry {
         throw validationError(`the input schema of ${key} does not compile`, [{ path: '/inputSchema', message: (err as Error).message }]);
       }
     }
-    const reg: RegisteredWorkflow = { ...def, validateInput };
+    const validateEvent: Record<string, ValidateFunction> = {};
+    for (const [type, schema] of Object.entries(def.eventSchemas ?? {})) {
+      try {
+        validateEvent[type] = this.ajv.compile(schema);
+      } catch (err) {
+        throw validationError(`the schema of event ${type} in ${key} does not compile`, [{ path: `/eventSchemas/${type}`, message: (err as Error).message }]);
+      }
+    }
+    const reg: RegisteredWorkflow = { ...def, validateInput, validateEvent };
     this.workflows.set(key, reg);
     if ((this.latest.get(def.name) ?? 0) < def.version) this.latest.set(def.name, def.version);
     return reg;

@@ -298,8 +298,13 @@ export function createRunStore(deps: RunStoreDeps) {
       if (opts.completion && !run.humanTasks[opts.completion.id]) {
         throw new ServicechartError(ErrorCode.CONFLICT, `human task ${opts.completion.id} is not open`);
       }
+      const type = event.type;
+      const validate = wf.validateEvent[type];
+      if (validate && !validate(event)) {
+        throw validationError(`the ${type} payload is invalid`, (validate.errors ?? []).map((e) => ({ path: `/body${e.instancePath}`, message: e.message ?? 'invalid' })));
+      }
       const outcome = stepEvent(envFor(wf, opts.actor ?? 'api'), run, { kind: 'event', event }, opts.completion);
-      if (!outcome.accepted) throw new EventNotAcceptedError(event.type, run.nextEvents);
+      if (!outcome.accepted) throw new EventNotAcceptedError(type, run.nextEvents);
       checkContextSize(outcome);
       return outcome;
     }, idem);

@@ -70,6 +70,14 @@ function timerName(sendId: string): string {
   return m ? m[1] : sendId;
 }
 
+/** `{field}` in a human task title from the context (`{number}` falls back to the business key). */
+function fillTemplate(template: string, context: Record<string, unknown>, businessKey: string | null): string {
+  return template.replace(/\{([A-Za-z0-9_]+)\}/g, (_, field: string) => {
+    const v = context[field] ?? (field === 'number' ? businessKey : undefined);
+    return v === undefined || v === null ? '' : String(v);
+  });
+}
+
 export function timerJobId(runId: RunId, timerId: string): string {
   return `${runId}.${timerId}`.replace(/[^A-Za-z0-9_.@#-]/g, '_');
 }
@@ -297,7 +305,7 @@ function finish(
       id: newHumanTaskId(run.id, seq, humanIndex++),
       stateId: path,
       role: String(meta.humanTask.role ?? 'operator'),
-      title: String(meta.humanTask.title ?? path),
+      title: fillTemplate(String(meta.humanTask.title ?? path), (next.context ?? {}) as Record<string, unknown>, run.businessKey),
       outcomes: meta.humanTask.outcomes ?? {},
       createdAt: env.now,
       dueAt: typeof meta.humanTask.dueInMs === 'number' ? env.now + meta.humanTask.dueInMs : null,

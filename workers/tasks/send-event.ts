@@ -31,7 +31,8 @@ function make(name: string, description: string, target: (i: SendInput, parent: 
       const runId = target(i, parent);
       if (!runId) return { applied: false, reason: 'NO_TARGET' };
       // Keyed by the task invocation: a retried delivery is applied once.
-      return ctx.services.sendEvent(runId, i.event, `event:${ctx.idempotencyKey}`);
+      // The receiving run can tell which child spoke (`event.childRunId`).
+      return ctx.services.sendEvent(runId, { ...i.event, childRunId: ctx.runId }, `event:${ctx.idempotencyKey}`);
     },
   });
 }

@@ -10,9 +10,33 @@ export interface WorkflowDefinition {
   machine: AnyStateMachine;
   /** JSON Schema of the run input (ajv). */
   inputSchema?: Record<string, unknown>;
+  /**
+   * JSON Schemas of event payloads by event type (ajv). An event whose payload breaks its schema is
+   * answered 422 VALIDATION_FAILED before the machine sees it; a guard's refusal stays 409.
+   */
+  eventSchemas?: Record<string, Record<string, unknown>>;
   builtIn?: boolean;
+  /** The measures this process reports at GET /v1/kpis (PROCESSES.md §x.11). */
+  kpis?: KpiDefinition[];
   /** The JSON config a workflow was registered with through the API, when it was. */
   definition?: unknown;
+}
+
+/**
+ * A measure a workflow reports. Runs feed it by emitting
+ * `emit({ type: 'measure.recorded', measure: name, value, openedAt, dims })` when the measured moment
+ * happens (acknowledge, resolve, close); the engine keeps the figures as they come.
+ */
+export interface KpiDefinition {
+  /** camelCase, after PROCESSES.md's KPI tables: `mtta`, `meanTimeToResolve`, `changeSuccessRate`. */
+  name: string;
+  label: string;
+  unit: 'ms' | 'ratio' | 'count' | 'perDay';
+  /** mean of the recorded values (ms, ratio of 0/1 values), their count, or count per day of the window. */
+  aggregate: 'mean' | 'count' | 'perDay' | 'median' | 'p90';
+  /** Dimensions (`priority`, `service`, `source`, ...) to break the figure down by. */
+  breakdown?: string[];
+  description?: string;
 }
 
 /**
