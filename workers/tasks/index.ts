@@ -6,9 +6,13 @@ import { sleep } from './sleep.ts';
 import { notifyTask } from './notify.ts';
 import { startRun } from './start-run.ts';
 import { notifyParent, sendEvent } from './send-event.ts';
+import { sharedEffectTasks } from './effect.ts';
 
 export function createBuiltInTasks(adapters: AdapterConfig = {}): TaskDefinition<any, any>[] {
-  return [noop, sleep, notifyTask(adapters), startRun, notifyParent, sendEvent];
+  return [
+    noop, sleep, notifyTask(adapters), startRun, notifyParent, sendEvent,
+    ...sharedEffectTasks(adapters),
+  ];
 }
 
 /** The built-in tasks with every adapter recording to history (the default on a fresh machine). */

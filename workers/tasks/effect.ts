@@ -1,0 +1,45 @@
+// A factory for tasks whose whole job is one outbound effect through an adapter (record by default,
+// signed webhook, PagerDuty), and the tasks several process models share.
+import { defineTask, type TaskDefinition } from '../../engine/index.ts';
+import { deliver, type AdapterConfig, type Delivery } from '../adapters/index.ts';
+import { deliveryOutput } from './notify.ts';
+
+export interface EffectTaskSpec {
+  name: string;
+  description: string;
+  /** JSON Schema of the input; unknown fields are allowed unless the spec says otherwise. */
+  input?: Record<string, unknown>;
+  retry?: { attempts?: number; backoffMs?: number };
+  timeoutMs?: number;
+  /** Extra output fields computed from the input once the effect is delivered (for example a ticket ref). */
+  result?: (input: Record<string, unknown>, ctx: { idempotencyKey: string; runId: string }) => Record<string, unknown>;
+}
+
+export function effectTask(spec: EffectTaskSpec, adapters: AdapterConfig): TaskDefinition<Record<string, unknown>, Delivery & Record<string, unknown>> {
+  return defineTask<Record<string, unknown>, Delivery & Record<string, unknown>>({
+    name: spec.name,
+    description: spec.description,
+    input: spec.input ?? { type: 'object', additionalProperties: true },
+    output: deliveryOutput,
+    retry: { attempts: spec.retry?.attempts ?? 5, backoffMs: spec.retry?.backoffMs ?? 1000 },
+    timeoutMs: spec.timeoutMs ?? 15_000,
+    handler: async (input, ctx) => {
+      const delivery = await deliver(adapters[spec.name], spec.name, input, ctx);
+      return { ...(spec.result?.(input, { idempotencyKey: ctx.idempotencyKey, runId: ctx.runId }) ?? {}), ...delivery };
+    },
+  });
+}
+
+/** Tasks used by more than one process model. */
+export function sharedEffectTasks(adapters: AdapterConfig): TaskDefinition<any, any>[] {
+  return [
+    effectTask({
+      name: 'create_external_ticket',
+      description: 'Open a ticket in the team\'s tool (Jira, ServiceNow, GitHub) mirroring the run; output `ticketRef`.',
+      result: (input, ctx) => ({ ticketRef: String(input.ticketRef ?? `SC-${ctx.runId.slice(-8).toUpperCase()}`) }),
+    }, adapters),
+    effectTask({ name: 'update_external_ticket', description: 'Mirror state, priority and work notes to the linked ticket.' }, adapters),
+    effectTask({ name: 'send_change_event', description: 'PagerDuty Change Event (summary, source, custom_details, links) so responders see recent changes.' }, adapters),
+    effectTask({ name: 'rollback', description: 'Run the backout plan or redeploy the previous version; must be idempotent.', retry: { attempts: 3, backoffMs: 2000 }, timeoutMs: 60_000 }, adapters),
+  ];
+}
