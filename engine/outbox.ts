@@ -56,7 +56,8 @@ export function createOutbox(deps: OutboxDeps) {
           delay: entry.dueAt === undefined ? undefined : Math.max(0, entry.dueAt - deps.now()),
           attempts: opts.attempts,
           backoff: opts.backoffMs > 0 ? { type: 'exponential', delay: opts.backoffMs } : undefined,
-          removeOnComplete: { age: 3600, count: 10_000 },
+          // The run's history keeps the record; a completed job has nothing more to say.
+          removeOnComplete: true,
           removeOnFail: { age: 24 * 3600, count: 10_000 },
         });
         return;
@@ -89,9 +90,9 @@ export function createOutbox(deps: OutboxDeps) {
   /**
    * Carry out a committed step's outbox, then clear exactly those entries and the step's marker. */
   async function flush(runId: RunId, seq: number, pairs: [string, string][]): Promise<void> {
-    for (const [, json] of pairs) await apply(JSON.parse(json) as OutboxEntry);
-    await scripts.clearOutbox(keys.outbox(runId), pairs);
-    await redis.zrem(keys.outboxPending(), pendingMember(runId, seq));
+    // Entries of one step never depend on each other's order (job ids carry the step's seq).
+    await Promise.all(pairs.map(([, json]) => apply(JSON.parse(json) as OutboxEntry)));
+    await Promise.all([scripts.clearOutbox(keys.outbox(runId), pairs), redis.zrem(keys.outboxPending(), pendingMember(runId, seq))]);
   }
 
   /** Re-run every outbox older than `graceMs`: what a crash between commit and flush left. */

@@ -7,11 +7,11 @@ import { iso } from './clock.ts';
 import { ErrorCode, EventNotAcceptedError, ServicechartError, notFound, validationError } from './errors.ts';
 import { newRunId, runIdFromKey, type RunId, type TaskId } from './ids.ts';
 import type { Keys } from './keys.ts';
-import type { Scripts } from './scripts.ts';
+import type { MarkResult, Scripts } from './scripts.ts';
 import { stepCancel, stepEvent, stepStart, type HumanCompletion, type StepOutcome, type StepEvent } from './step.ts';
 import { outboxPairs, pendingMember, type IndexOp, type Outbox, type OutboxEntry } from './outbox.ts';
 import type { Registry, RegisteredWorkflow } from './registry.ts';
-import type { HistoryDraft, JsonObject, Logger, RunView, StoredHumanTask, StoredRun, TaskStatus } from './types.ts';
+import type { HistoryDraft, JsonObject, Logger, RunView, StoredHumanTask, StoredRun, StoredTask, TaskStatus } from './types.ts';
 import type { Metrics } from './metrics.ts';
 import type { ErrorData } from './errors.ts';
 
@@ -85,6 +85,23 @@ export function createRunStore(deps: RunStoreDeps) {
   const { redis, keys, scripts, clock, logger, registry, outbox, metrics } = deps;
   // Per-process queue of writes per run: keeps arrival order and spares optimistic retries.
   const lanes = new Map<string, Promise<unknown>>();
+  // The live XState snapshot of the last step this process committed per run, keyed by seq: the
+  // next step on the same run skips restoring it from JSON. A different seq means someone else
+  // moved the run, and the stored record wins.
+  const snapshots = new Map<string, { seq: number; snapshot: NonNullable<StepOutcome['machineSnapshot']> }>();
+  const SNAPSHOT_CACHE = 5000;
+
+  function cachedSnapshot(run: StoredRun) {
+    const hit = snapshots.get(run.id);
+    return hit && hit.seq === run.seq ? hit.snapshot : undefined;
+  }
+
+  function remember(outcome: StepOutcome): void {
+    snapshots.delete(outcome.run.id);
+    if (!outcome.machineSnapshot || outcome.run.status !== 'running') return;
+    snapshots.set(outcome.run.id, { seq: outcome.run.seq, snapshot: outcome.machineSnapshot });
+    if (snapshots.size > SNAPSHOT_CACHE) snapshots.delete(snapshots.keys().next().value!);
+  }
 
   function inLane<T>(runId: string, fn: () => Promise<T>): Promise<T> {
     const prev = lanes.get(runId) ?? Promise.resolve();
@@ -172,7 +189,7 @@ export function createRunStore(deps: RunStoreDeps) {
     outcome: StepOutcome,
     expectedSeq: number | 'new',
     idem: { key: string; value: (run: RunView) => string } | null,
-    extraHistory: HistoryDraft[] = [],
+    prevTasks: Record<string, StoredTask>,
   ): Promise<{ ok: true } | { ok: false; reason: 'stale' | 'exists' } | { ok: false; reason: 'duplicate'; stored: string }> {
     const run = outcome.run;
     const entries: OutboxEntry[] = [...outcome.outbox];
@@ -181,7 +198,13 @@ export function createRunStore(deps: RunStoreDeps) {
     const pairs = outboxPairs(run.seq, entries);
     const member = pendingMember(run.id, run.seq);
     const marker = pairs.length ? redis.zadd(keys.outboxPending(), clock.now(), member) : null;
-    const history = [...extraHistory, ...outcome.history].map((h) => JSON.stringify(h));
+    const history = outcome.history.map((h) => JSON.stringify(h));
+    // `ts:<taskId>` beside the record says the run awaits that task: workers check it before running.
+    const dropped = new Set(outcome.droppedTasks);
+    for (const id of Object.keys(prevTasks)) if (!run.tasks[id]) dropped.add(id);
+    const awaitTasks: [string, string][] = Object.keys(run.tasks)
+      .filter((id) => !prevTasks[id])
+      .map((id) => [id, JSON.stringify({ status: 'queued', attempts: 0 })]);
     const result = await scripts.commitStep([keys.run(run.id), keys.history(run.id), keys.outbox(run.id), idem ? idem.key : keys.noIdem(run.id)], {
       expectedSeq,
       newSeq: run.seq,
@@ -190,7 +213,8 @@ export function createRunStore(deps: RunStoreDeps) {
       idemTtlSeconds: IDEMPOTENCY_TTL_SECONDS,
       history,
       outbox: pairs,
-      dropTaskStatus: outcome.droppedTasks,
+      dropTaskStatus: [...dropped],
+      awaitTasks,
     });
     if (marker) await marker;
     if (!result.ok) {
@@ -221,8 +245,8 @@ export function createRunStore(deps: RunStoreDeps) {
     }
   }
 
-  function envFor(wf: RegisteredWorkflow, actor: string) {
-    return { machine: wf.machine as AnyStateMachine, now: clock.now(), actor, isTask: registry.isTask };
+  function envFor(wf: RegisteredWorkflow, actor: string, run?: StoredRun) {
+    return { machine: wf.machine as AnyStateMachine, now: clock.now(), actor, isTask: registry.isTask, cached: run ? cachedSnapshot(run) : undefined };
   }
 
   async function workflowOf(run: StoredRun): Promise<RegisteredWorkflow> {
@@ -252,12 +276,13 @@ export function createRunStore(deps: RunStoreDeps) {
       parentRunId: (args.parentRunId as RunId | null | undefined) ?? null,
     });
     checkContextSize(outcome);
-    const res = await commit(outcome, 'new', null);
+    const res = await commit(outcome, 'new', null, {});
     if (!res.ok) {
       const existing = await readStored(runId);
       if (existing) return { run: view(existing.run, existing.live), duplicate: true };
       throw new ServicechartError(ErrorCode.CONFLICT, 'the run could not be created');
     }
+    remember(outcome);
     metrics.runStarted(wf.name);
     return { run: view(outcome.run), duplicate: false };
   }
@@ -267,6 +292,7 @@ export function createRunStore(deps: RunStoreDeps) {
     runId: RunId,
     step: (run: StoredRun, wf: RegisteredWorkflow) => StepOutcome | null,
     idem: { key: string } | null,
+    hint?: StoredRun,
   ): Promise<RunResult & { outcome: StepOutcome | null }> {
     return inLane(runId, async () => {
       for (let attempt = 0; attempt < MAX_COMMIT_ATTEMPTS; attempt++) {
@@ -274,16 +300,20 @@ export function createRunStore(deps: RunStoreDeps) {
           const prior = await redis.get(idem.key);
           if (prior) return { run: JSON.parse(prior) as RunView, duplicate: true, outcome: null };
         }
-        const stored = await readStored(runId);
+        // A record the caller just read (a worker's markTask) saves a round trip; the commit's seq
+        // guard makes a stale hint harmless: it fails and the loop reads afresh.
+        const stored = attempt === 0 && hint ? { run: hint, live: {} } : await readStored(runId);
         if (!stored) throw notFound(`run ${runId}`);
         const started = process.hrtime.bigint();
         const outcome = step(stored.run, await workflowOf(stored.run));
         if (!outcome) return { run: view(stored.run, stored.live), duplicate: false, outcome: null };
-        const res = await commit(outcome, stored.run.seq, idem ? { key: idem.key, value: (v) => JSON.stringify(v) } : null);
+        const res = await commit(outcome, stored.run.seq, idem ? { key: idem.key, value: (v) => JSON.stringify(v) } : null, stored.run.tasks);
         if (res.ok) {
+          remember(outcome);
           metrics.stepApplied(stored.run.workflow, Number(process.hrtime.bigint() - started) / 1e9);
-          return { run: view(outcome.run), duplicate: false, outcome };
+          return { get run() { return view(outcome.run); }, duplicate: false, outcome };
         }
+        snapshots.delete(runId);
         if (res.reason === 'duplicate') return { run: JSON.parse(res.stored) as RunView, duplicate: true, outcome: null };
         await new Promise((r) => setTimeout(r, Math.min(50, attempt * 2)));
       }
@@ -303,7 +333,7 @@ export function createRunStore(deps: RunStoreDeps) {
       if (validate && !validate(event)) {
         throw validationError(`the ${type} payload is invalid`, (validate.errors ?? []).map((e) => ({ path: `/body${e.instancePath}`, message: e.message ?? 'invalid' })));
       }
-      const outcome = stepEvent(envFor(wf, opts.actor ?? 'api'), run, { kind: 'event', event }, opts.completion);
+      const outcome = stepEvent(envFor(wf, opts.actor ?? 'api', run), run, { kind: 'event', event }, opts.completion);
       if (!outcome.accepted) throw new EventNotAcceptedError(type, run.nextEvents);
       checkContextSize(outcome);
       return outcome;
@@ -319,7 +349,7 @@ export function createRunStore(deps: RunStoreDeps) {
       const timer = run.timers[timerId];
       if (run.status !== 'running' || !timer) return null;
       lateness = Math.max(0, clock.now() - timer.dueAt);
-      return stepEvent(envFor(wf, `timer:${timer.timer}`), run, { kind: 'timer', timerId });
+      return stepEvent(envFor(wf, `timer:${timer.timer}`, run), run, { kind: 'timer', timerId });
     }, null);
     if (!res.outcome) return { applied: false };
     metrics.timerFired(res.run.workflow, lateness ?? 0);
@@ -332,12 +362,13 @@ export function createRunStore(deps: RunStoreDeps) {
     taskId: TaskId,
     result: { ok: true; output: unknown } | { ok: false; error: ErrorData },
     taskName: string,
+    hint?: string,
   ): Promise<{ applied: boolean }> {
     const res = await mutate(runId, (run, wf) => {
       if (run.status !== 'running' || !run.tasks[taskId]) return null;
       const input: StepEvent = { kind: 'task', taskId, result };
-      return stepEvent(envFor(wf, `task:${taskName}`), run, input);
-    }, null);
+      return stepEvent(envFor(wf, `task:${taskName}`, run), run, input);
+    }, null, hint ? (JSON.parse(hint) as StoredRun) : undefined);
     if (res.outcome) return { applied: true };
     const at = iso(clock.now());
     const entry: HistoryDraft = result.ok
@@ -355,16 +386,12 @@ export function createRunStore(deps: RunStoreDeps) {
     return res.run;
   }
 
-  /** Is this task still awaited by its run? Workers ask before running a handler. */
-  async function isTaskPending(runId: RunId, taskId: string): Promise<boolean> {
-    const doc = await redis.hget(keys.run(runId), 'doc');
-    if (!doc) return false;
-    const run = JSON.parse(doc) as StoredRun;
-    return run.status === 'running' && Boolean(run.tasks[taskId]);
-  }
-
-  async function markTask(runId: RunId, taskId: string, status: TaskStatus, attempts: number, entry: HistoryDraft | null): Promise<void> {
-    await scripts.markTask([keys.run(runId), keys.history(runId)], taskId, JSON.stringify({ status, attempts }), entry ? JSON.stringify(entry) : '');
+  /**
+   * Record a task attempt's status (and its history entry) while the run still awaits the task.
+   * Answers the run record as a hint for applying the result, or `ok: false` for a stale job.
+   */
+  function markTask(runId: RunId, taskId: string, status: TaskStatus, attempts: number, entry: HistoryDraft | null): Promise<MarkResult> {
+    return scripts.markTask([keys.run(runId), keys.history(runId)], taskId, JSON.stringify({ status, attempts }), entry ? JSON.stringify(entry) : '');
   }
 
   async function getRun(runId: RunId): Promise<RunView> {
@@ -377,7 +404,7 @@ export function createRunStore(deps: RunStoreDeps) {
     return (await readStored(runId))?.run ?? null;
   }
 
-  return { startRun, sendEvent, fireTimer, applyTaskResult, cancelRun, getRun, getStored, isTaskPending, markTask, view, readStored };
+  return { startRun, sendEvent, fireTimer, applyTaskResult, cancelRun, getRun, getStored, markTask, view, readStored };
 }
 
 export type RunStore = ReturnType<typeof createRunStore>;

@@ -39,11 +39,15 @@ export interface CommitArgs {
   history: string[];
   outbox: [string, string][];
   dropTaskStatus: string[];
+  /** Tasks the run starts awaiting: [taskId, live status JSON]. */
+  awaitTasks: [string, string][];
 }
+
+export type MarkResult = { ok: true; seq: number; doc: string } | { ok: false; reason: 'missing' | 'stale' };
 
 export interface Scripts {
   commitStep(keys: [string, string, string, string], args: CommitArgs): Promise<CommitResult>;
-  markTask(keys: [string, string], taskId: string, status: string, entry: string): Promise<boolean>;
+  markTask(keys: [string, string], taskId: string, status: string, entry: string): Promise<MarkResult>;
   appendHistory(keys: [string, string], entries: string[]): Promise<boolean>;
   clearOutbox(key: string, entries: [string, string][]): Promise<number>;
 }
@@ -60,6 +64,7 @@ export function createScripts(redis: Redis): Scripts {
         a.history.length, ...a.history,
         a.outbox.length, ...a.outbox.flat(),
         a.dropTaskStatus.length, ...a.dropTaskStatus,
+        a.awaitTasks.length, ...a.awaitTasks.flat(),
       ];
       const reply = (await commit(...keys, ...argv)) as ScriptReply;
       switch (reply[0]) {
@@ -72,7 +77,8 @@ export function createScripts(redis: Redis): Scripts {
     },
     async markTask(keys, taskId, status, entry) {
       const reply = (await mark(...keys, taskId, status, entry)) as ScriptReply;
-      return reply[0] === 1;
+      if (reply[0] === 1) return { ok: true, seq: Number(reply[1]), doc: String(reply[2]) };
+      return { ok: false, reason: reply[0] === -5 ? 'stale' : 'missing' };
     },
     async appendHistory(keys, entries) {
       if (entries.length === 0) return true;

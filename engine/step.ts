@@ -20,6 +20,8 @@ export interface StepOutcome {
   statusChanged: { from: RunStatus | null; to: RunStatus } | null;
   openedHumanTasks: StoredHumanTask[];
   closedHumanTasks: ClosedHumanTask[];
+  /** The machine snapshot after the step, for the caller's cache (never stored as is). */
+  machineSnapshot?: AnyMachineSnapshot;
 }
 
 export interface HumanCompletion {
@@ -40,6 +42,8 @@ interface StepEnv {
   now: number;
   actor: string;
   isTask(src: string): boolean;
+  /** The live snapshot of `prev` if the caller still holds it: spares restoring it from JSON. */
+  cached?: AnyMachineSnapshot;
 }
 
 const INTERNAL = /^xstate\./;
@@ -129,7 +133,7 @@ export type StepEvent =
  */
 export function stepEvent(env: StepEnv, prev: StoredRun, input: StepEvent, completion?: HumanCompletion): StepOutcome {
   const run: StoredRun = { ...prev, tasks: { ...prev.tasks }, timers: { ...prev.timers }, humanTasks: { ...prev.humanTasks } };
-  const snapshot = restoreSnapshot(env.machine, prev.snapshot);
+  const snapshot = env.cached ?? restoreSnapshot(env.machine, prev.snapshot);
   const history: HistoryDraft[] = [];
   const at = iso(env.now);
   let event: JsonObject & { type: string };
@@ -324,6 +328,7 @@ function finish(
   }
 
   run.snapshot = env.machine.getPersistedSnapshot(next);
+  outcome.machineSnapshot = next;
   run.nextEvents = nextEventsOf(next);
   run.updatedAt = env.now;
   run.seq = seq;

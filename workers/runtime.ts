@@ -81,16 +81,16 @@ export async function startTaskWorker(opts: TaskWorkerOptions): Promise<TaskWork
     const data = job.data as TaskJobData;
     const attempt = job.attemptsMade + 1;
     const maxAttempts = job.opts.attempts ?? 1;
-    if (!(await engine.runs.isTaskPending(data.runId, data.taskId))) {
-      logger.debug({ taskId: data.taskId }, 'task no longer awaited; dropped');
-      return { dropped: true };
-    }
     const def = engine.registry.task(data.task);
     const at = () => iso(engine.clock.now());
     const actor = `task:${data.task}`;
-    await engine.runs.markTask(data.runId, data.taskId, 'running', attempt, {
+    const marked = await engine.runs.markTask(data.runId, data.taskId, 'running', attempt, {
       type: 'task.started', at: at(), actor, task: data.task, taskId: data.taskId, attempt,
     });
+    if (!marked.ok) {
+      logger.debug({ taskId: data.taskId }, 'task no longer awaited; dropped');
+      return { dropped: true };
+    }
     let error: ErrorData;
     let retryable = true;
     try {
@@ -106,21 +106,24 @@ export async function startTaskWorker(opts: TaskWorkerOptions): Promise<TaskWork
         throw new ServicechartError(ErrorCode.VALIDATION_FAILED, `task output is invalid: ${ajv.errorsText(v.output.errors)}`);
       }
       engine.metrics.taskAttempt(data.task, 'completed');
-      await engine.runs.applyTaskResult(data.runId, data.taskId, { ok: true, output }, data.task);
+      await engine.runs.applyTaskResult(data.runId, data.taskId, { ok: true, output }, data.task, marked.doc);
       return { ok: true };
     } catch (err) {
       error = toErrorData(err);
       if (err instanceof UnrecoverableError || (err as { name?: string }).name === 'NonRetryableTaskError') retryable = false;
     }
-    if (retryable && attempt < maxAttempts && (await engine.runs.isTaskPending(data.runId, data.taskId))) {
-      engine.metrics.taskAttempt(data.task, 'retrying');
-      await engine.runs.markTask(data.runId, data.taskId, 'retrying', attempt, {
+    if (retryable && attempt < maxAttempts) {
+      const again = await engine.runs.markTask(data.runId, data.taskId, 'retrying', attempt, {
         type: 'task.retrying', at: at(), actor, task: data.task, taskId: data.taskId, attempt, error,
       });
-      // Thrown so BullMQ retries with its exponential backoff.
-      throw new Error(`${error.code}: ${error.message}`);
+      if (again.ok) {
+        engine.metrics.taskAttempt(data.task, 'retrying');
+        // Thrown so BullMQ retries with its exponential backoff.
+        throw new Error(`${error.code}: ${error.message}`);
+      }
     }
     engine.metrics.taskAttempt(data.task, 'failed');
+    // A run that moved on meanwhile records this outcome as ignored; otherwise the error event is applied.
     await engine.runs.applyTaskResult(data.runId, data.taskId, { ok: false, error }, data.task);
     return { ok: false, error };
   }

@@ -12,6 +12,7 @@
 -- ARGV[6] n = number of history entries, then ARGV[7 .. 6+n] the entries
 -- then m = number of outbox entries, then m pairs (id, JSON)
 -- then k = number of task ids whose live status fields to drop, then the k ids
+-- then j = number of tasks newly awaited, then j pairs (task id, live status JSON)
 -- Replies: {1, firstSeq, lastSeq}   committed
 --          {-1, currentSeq}         the run moved on (or does not exist): re-read and retry
 --          {-2}                     'new' but the run exists already
@@ -45,6 +46,11 @@ at = at + 2 * m + 1
 local k = tonumber(ARGV[at])
 for i = 1, k do
   redis.call('HDEL', KEYS[1], 'ts:' .. ARGV[at + i])
+end
+at = at + k + 1
+local j = tonumber(ARGV[at])
+for i = 1, j do
+  redis.call('HSET', KEYS[1], 'ts:' .. ARGV[at + 2 * i - 1], ARGV[at + 2 * i])
 end
 if ARGV[4] ~= '' then
   redis.call('SET', KEYS[4], ARGV[4], 'EX', tonumber(ARGV[5]))
