@@ -88,7 +88,7 @@ export function createRunStore(deps: RunStoreDeps) {
   // The live XState snapshot of the last step this process committed per run, keyed by seq: the
   // next step on the same run skips restoring it from JSON. A different seq means someone else
   // moved the run, and the stored record wins.
-  const snapshots = new Map<string, { seq: number; snapshot: NonNullable<StepOutcome['machineSnapshot']> }>();
+  const snapshots = new Map<string, { seq: number; run: StoredRun; snapshot: NonNullable<StepOutcome['machineSnapshot']> }>();
   const SNAPSHOT_CACHE = 5000;
 
   function cachedSnapshot(run: StoredRun) {
@@ -99,7 +99,7 @@ export function createRunStore(deps: RunStoreDeps) {
   function remember(outcome: StepOutcome): void {
     snapshots.delete(outcome.run.id);
     if (!outcome.machineSnapshot || outcome.run.status !== 'running') return;
-    snapshots.set(outcome.run.id, { seq: outcome.run.seq, snapshot: outcome.machineSnapshot });
+    snapshots.set(outcome.run.id, { seq: outcome.run.seq, run: outcome.run, snapshot: outcome.machineSnapshot });
     if (snapshots.size > SNAPSHOT_CACHE) snapshots.delete(snapshots.keys().next().value!);
   }
 
@@ -300,12 +300,21 @@ export function createRunStore(deps: RunStoreDeps) {
           const prior = await redis.get(idem.key);
           if (prior) return { run: JSON.parse(prior) as RunView, duplicate: true, outcome: null };
         }
-        // A record the caller just read (a worker's markTask) saves a round trip; the commit's seq
-        // guard makes a stale hint harmless: it fails and the loop reads afresh.
-        const stored = attempt === 0 && hint ? { run: hint, live: {} } : await readStored(runId);
+        // On the first attempt, a record the caller just read (a worker's markTask) or the one this
+        // process committed last spares a read. The commit's seq guard makes a stale one harmless:
+        // the commit fails and the loop reads afresh. A refusal computed from it is not trusted either.
+        const guess = attempt === 0 ? (hint ?? snapshots.get(runId)?.run) : undefined;
+        const stored = guess ? { run: guess, live: {} } : await readStored(runId);
         if (!stored) throw notFound(`run ${runId}`);
         const started = process.hrtime.bigint();
-        const outcome = step(stored.run, await workflowOf(stored.run));
+        let outcome: StepOutcome | null;
+        try {
+          outcome = step(stored.run, await workflowOf(stored.run));
+        } catch (err) {
+          if (guess) continue;
+          throw err;
+        }
+        if (!outcome && guess) continue;
         if (!outcome) return { run: view(stored.run, stored.live), duplicate: false, outcome: null };
         const res = await commit(outcome, stored.run.seq, idem ? { key: idem.key, value: (v) => JSON.stringify(v) } : null, stored.run.tasks);
         if (res.ok) {
@@ -363,10 +372,11 @@ export function createRunStore(deps: RunStoreDeps) {
     result: { ok: true; output: unknown } | { ok: false; error: ErrorData },
     taskName: string,
     hint?: string,
+    started?: { at: number; attempt: number },
   ): Promise<{ applied: boolean }> {
     const res = await mutate(runId, (run, wf) => {
       if (run.status !== 'running' || !run.tasks[taskId]) return null;
-      const input: StepEvent = { kind: 'task', taskId, result };
+      const input: StepEvent = { kind: 'task', taskId, result, started };
       return stepEvent(envFor(wf, `task:${taskName}`, run), run, input);
     }, null, hint ? (JSON.parse(hint) as StoredRun) : undefined);
     if (res.outcome) return { applied: true };

@@ -125,7 +125,13 @@ export function stepStart(
 export type StepEvent =
   | { kind: 'event'; event: JsonObject & { type: string } }
   | { kind: 'timer'; timerId: string }
-  | { kind: 'task'; taskId: TaskId; result: { ok: true; output: unknown } | { ok: false; error: ErrorData } };
+  | {
+      kind: 'task';
+      taskId: TaskId;
+      result: { ok: true; output: unknown } | { ok: false; error: ErrorData };
+      /** A fast task's start, recorded with its result (a slow one was marked running already). */
+      started?: { at: number; attempt: number };
+    };
 
 /**
  * Apply one event to a running run. `accepted: false` means the machine took no transition: for an
@@ -157,6 +163,9 @@ export function stepEvent(env: StepEnv, prev: StoredRun, input: StepEvent, compl
     const task = run.tasks[input.taskId];
     delete run.tasks[input.taskId];
     const actor = `task:${task.name}`;
+    if (input.started) {
+      history.push({ type: 'task.started', at: iso(input.started.at), actor, task: task.name, taskId: task.id, attempt: input.started.attempt });
+    }
     if (input.result.ok) {
       event = { type: `xstate.done.actor.${task.invokeId}`, output: input.result.output, actorId: task.invokeId, $at: env.now };
       history.push({ type: 'task.completed', at, actor, task: task.name, taskId: task.id, output: input.result.output });

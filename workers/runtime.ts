@@ -4,6 +4,9 @@ import { Worker, UnrecoverableError, type Job } from 'bullmq';
 import { Ajv, type ValidateFunction } from 'ajv';
 import { ErrorCode, ServicechartError, toErrorData, iso, type Engine, type ErrorData, type RunId, type TaskId, type TaskDefinition } from '../engine/index.ts';
 
+/** How long a task may run before it is marked running on its own (see process()). */
+const SLOW_TASK_MS = 100;
+
 export interface TaskWorkerOptions {
   engine: Engine;
   /** Handlers this process runs; defaults to every task registered with the engine. */
@@ -47,8 +50,7 @@ export async function startTaskWorker(opts: TaskWorkerOptions): Promise<TaskWork
     inFlight.get(taskId)?.abort(new ServicechartError(ErrorCode.TASK_FAILED, 'the task was withdrawn'));
   });
 
-  async function runHandler(def: TaskDefinition<any, any>, data: TaskJobData, attempt: number): Promise<unknown> {
-    const controller = new AbortController();
+  async function runHandler(def: TaskDefinition<any, any>, data: TaskJobData, attempt: number, controller: AbortController): Promise<unknown> {
     inFlight.set(data.taskId, controller);
     const timeoutMs = def.timeoutMs ?? 30_000;
     let timer: NodeJS.Timeout | undefined;
@@ -84,13 +86,23 @@ export async function startTaskWorker(opts: TaskWorkerOptions): Promise<TaskWork
     const def = engine.registry.task(data.task);
     const at = () => iso(engine.clock.now());
     const actor = `task:${data.task}`;
-    const marked = await engine.runs.markTask(data.runId, data.taskId, 'running', attempt, {
-      type: 'task.started', at: at(), actor, task: data.task, taskId: data.taskId, attempt,
-    });
-    if (!marked.ok) {
-      logger.debug({ taskId: data.taskId }, 'task no longer awaited; dropped');
-      return { dropped: true };
-    }
+    const startedAt = engine.clock.now();
+    const started = { type: 'task.started', at: iso(startedAt), actor, task: data.task, taskId: data.taskId, attempt };
+    const controller = new AbortController();
+    // A fast task's start is recorded with its result, in one commit. One still running after
+    // SLOW_TASK_MS is marked running on its own (the API shows it), which also notices a run that
+    // no longer awaits it and aborts the handler.
+    let marked: Promise<boolean> | null = null;
+    const slow = setTimeout(() => {
+      marked = engine.runs.markTask(data.runId, data.taskId, 'running', attempt, started).then((r) => {
+        if (!r.ok) controller.abort(new ServicechartError(ErrorCode.TASK_FAILED, 'the run no longer awaits this task'));
+        return r.ok;
+      }, () => false);
+    }, SLOW_TASK_MS);
+    const startedWithResult = async () => {
+      clearTimeout(slow);
+      return (await (marked ?? Promise.resolve(false))) ? undefined : { at: startedAt, attempt };
+    };
     let error: ErrorData;
     let retryable = true;
     try {
@@ -100,19 +112,21 @@ export async function startTaskWorker(opts: TaskWorkerOptions): Promise<TaskWork
         retryable = false;
         throw new ServicechartError(ErrorCode.VALIDATION_FAILED, `task input is invalid: ${ajv.errorsText(v.input.errors)}`);
       }
-      const output = await runHandler(def, data, attempt);
+      const output = await runHandler(def, data, attempt, controller);
       if (!v.output(output)) {
         retryable = false;
         throw new ServicechartError(ErrorCode.VALIDATION_FAILED, `task output is invalid: ${ajv.errorsText(v.output.errors)}`);
       }
       engine.metrics.taskAttempt(data.task, 'completed');
-      await engine.runs.applyTaskResult(data.runId, data.taskId, { ok: true, output }, data.task, marked.doc);
+      await engine.runs.applyTaskResult(data.runId, data.taskId, { ok: true, output }, data.task, undefined, await startedWithResult());
       return { ok: true };
     } catch (err) {
       error = toErrorData(err);
       if (err instanceof UnrecoverableError || (err as { name?: string }).name === 'NonRetryableTaskError') retryable = false;
     }
+    const startEntry = await startedWithResult();
     if (retryable && attempt < maxAttempts) {
+      if (startEntry) await engine.runs.markTask(data.runId, data.taskId, 'running', attempt, started);
       const again = await engine.runs.markTask(data.runId, data.taskId, 'retrying', attempt, {
         type: 'task.retrying', at: at(), actor, task: data.task, taskId: data.taskId, attempt, error,
       });
@@ -124,7 +138,7 @@ export async function startTaskWorker(opts: TaskWorkerOptions): Promise<TaskWork
     }
     engine.metrics.taskAttempt(data.task, 'failed');
     // A run that moved on meanwhile records this outcome as ignored; otherwise the error event is applied.
-    await engine.runs.applyTaskResult(data.runId, data.taskId, { ok: false, error }, data.task);
+    await engine.runs.applyTaskResult(data.runId, data.taskId, { ok: false, error }, data.task, undefined, startEntry);
     return { ok: false, error };
   }
 
