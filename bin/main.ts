@@ -68,6 +68,11 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
   const cfg = readConfig(env, role);
   const logger = pino({ level: cfg.logLevel, base: { role } }) as unknown as Logger;
 
+  if (cfg.redisUrl && !/^rediss?:\/\//.test(cfg.redisUrl)) {
+    // TODO(#3): Redis Cluster. Keys and scripts are laid out per slot already; listing and index
+    // pipelines still mix slots, so seed lists are refused rather than half supported.
+    throw new Error(`REDIS_URL must be a redis:// or rediss:// URL; Redis Cluster seed lists are not supported yet (got "${cfg.redisUrl}")`);
+  }
   let embedded: EmbeddedRedis | null = null;
   let url = cfg.redisUrl;
   if (!url) {
