@@ -24,7 +24,7 @@ function isRedisDown(err: unknown): boolean {
   return (
     e?.name === 'MaxRetriesPerRequestError' ||
     e?.code === 'ECONNREFUSED' ||
-    /Stream isn't writeable|Connection is closed|enableOfflineQueue|ECONNREFUSED|ETIMEDOUT|Redis timed out/.test(e?.message ?? '')
+    /Stream isn't writeable|Connection is closed|enableOfflineQueue|ECONNREFUSED|ETIMEDOUT|Command timed out|Redis timed out/.test(e?.message ?? '')
   );
 }
 

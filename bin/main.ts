@@ -1,9 +1,9 @@
 // The process entry point: reads the environment, connects Redis (or starts the embedded one) and runs
 // the parts a role asks for: `start` (API + engine + workers), `api`, or `worker`.
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import pino from 'pino';
 import type { Server } from 'node:http';
-import { createEngine, startEmbeddedRedis, type EmbeddedRedis, type Logger } from '../engine/index.ts';
+import { connectRedis, createEngine, startEmbeddedRedis, type EmbeddedRedis, type Logger } from '../engine/index.ts';
 import { builtInWorkflows } from '../workflows/index.ts';
 import { createBuiltInTasks } from '../workers/tasks/index.ts';
 import { adaptersFromEnv } from '../workers/adapters/index.ts';
@@ -80,17 +80,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
     url = embedded.url;
     logger.info({ url, dataDir: cfg.dataDir }, 'embedded redis-server running (AOF on)');
   }
-  // No offline queue: while Redis is unreachable a write fails at once (503) instead of being
-  // replayed later, after its caller was told it failed.
-  const redis = new Redis(url, { maxRetriesPerRequest: 1, connectTimeout: 5000, enableOfflineQueue: false, commandTimeout: 5000 });
+  const redis = await connectRedis(url);
   redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
-  await new Promise<void>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`Redis at ${url} did not answer within 15 s`)), 15_000);
-    redis.once('ready', () => {
-      clearTimeout(t);
-      resolve();
-    });
-  });
   if (cfg.redisUrl) await checkRedisDurability(redis, logger);
 
   const engine = createEngine({ redis, logger, prefix: cfg.prefix, workflows: builtInWorkflows, tasks: createBuiltInTasks(adaptersFromEnv(env)) });
@@ -122,8 +113,12 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
     hardStop.unref();
     try {
       if (server) {
-        server.closeIdleConnections?.();
-        await new Promise((r) => server!.close(() => r(null)));
+        const closed = new Promise((r) => server!.close(() => r(null)));
+        server.closeIdleConnections();
+        // Live streams (SSE) never end on their own: give answers in flight a moment, then cut.
+        const cut = setTimeout(() => server!.closeAllConnections(), 2000);
+        await closed;
+        clearTimeout(cut);
       }
       if (taskWorker) await taskWorker.close(cfg.shutdownDeadlineMs);
       await engine.close();

@@ -28,6 +28,7 @@ export { defineWorkflow, taskActors, type WorkflowDefinition, type KpiDefinition
 export type { RegisteredWorkflow } from './registry.ts';
 export type { StartRunArgs, SendEventOptions, RunResult, HumanTaskDoc } from './runs.ts';
 export { startEmbeddedRedis, type EmbeddedRedis } from './redis-server.ts';
+export { connectRedis } from './connection.ts';
 export { jsonWorkflowSchema, builtInActions, builtInGuards } from './json-workflow.ts';
 export { toMermaid, toSvg } from './diagram.ts';
 

@@ -197,7 +197,10 @@ export function createRunStore(deps: RunStoreDeps) {
     if (idx) entries.push(idx);
     const pairs = outboxPairs(run.seq, entries);
     const member = pendingMember(run.id, run.seq);
-    const marker = pairs.length ? redis.zadd(keys.outboxPending(), clock.now(), member) : null;
+    // Sent together with the commit (one round trip); the sweeper finds the step by it if this process
+    // dies before the outbox is flushed. A marker without a commit behind it is harmless.
+    const marker = pairs.length ? redis.zadd(keys.outboxPending(), clock.now(), member) : Promise.resolve(0);
+    marker.catch(() => undefined);
     const history = outcome.history.map((h) => JSON.stringify(h));
     // `ts:<taskId>` beside the record says the run awaits that task: workers check it before running.
     const dropped = new Set(outcome.droppedTasks);
@@ -216,9 +219,9 @@ export function createRunStore(deps: RunStoreDeps) {
       dropTaskStatus: [...dropped],
       awaitTasks,
     });
-    if (marker) await marker;
+    await marker.catch(() => undefined);
     if (!result.ok) {
-      if (marker) void redis.zrem(keys.outboxPending(), member).catch(() => undefined);
+      if (pairs.length) void redis.zrem(keys.outboxPending(), member).catch(() => undefined);
       return result.reason === 'duplicate' ? { ok: false, reason: 'duplicate', stored: result.stored } : { ok: false, reason: result.reason };
     }
     if (outcome.statusChanged && outcome.statusChanged.to !== 'running') {
