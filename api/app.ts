@@ -4,7 +4,7 @@ import Router from '@koa/router';
 import type { Engine, Logger } from '../engine/index.ts';
 import type { Auth } from './auth.ts';
 import { errorMiddleware } from './errors.ts';
-import { RouteTable } from './route.ts';
+import { RouteTable, type RateLimit } from './route.ts';
 import { healthRoutes } from './routes/health.ts';
 import { workflowRoutes } from './routes/workflows.ts';
 import { runRoutes } from './routes/runs.ts';
@@ -14,6 +14,8 @@ export interface AppDeps {
   engine: Engine;
   auth: Auth;
   logger: Logger;
+  /** Requests per second per API key; default 200/s with bursts of 400. */
+  rateLimit?: RateLimit;
   /** Extra route groups (webhooks, KPIs, console) added by their own modules. */
   extensions?: ((routes: RouteTable, router: Router) => void)[];
 }
@@ -27,7 +29,7 @@ export function createApp(deps: AppDeps): App {
   const app = new Koa() as App;
   app.proxy = false;
   const router = new Router();
-  const routes = new RouteTable(router, deps.auth);
+  const routes = new RouteTable(router, deps.auth, deps.rateLimit);
   app.routeTable = routes;
   app.router = router;
   let doc: object | null = null;

@@ -59,11 +59,36 @@ export function authenticate(ctx: Koa.Context, auth: Auth, need: Role): Principa
   return principal;
 }
 
+export interface RateLimit {
+  /** Sustained requests per second per API key (or per client address without one). */
+  perSecond: number;
+  burst: number;
+}
+
+/** Token buckets per caller, in this process. */
+function rateLimiter(limit: RateLimit) {
+  const buckets = new Map<string, { tokens: number; at: number }>();
+  return (who: string): boolean => {
+    const now = Date.now();
+    const b = buckets.get(who) ?? { tokens: limit.burst, at: now };
+    b.tokens = Math.min(limit.burst, b.tokens + ((now - b.at) / 1000) * limit.perSecond);
+    b.at = now;
+    buckets.set(who, b);
+    if (buckets.size > 10_000) buckets.delete(buckets.keys().next().value!);
+    if (b.tokens < 1) return false;
+    b.tokens -= 1;
+    return true;
+  };
+}
+
 export class RouteTable {
   readonly specs: RouteSpec[] = [];
   private readonly parse = jsonBody();
+  private readonly allow: (who: string) => boolean;
 
-  constructor(private readonly router: Router, private readonly auth: Auth) {}
+  constructor(private readonly router: Router, private readonly auth: Auth, rateLimit: RateLimit = { perSecond: 200, burst: 400 }) {
+    this.allow = rateLimiter(rateLimit);
+  }
 
   add(spec: RouteSpec, handler: Handler): void {
     this.specs.push(spec);
@@ -72,9 +97,13 @@ export class RouteTable {
     const checkBody = spec.body ? compileCheck(spec.body, 'body') : null;
     const auth = this.auth;
     const parse = this.parse;
+    const allow = this.allow;
     this.router[spec.method](spec.path, async (ctx) => {
       let principal: Principal | null = null;
       if (spec.access !== 'none' && spec.access !== 'signature') principal = authenticate(ctx, auth, spec.access);
+      if (spec.access !== 'none' && !allow(principal ? `key:${principal.name}` : `addr:${ctx.ip}:${spec.path}`)) {
+        throw new ServicechartError(ErrorCode.RATE_LIMITED, 'too many requests; slow down and retry');
+      }
       const params = { ...ctx.params };
       checkParams?.(params);
       const query = { ...ctx.query } as Record<string, unknown>;

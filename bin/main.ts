@@ -25,6 +25,15 @@ export interface Config {
   concurrency: number;
   shutdownDeadlineMs: number;
   logLevel: string;
+  rateLimit: { perSecond: number; burst: number };
+}
+
+/** `perSecond[:burst]` per API key; default 200:400. */
+function parseRateLimit(value: string | undefined): { perSecond: number; burst: number } {
+  if (!value) return { perSecond: 200, burst: 400 };
+  const [rate, burst] = value.split(':').map(Number);
+  if (!(rate > 0)) throw new Error(`SERVICECHART_RATE_LIMIT must be "perSecond[:burst]", got "${value}"`);
+  return { perSecond: rate, burst: burst > 0 ? burst : rate * 2 };
 }
 
 export function readConfig(env: NodeJS.ProcessEnv, role: Role): Config {
@@ -40,6 +49,7 @@ export function readConfig(env: NodeJS.ProcessEnv, role: Role): Config {
     concurrency: Number(env.SERVICECHART_CONCURRENCY || 50),
     shutdownDeadlineMs: Number(env.SERVICECHART_SHUTDOWN_MS || 10_000),
     logLevel: env.LOG_LEVEL || 'info',
+    rateLimit: parseRateLimit(env.SERVICECHART_RATE_LIMIT),
   };
 }
 
@@ -96,7 +106,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
   let server: Server | null = null;
   if (role !== 'worker') {
     const auth = await loadApiKeys({ env: cfg.apiKeys, dataDir: cfg.dataDir, logger });
-    const app = createApp({ engine, auth, logger });
+    const app = createApp({ engine, auth, logger, rateLimit: cfg.rateLimit });
     server = await new Promise<Server>((resolve) => {
       const s = app.listen(cfg.port, cfg.host, () => resolve(s));
     });
