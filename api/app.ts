@@ -9,6 +9,7 @@ import { healthRoutes } from './routes/health.ts';
 import { workflowRoutes } from './routes/workflows.ts';
 import { runRoutes } from './routes/runs.ts';
 import { taskRoutes } from './routes/tasks.ts';
+import { BoardSessions, consoleRoutes, queueBoard } from './routes/console.ts';
 
 export interface AppDeps {
   engine: Engine;
@@ -35,6 +36,12 @@ export function createApp(deps: AppDeps): App {
   let doc: object | null = null;
   const openapi = () => (doc ??= routes.openapi({ title: 'Servicechart API', version: '1.0.0' }));
 
+  // Clients that go away mid-answer (a closed SSE stream) are not errors worth a stack trace.
+  app.silent = true;
+  app.on('error', (err: { code?: string }) => {
+    if (err?.code === 'ERR_STREAM_PREMATURE_CLOSE' || err?.code === 'ECONNRESET' || err?.code === 'EPIPE') return;
+    deps.logger.error({ err }, 'koa error');
+  });
   app.use(errorMiddleware(deps.logger));
   app.use(async (ctx, next) => {
     ctx.set('X-Content-Type-Options', 'nosniff');
@@ -45,7 +52,10 @@ export function createApp(deps: AppDeps): App {
   workflowRoutes(routes, deps.engine);
   runRoutes(routes, deps.engine, deps.logger);
   taskRoutes(routes, deps.engine);
+  const boardSessions = new BoardSessions();
+  consoleRoutes(routes, boardSessions);
   for (const ext of deps.extensions ?? []) ext(routes, router);
+  app.use(queueBoard(deps.engine, boardSessions));
   app.use(router.routes()).use(router.allowedMethods());
   return app;
 }

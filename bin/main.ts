@@ -72,7 +72,7 @@ async function checkRedisDurability(redis: Redis, logger: Logger): Promise<void>
 export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
   const role = (argv[0] ?? 'start') as Role;
   if (!['start', 'api', 'worker'].includes(role)) {
-    process.stderr.write(`usage: servicechart start|api|worker\n`);
+    process.stderr.write(`usage: servicechart start|api|worker, or runs|workflows|tasks|kpis (servicechart --help)\n`);
     process.exit(2);
   }
   const cfg = readConfig(env, role);
@@ -145,7 +145,15 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
   process.on('SIGINT', () => void shutdown('SIGINT'));
 }
 
-main(process.argv.slice(2), process.env).catch((err) => {
-  process.stderr.write(`servicechart: ${err instanceof Error ? err.message : String(err)}\n`);
-  process.exit(1);
-});
+// Anything but a server role (runs, workflows, tasks, kpis, --help, global flags) is the HTTP client.
+const first = process.argv[2];
+if (first !== undefined && !['start', 'api', 'worker'].includes(first)) {
+  const { runCli } = await import('./cli.ts');
+  const code = await runCli(process.argv.slice(2));
+  process.stdout.write('', () => process.exit(code));
+} else {
+  main(process.argv.slice(2), process.env).catch((err) => {
+    process.stderr.write(`servicechart: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  });
+}

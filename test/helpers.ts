@@ -5,6 +5,10 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmbeddedRedis, type EmbeddedRedis } from '../engine/index.ts';
+import { freePort } from '../engine/redis-server.ts';
+
+/** A free loopback port for a server a test starts. */
+export const freePortForTest = freePort;
 
 let own: Promise<EmbeddedRedis> | null = null;
 

@@ -1,0 +1,72 @@
+// `servicechart start` killed with SIGKILL while a JSON workflow's timer is pending: after a restart the
+// definition is read back from Redis and the timer fires at its original due time, once.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { freePortForTest, redisUrl, newPrefix, waitFor } from '../helpers.ts';
+
+const test = suite('server restart');
+const root = new URL('../..', import.meta.url).pathname;
+const KEY = 'restart-admin-key-1';
+
+function startServer(env: Record<string, string>): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['bin/servicechart.js', 'start'], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`server did not start: ${out}`)), 20_000);
+    const onData = (d: Buffer) => {
+      out += d;
+      if (out.includes('listening on')) {
+        clearTimeout(t);
+        resolve(child);
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.on('exit', (code) => {
+      clearTimeout(t);
+      if (!out.includes('listening on')) reject(new Error(`server exited ${code}: ${out}`));
+    });
+  });
+}
+
+test('kill -9 with a timer pending, restart: the run finishes on time from the stored definition', async () => {
+  const port = await freePortForTest();
+  const env = { REDIS_URL: await redisUrl(), SERVICECHART_PREFIX: newPrefix(), SERVICECHART_API_KEYS: `${KEY}:admin`, PORT: String(port), LOG_LEVEL: 'info' };
+  const base = `http://127.0.0.1:${port}`;
+  const call = async (method: string, path: string, body?: unknown) => {
+    const res = await fetch(base + path, { method, headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+    return { status: res.status, body: await res.json() };
+  };
+  let server = await startServer(env);
+  const definition = {
+    initial: 'waiting',
+    context: { firedAt: null },
+    states: {
+      waiting: { after: { '2500': { target: 'fired', actions: { type: 'assign', params: { set: { firedAt: { $now: true } } } } } } },
+      fired: { type: 'final', output: { firedAt: { $context: 'firedAt' } } },
+    },
+  };
+  assert.is((await call('POST', '/v1/workflows', { name: 'restartable', definition })).status, 201);
+  const started = await call('POST', '/v1/runs', { workflow: 'restartable' });
+  assert.is(started.status, 201);
+  const dueAt = Date.parse(started.body.timers[0].dueAt);
+  await new Promise<void>((r) => {
+    server.once('exit', () => r());
+    server.kill('SIGKILL');
+  });
+  await new Promise((r) => setTimeout(r, 500));
+  server = await startServer(env);
+  const done = await waitFor(async () => {
+    const r = await call('GET', `/v1/runs/${started.body.id}`);
+    return r.body.status === 'done' ? r.body : null;
+  }, 15_000, 'the timer after the restart');
+  assert.ok(done.output.firedAt >= dueAt, 'not early');
+  assert.ok(done.output.firedAt - dueAt < 1500, `fired ${done.output.firedAt - dueAt} ms late`);
+  const hist = await call('GET', `/v1/runs/${started.body.id}/history`);
+  assert.is(hist.body.items.filter((e: { type: string }) => e.type === 'timer.fired').length, 1);
+  server.kill('SIGTERM');
+  await new Promise((r) => server.once('exit', r));
+});
+
+test.run();
