@@ -100,7 +100,7 @@ export function createEngine(opts: EngineOptions) {
     timers: await queues.timers.getJobCounts('waiting', 'active', 'delayed', 'failed'),
   }));
   const outbox = createOutbox({
-    redis, keys, scripts, queues, logger, now: () => clock.now(),
+    redis, keys, queues, logger, now: () => clock.now(),
     taskJobOptions(name) {
       const def = registry.task(name);
       const retry = { ...defaultRetry, ...(def?.retry ?? {}) };

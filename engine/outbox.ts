@@ -3,7 +3,6 @@
 import type { Redis } from 'ioredis';
 import type { Queue } from 'bullmq';
 import type { Keys } from './keys.ts';
-import type { Scripts } from './scripts.ts';
 import type { OutboxOp } from './step.ts';
 import type { RunId } from './ids.ts';
 import type { Logger } from './types.ts';
@@ -24,7 +23,6 @@ export interface TaskJobOptions {
 export interface OutboxDeps {
   redis: Redis;
   keys: Keys;
-  scripts: Scripts;
   queues: Queues;
   logger: Logger;
   taskJobOptions(task: string): TaskJobOptions;
@@ -41,7 +39,7 @@ export function pendingMember(runId: RunId, seq: number): string {
 }
 
 export function createOutbox(deps: OutboxDeps) {
-  const { redis, keys, scripts, queues, logger } = deps;
+  const { redis, keys, queues, logger } = deps;
 
   async function apply(entry: OutboxEntry): Promise<void> {
     switch (entry.op) {
@@ -87,12 +85,35 @@ export function createOutbox(deps: OutboxDeps) {
     }
   }
 
+  // Clearing flushed entries and their markers is batched: one pipeline per tick for every step
+  // flushed in it. Field names carry the step's seq, so deleting by name never touches a newer
+  // step's entries; a crash before the batch only makes the sweeper flush those steps again, which
+  // is harmless (deterministic job ids, stale jobs dropped).
+  let pendingClears: { runId: RunId; seq: number; fields: string[] }[] = [];
+  let clearScheduled = false;
+  function scheduleClear(runId: RunId, seq: number, fields: string[]): void {
+    pendingClears.push({ runId, seq, fields });
+    if (clearScheduled) return;
+    clearScheduled = true;
+    setImmediate(() => {
+      const batch = pendingClears;
+      pendingClears = [];
+      clearScheduled = false;
+      const pipe = redis.pipeline();
+      for (const c of batch) {
+        if (c.fields.length) pipe.hdel(keys.outbox(c.runId), ...c.fields);
+      }
+      pipe.zrem(keys.outboxPending(), ...batch.map((c) => pendingMember(c.runId, c.seq)));
+      pipe.exec().catch((err) => logger.warn({ err }, 'clearing flushed outboxes failed; the sweeper will flush them again'));
+    });
+  }
+
   /**
    * Carry out a committed step's outbox, then clear exactly those entries and the step's marker. */
   async function flush(runId: RunId, seq: number, pairs: [string, string][]): Promise<void> {
     // Entries of one step never depend on each other's order (job ids carry the step's seq).
     await Promise.all(pairs.map(([, json]) => apply(JSON.parse(json) as OutboxEntry)));
-    await Promise.all([scripts.clearOutbox(keys.outbox(runId), pairs), redis.zrem(keys.outboxPending(), pendingMember(runId, seq))]);
+    scheduleClear(runId, seq, pairs.map(([field]) => field));
   }
 
   /** Re-run every outbox older than `graceMs`: what a crash between commit and flush left. */
@@ -104,7 +125,7 @@ export function createOutbox(deps: OutboxDeps) {
       const all = await redis.hgetall(keys.outbox(runId));
       const pairs = Object.entries(all).sort(([a], [b]) => Number(a.split('.')[0]) - Number(b.split('.')[0]) || Number(a.split('.')[1]) - Number(b.split('.')[1]));
       for (const [, json] of pairs) await apply(JSON.parse(json) as OutboxEntry);
-      await scripts.clearOutbox(keys.outbox(runId), pairs);
+      if (pairs.length) await redis.hdel(keys.outbox(runId), ...pairs.map(([field]) => field));
       await redis.zrem(keys.outboxPending(), member);
       done += pairs.length;
     }

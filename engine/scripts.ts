@@ -49,14 +49,12 @@ export interface Scripts {
   commitStep(keys: [string, string, string, string], args: CommitArgs): Promise<CommitResult>;
   markTask(keys: [string, string], taskId: string, status: string, entry: string): Promise<MarkResult>;
   appendHistory(keys: [string, string], entries: string[]): Promise<boolean>;
-  clearOutbox(key: string, entries: [string, string][]): Promise<number>;
 }
 
 export function createScripts(redis: Redis): Scripts {
   const commit = command(redis, 'commitStep');
   const mark = command(redis, 'markTask');
   const append = command(redis, 'appendHistory');
-  const clear = command(redis, 'clearOutbox');
   return {
     async commitStep(keys, a) {
       const argv: (string | number)[] = [
@@ -84,10 +82,6 @@ export function createScripts(redis: Redis): Scripts {
       if (entries.length === 0) return true;
       const reply = (await append(...keys, ...entries)) as ScriptReply;
       return reply[0] === 1;
-    },
-    async clearOutbox(key, entries) {
-      if (entries.length === 0) return 0;
-      return Number(await clear(key, ...entries.flat()));
     },
   };
 }
