@@ -141,7 +141,7 @@ test('a crash between a commit and its outbox flush loses nothing and duplicates
   const hist = (await ctx.engine.getHistory(run.id, { limit: 200 })).items;
   assert.is(hist.filter((h) => h.type === 'timer.fired').length, 1);
   assert.is(hist.filter((h) => h.type === 'task.completed' && !h.ignored).length, 1);
-  assert.is(await ctx.redis.hlen(`${ctx.prefix}:run:{${run.id}}:outbox`), 0);
+  await waitFor(async () => (await ctx.redis.hlen(`${ctx.prefix}:run:{${run.id}}:outbox`)) === 0, 5000, 'every outbox entry cleared');
   for (const c of ctx.children) if (c.exitCode === null) await kill9(c);
 });
 
