@@ -1,5 +1,6 @@
 // Shared test plumbing: a real Redis (the runner's, or a private one), fresh prefixes, waiting with a deadline.
 import { Redis } from 'ioredis';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -69,4 +70,29 @@ export async function dropPrefix(redis: Redis, prefix: string): Promise<void> {
       if (keys.length) await redis.del(...keys);
     } while (cursor !== '0');
   }
+}
+
+const repoRoot = new URL('..', import.meta.url).pathname;
+
+/** Start a Node process of this repo and resolve once its output matches `ready`. */
+export function spawnReady(args: string[], env: Record<string, string>, ready: RegExp, timeoutMs = 20_000): Promise<ChildProcess> {
+  const child = spawn(process.execPath, args, { cwd: repoRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`process did not get ready: ${out}`)), timeoutMs);
+    const onData = (d: Buffer) => {
+      out += d;
+      if (ready.test(out)) {
+        clearTimeout(t);
+        resolve(child);
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.on('exit', (code) => {
+      clearTimeout(t);
+      if (process.env.TEST_VERBOSE) process.stderr.write(`[child ${args.join(' ')} exited ${code}]\n${out}\n`);
+      if (!ready.test(out)) reject(new Error(`process exited ${code}: ${out}`));
+    });
+  });
 }

@@ -3,7 +3,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startHarness, KEYS, type Harness } from '../api/harness.ts';
@@ -11,17 +11,8 @@ import { startHarness, KEYS, type Harness } from '../api/harness.ts';
 const bin = new URL('../../bin/servicechart.js', import.meta.url).pathname;
 const test = suite<{ h: Harness; dir: string }>('cli', {} as { h: Harness; dir: string });
 
-const approval = {
-  initial: 'review',
-  states: {
-    review: {
-      meta: { humanTask: { role: 'approver', title: 'Approve the change', outcomes: { APPROVE: 'APPROVED', REJECT: 'REJECTED' } } },
-      on: { APPROVED: 'approved', REJECTED: 'rejected' },
-    },
-    approved: { type: 'final' },
-    rejected: { type: 'final' },
-  },
-};
+/** A JSON workflow with one human task (test/fixtures/approval.json). */
+const approval = JSON.parse(readFileSync(new URL('../fixtures/approval.json', import.meta.url), 'utf8'));
 
 interface Result { code: number; out: string; err: string }
 

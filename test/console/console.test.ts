@@ -2,7 +2,7 @@
 // workflow registration problems, and run data shown as text, never as markup.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
@@ -12,17 +12,8 @@ import { waitFor } from '../helpers.ts';
 interface Ctx { h: Harness; context: BrowserContext; page: Page; profile: string; problems: string[] }
 const test = suite<Ctx>('console', {} as Ctx);
 
-const approval = {
-  initial: 'review',
-  states: {
-    review: {
-      meta: { humanTask: { role: 'approver', title: 'Approve the change', outcomes: { APPROVE: 'APPROVED', REJECT: 'REJECTED' } } },
-      on: { APPROVED: 'approved', REJECTED: 'rejected' },
-    },
-    approved: { type: 'final' },
-    rejected: { type: 'final' },
-  },
-};
+/** A JSON workflow with one human task (test/fixtures/approval.json). */
+const approval = JSON.parse(readFileSync(new URL('../fixtures/approval.json', import.meta.url), 'utf8'));
 const noted = {
   initial: 'open',
   context: { note: { $input: 'note', default: '' }, sla: { $input: 'sla', default: {} } },

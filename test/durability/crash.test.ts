@@ -2,7 +2,7 @@
 // pending, and Redis itself restarted.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,7 +10,7 @@ import { Redis } from 'ioredis';
 import { createEngine, startEmbeddedRedis, type Engine } from '../../engine/index.ts';
 import { builtInTasks } from '../../workers/tasks/index.ts';
 import { builtInWorkflows } from '../../workflows/index.ts';
-import { connect, dropPrefix, newPrefix, redisUrl, waitFor } from '../helpers.ts';
+import { connect, dropPrefix, newPrefix, redisUrl, spawnReady, waitFor } from '../helpers.ts';
 import { testTasks, testWorkflows, timed } from '../fixtures/workflows.ts';
 
 interface Ctx {
@@ -21,29 +21,11 @@ interface Ctx {
 }
 
 const test = suite<Ctx>('crash', { children: [] } as unknown as Ctx);
-const root = new URL('../..', import.meta.url).pathname;
 
-function spawnProcess(ctx: Ctx, args: string[], env: Record<string, string>): Promise<ChildProcess> {
-  const child = spawn(process.execPath, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+async function spawnProcess(ctx: Ctx, args: string[], env: Record<string, string>): Promise<ChildProcess> {
+  const child = await spawnReady(args, env, /ready|consumers running/);
   ctx.children.push(child);
-  let out = '';
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`process did not get ready: ${out}`)), 20_000);
-    const onData = (d: Buffer) => {
-      out += d;
-      if (/ready|consumers running/.test(out)) {
-        clearTimeout(t);
-        resolve(child);
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.on('exit', (code) => {
-      clearTimeout(t);
-      if (process.env.TEST_VERBOSE) process.stderr.write(`[child ${args.join(' ')} exited ${code}]\n${out}\n`);
-      if (!/ready|consumers running/.test(out)) reject(new Error(`process exited ${code}: ${out}`));
-    });
-  });
+  return child;
 }
 
 function kill9(child: ChildProcess): Promise<void> {

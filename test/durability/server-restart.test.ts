@@ -2,32 +2,14 @@
 // definition is read back from Redis and the timer fires at its original due time, once.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { freePortForTest, redisUrl, newPrefix, waitFor } from '../helpers.ts';
+import type { ChildProcess } from 'node:child_process';
+import { freePortForTest, redisUrl, newPrefix, spawnReady, waitFor } from '../helpers.ts';
 
 const test = suite('server restart');
-const root = new URL('../..', import.meta.url).pathname;
 const KEY = 'restart-admin-key-1';
 
 function startServer(env: Record<string, string>): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['bin/servicechart.js', 'start'], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`server did not start: ${out}`)), 20_000);
-    const onData = (d: Buffer) => {
-      out += d;
-      if (out.includes('listening on')) {
-        clearTimeout(t);
-        resolve(child);
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.on('exit', (code) => {
-      clearTimeout(t);
-      if (!out.includes('listening on')) reject(new Error(`server exited ${code}: ${out}`));
-    });
-  });
+  return spawnReady(['bin/servicechart.js', 'start'], env, /listening on/);
 }
 
 test('kill -9 with a timer pending, restart: the run finishes on time from the stored definition', async () => {
