@@ -7,11 +7,19 @@ import { notifyTask } from './notify.ts';
 import { startRun } from './start-run.ts';
 import { notifyParent, sendEvent } from './send-event.ts';
 import { sharedEffectTasks } from './effect.ts';
+import { incidentTasks } from './incident-tasks.ts';
+import { deliveryTasks } from './delivery-tasks.ts';
+import { planningTasks } from './planning-tasks.ts';
+import { changeTasks } from './change-tasks.ts';
 
 export function createBuiltInTasks(adapters: AdapterConfig = {}): TaskDefinition<any, any>[] {
   return [
     noop, sleep, notifyTask(adapters), startRun, notifyParent, sendEvent,
     ...sharedEffectTasks(adapters),
+    ...incidentTasks(adapters),
+    ...deliveryTasks(adapters),
+    ...planningTasks(adapters),
+    ...changeTasks(adapters),
   ];
 }
 

@@ -1,0 +1,223 @@
+// The incident model's own tasks (PROCESSES.md §1.7): context enrichment and routing compute answers
+// the model needs; paging, alert resolution, bridges, status updates, problem records and surveys are
+// single outbound effects through adapters.
+import { createHash } from 'node:crypto';
+import { defineTask, type TaskDefinition } from '../../engine/index.ts';
+import type { AdapterConfig } from '../adapters/index.ts';
+import { effectTask } from './effect.ts';
+
+// ---------------------------------------------------------------------------------------------
+// route_assignment: routing rules are data
+
+export interface RoutingRule {
+  /** Every field given must match (strings exactly, case-insensitive). */
+  when: { service?: string; category?: string; team?: string; priorityAtMost?: number };
+  group: string;
+}
+
+/**
+ * The default rules, tried after any rules in the task input and after a `team` label. A process
+ * owner replaces them by passing `routingRules` in the incident's input.
+ */
+export const DEFAULT_ROUTING_RULES: RoutingRule[] = [
+  { when: { category: 'network' }, group: 'network-operations' },
+  { when: { category: 'database' }, group: 'database-administration' },
+  { when: { category: 'security' }, group: 'security-operations' },
+  { when: { category: 'hardware' }, group: 'end-user-computing' },
+  { when: { category: 'software' }, group: 'application-support' },
+  { when: { category: 'inquiry' }, group: 'service-desk' },
+  { when: { service: 'email' }, group: 'messaging' },
+  { when: { service: 'vpn' }, group: 'network-operations' },
+];
+export const FALLBACK_GROUP = 'service-desk';
+
+interface RouteInput {
+  service?: string | null;
+  category?: string | null;
+  priority?: number;
+  labels?: Record<string, unknown>;
+  rules?: RoutingRule[];
+}
+
+const same = (a: unknown, b: unknown) => typeof a === 'string' && typeof b === 'string' && a.toLowerCase() === b.toLowerCase();
+
+function matches(rule: RoutingRule, input: RouteInput): boolean {
+  const w = rule.when ?? {};
+  if (w.service !== undefined && !same(w.service, input.service)) return false;
+  if (w.category !== undefined && !same(w.category, input.category)) return false;
+  if (w.team !== undefined && !same(w.team, input.labels?.team)) return false;
+  if (w.priorityAtMost !== undefined && !(typeof input.priority === 'number' && input.priority <= w.priorityAtMost)) return false;
+  return true;
+}
+
+/** The group for an incident: input rules, then the `team` label, then the defaults, then the service desk. */
+export function routeAssignment(input: RouteInput): { assignmentGroup: string; matched: string } {
+  const own = input.rules ?? [];
+  const i = own.findIndex((r) => matches(r, input));
+  if (i >= 0) return { assignmentGroup: own[i].group, matched: `rules[${i}]` };
+  const team = input.labels?.team;
+  if (typeof team === 'string' && team.length > 0) return { assignmentGroup: team, matched: 'label:team' };
+  const d = DEFAULT_ROUTING_RULES.findIndex((r) => matches(r, input));
+  if (d >= 0) return { assignmentGroup: DEFAULT_ROUTING_RULES[d].group, matched: `default[${d}]` };
+  return { assignmentGroup: FALLBACK_GROUP, matched: 'fallback' };
+}
+
+const routeAssignmentTask = defineTask<RouteInput, { assignmentGroup: string; matched: string }>({
+  name: 'route_assignment',
+  description: 'Pick the assignment group from category, service, labels (team) and priority; rules are data (input `rules` first).',
+  input: {
+    type: 'object',
+    properties: {
+      service: { type: ['string', 'null'] }, category: { type: ['string', 'null'] }, priority: { type: 'integer' }, labels: { type: 'object' },
+      rules: {
+        type: 'array',
+        items: {
+          type: 'object', required: ['when', 'group'],
+          properties: {
+            when: { type: 'object', properties: { service: { type: 'string' }, category: { type: 'string' }, team: { type: 'string' }, priorityAtMost: { type: 'integer' } }, additionalProperties: false },
+            group: { type: 'string', minLength: 1 },
+          },
+        },
+      },
+    },
+    additionalProperties: true,
+  },
+  output: {
+    type: 'object', required: ['assignmentGroup', 'matched'],
+    properties: { assignmentGroup: { type: 'string' }, matched: { type: 'string' } }, additionalProperties: false,
+  },
+  retry: { attempts: 3, backoffMs: 200 },
+  handler: async (input) => routeAssignment(input),
+});
+
+// ---------------------------------------------------------------------------------------------
+// enrich_context: owner, criticality and the changes on the CI in the last 24 h
+
+interface CatalogEntry {
+  owner?: string;
+  criticality?: string;
+}
+
+interface KnownChange {
+  ref: string;
+  ci?: string;
+  service?: string;
+  at?: string | number;
+  [k: string]: unknown;
+}
+
+interface EnrichInput {
+  service?: string | null;
+  ci?: string | null;
+  openedAt?: number;
+  /** Owner and criticality by CI or service name (the CI wins). */
+  catalog?: Record<string, CatalogEntry>;
+  /** Changes known to the caller (a CMDB or change calendar export). */
+  changes?: KnownChange[];
+  windowMs?: number;
+}
+
+export interface EnrichOutput {
+  owner: string | null;
+  criticality: string | null;
+  recentChanges: { ref: string; ci: string | null; service: string | null; at: string | null }[];
+  suggestedCausedByChange: string | null;
+}
+
+const DAY = 24 * 60 * 60 * 1000;
+
+const toTime = (v: unknown): number | null => {
+  if (typeof v === 'number' && Number.isFinite(v)) return v;
+  if (typeof v === 'string') {
+    const t = Date.parse(v);
+    return Number.isFinite(t) ? t : null;
+  }
+  return null;
+};
+
+/** Change correlation: changes on the same CI (or service) in the window before the incident opened. */
+export function enrichContext(input: EnrichInput): EnrichOutput {
+  const entry = (input.ci ? input.catalog?.[input.ci] : undefined) ?? (input.service ? input.catalog?.[input.service] : undefined) ?? {};
+  const opened = input.openedAt ?? Date.now();
+  const window = input.windowMs ?? DAY;
+  const recent = (input.changes ?? [])
+    .map((c) => ({ c, t: toTime(c.at) }))
+    .filter(({ c }) => (!!input.ci && c.ci === input.ci) || (!!input.service && c.service === input.service))
+    .filter(({ t }) => t !== null && t <= opened && opened - t <= window)
+    .sort((a, b) => (b.t ?? 0) - (a.t ?? 0));
+  return {
+    owner: typeof entry.owner === 'string' ? entry.owner : null,
+    criticality: typeof entry.criticality === 'string' ? entry.criticality : null,
+    recentChanges: recent.map(({ c, t }) => ({ ref: String(c.ref), ci: c.ci ?? null, service: c.service ?? null, at: t === null ? null : new Date(t).toISOString() })),
+    suggestedCausedByChange: recent.length ? String(recent[0].c.ref) : null,
+  };
+}
+
+const enrichContextTask = defineTask<EnrichInput, EnrichOutput>({
+  name: 'enrich_context',
+  description: 'Owner and criticality of the service/CI, and the changes on the CI in the last 24 h (suggests links.causedByChange).',
+  input: {
+    type: 'object',
+    properties: {
+      service: { type: ['string', 'null'] }, ci: { type: ['string', 'null'] }, openedAt: { type: 'integer' }, windowMs: { type: 'integer', minimum: 0 },
+      catalog: { type: 'object', additionalProperties: { type: 'object' } },
+      changes: { type: 'array', items: { type: 'object', required: ['ref'], properties: { ref: { type: 'string' } } } },
+    },
+    additionalProperties: true,
+  },
+  output: {
+    type: 'object', required: ['owner', 'criticality', 'recentChanges', 'suggestedCausedByChange'],
+    properties: {
+      owner: { type: ['string', 'null'] }, criticality: { type: ['string', 'null'] }, recentChanges: { type: 'array' }, suggestedCausedByChange: { type: ['string', 'null'] },
+    },
+    additionalProperties: false,
+  },
+  retry: { attempts: 3, backoffMs: 200 },
+  handler: async (input) => enrichContext(input),
+});
+
+// ---------------------------------------------------------------------------------------------
+// Effects
+
+const shortRef = (prefix: string, seed: string) => `${prefix}${createHash('sha256').update(seed).digest('hex').slice(0, 8).toUpperCase()}`;
+
+/** The incident's tasks, with their adapters (`record` unless configured). */
+export function incidentTasks(adapters: AdapterConfig): TaskDefinition<any, any>[] {
+  return [
+    enrichContextTask,
+    routeAssignmentTask,
+    effectTask({
+      name: 'page_oncall',
+      description: 'Page the on-call of an escalation level: PagerDuty Events API v2 `trigger`, dedup_key = the business key, so a retry never pages twice.',
+      input: {
+        type: 'object',
+        properties: {
+          dedupKey: { type: 'string' }, summary: { type: 'string' }, severity: { enum: ['critical', 'error', 'warning', 'info'] },
+          level: { type: 'integer' }, loop: { type: 'integer' }, target: { type: 'string' },
+        },
+        additionalProperties: true,
+      },
+      retry: { attempts: 8, backoffMs: 500 },
+    }, adapters),
+    effectTask({
+      name: 'resolve_external_alert',
+      description: 'Resolve the alert behind the incident: PagerDuty `resolve` with the same dedup_key; a comment on a GitHub issue.',
+    }, adapters),
+    effectTask({
+      name: 'open_bridge',
+      description: 'Open the major-incident bridge: a chat channel and a conference link.',
+      result: (input, ctx) => {
+        const ref = String(input.businessKey ?? input.number ?? ctx.runId).toLowerCase().replace(/[^a-z0-9-]+/g, '-');
+        return { channel: `#inc-${ref}`.slice(0, 80), conferenceUrl: `https://meet.example.invalid/${shortRef('', ctx.idempotencyKey).toLowerCase()}` };
+      },
+    }, adapters),
+    effectTask({ name: 'publish_status_update', description: 'Publish a status update to the status page and stakeholder list.' }, adapters),
+    effectTask({
+      name: 'create_problem_record',
+      description: 'Create a problem record for root-cause analysis from the incident summary; output `problemRef`.',
+      // Keyed by the invocation: a retry names the same record.
+      result: (input, ctx) => ({ problemRef: String(input.problemRef ?? shortRef('PRB', ctx.idempotencyKey)) }),
+    }, adapters),
+    effectTask({ name: 'send_survey', description: 'Send the caller a satisfaction survey about the closed incident.' }, adapters),
+  ];
+}

@@ -1,0 +1,205 @@
+// Owns the change model's pure rules: time windows (maintenance, blackout), conflict detection and risk
+// classification (PROCESSES.md §2.5, §0.7). No I/O and no clock: the caller passes every time in.
+// The `detect_conflicts` and `assess_risk` tasks run these; the model's guards read their results.
+
+export type Risk = 'high' | 'moderate' | 'low';
+export const riskRank: Record<Risk, number> = { low: 0, moderate: 1, high: 2 };
+
+export function maxRisk(a: Risk, b: Risk | null | undefined): Risk {
+  return b && riskRank[b] > riskRank[a] ? b : a;
+}
+
+/** Reads `high|moderate|low` in any case, and ServiceNow's display values ("Moderate"); anything else is null. */
+export function parseRisk(v: unknown): Risk | null {
+  const s = typeof v === 'string' ? v.trim().toLowerCase() : '';
+  if (s === 'high' || s === 'very high' || s === 'critical') return 'high';
+  if (s === 'moderate' || s === 'medium') return 'moderate';
+  if (s === 'low' || s === 'none') return 'low';
+  return null;
+}
+
+export interface TimeWindow {
+  start: string;
+  end: string;
+  name?: string;
+}
+
+/**
+ * A schedule is a list of windows that applies to every configuration item, or windows per CI
+ * (`{ "db-01": [...] }`; the key `"*"` applies to every CI).
+ */
+export type WindowSchedule = TimeWindow[] | Record<string, TimeWindow[]>;
+
+export interface ChangeSchedules {
+  maintenance?: WindowSchedule;
+  blackout?: WindowSchedule;
+}
+
+export type ConflictKind = 'blackout' | 'outside_maintenance_window' | 'ci_overlap' | 'assignee_double_booked';
+
+export interface ChangeConflict {
+  kind: ConflictKind;
+  ci: string | null;
+  /** The blackout window, or the other change's window. */
+  window: TimeWindow | null;
+  /** The other change (its business key or run id) for overlaps. */
+  otherChange: string | null;
+}
+
+/** Another change already on the calendar, as a change schedule or a lookup of running changes lists it. */
+export interface ScheduledChange {
+  ref: string;
+  /** The run of that change, when it is one: a lookup that returns the asking run itself is ignored. */
+  runId?: string;
+  ci: string[];
+  plannedStart: string;
+  plannedEnd: string;
+  implementer?: string | null;
+}
+
+export interface ConflictInput {
+  ci: string[];
+  plannedStart: string | null;
+  plannedEnd: string | null;
+  schedules?: ChangeSchedules;
+  changeSchedule?: ScheduledChange[];
+  implementer?: string | null;
+  /** This change's own reference, so that a lookup that returns it is not an overlap with itself. */
+  self?: string | null;
+}
+
+function ms(iso: string | null | undefined): number | null {
+  if (typeof iso !== 'string') return null;
+  const t = Date.parse(iso);
+  return Number.isFinite(t) ? t : null;
+}
+
+/** The windows of a schedule that apply to one CI. */
+export function windowsFor(schedule: WindowSchedule | undefined, ci: string): TimeWindow[] {
+  if (!schedule) return [];
+  if (Array.isArray(schedule)) return schedule;
+  return [...(schedule['*'] ?? []), ...(schedule[ci] ?? [])];
+}
+
+function allWindows(schedule: WindowSchedule | undefined): TimeWindow[] {
+  if (!schedule) return [];
+  return Array.isArray(schedule) ? schedule : Object.values(schedule).flat();
+}
+
+/** Half-open overlap of [a1, a2) and [b1, b2). */
+function overlaps(a1: number, a2: number, b1: number, b2: number): boolean {
+  return a1 < b2 && b1 < a2;
+}
+
+function inside(start: number, end: number, w: TimeWindow): boolean {
+  const ws = ms(w.start);
+  const we = ms(w.end);
+  return ws !== null && we !== null && ws <= start && end <= we;
+}
+
+/** The blackout windows that overlap [start, end), for the given CIs (global ones when there is no CI). */
+export function blackoutsOverlapping(schedules: ChangeSchedules | undefined, ci: string[], start: number, end: number): TimeWindow[] {
+  const candidates = ci.length ? ci.flatMap((c) => windowsFor(schedules?.blackout, c)) : allWindows(schedules?.blackout);
+  const seen = new Set<TimeWindow>();
+  return candidates.filter((w) => {
+    const ws = ms(w.start);
+    const we = ms(w.end);
+    if (ws === null || we === null || seen.has(w) || !overlaps(start, end, ws, we)) return false;
+    seen.add(w);
+    return true;
+  });
+}
+
+/** True when [start, end) lies inside a maintenance window of every CI (a CI with none is outside). */
+export function inMaintenanceWindows(schedules: ChangeSchedules | undefined, ci: string[], start: number, end: number): boolean {
+  return ci.length > 0 && ci.every((c) => windowsFor(schedules?.maintenance, c).some((w) => inside(start, end, w)));
+}
+
+/**
+ * ServiceNow-style conflict detection [S14]: blackout windows, maintenance windows, the same CI already
+ * scheduled at an overlapping time, and the implementer double-booked. A change without planned dates
+ * has no time conflicts.
+ */
+export function detectChangeConflicts(input: ConflictInput): ChangeConflict[] {
+  const start = ms(input.plannedStart);
+  const end = ms(input.plannedEnd) ?? start;
+  if (start === null || end === null) return [];
+  const out: ChangeConflict[] = [];
+  const cis = input.ci.length ? input.ci : [null];
+  for (const ci of cis) {
+    const blackouts = ci === null ? allWindows(input.schedules?.blackout) : windowsFor(input.schedules?.blackout, ci);
+    for (const w of blackouts) {
+      const ws = ms(w.start);
+      const we = ms(w.end);
+      if (ws !== null && we !== null && overlaps(start, Math.max(end, start + 1), ws, we)) out.push({ kind: 'blackout', ci, window: w, otherChange: null });
+    }
+    if (ci !== null && !windowsFor(input.schedules?.maintenance, ci).some((w) => inside(start, end, w))) {
+      out.push({ kind: 'outside_maintenance_window', ci, window: null, otherChange: null });
+    }
+  }
+  for (const other of input.changeSchedule ?? []) {
+    if (input.self && other.ref === input.self) continue;
+    const os = ms(other.plannedStart);
+    const oe = ms(other.plannedEnd) ?? os;
+    if (os === null || oe === null || !overlaps(start, Math.max(end, start + 1), os, Math.max(oe, os + 1))) continue;
+    const window = { start: other.plannedStart, end: other.plannedEnd };
+    for (const ci of other.ci.filter((c) => input.ci.includes(c))) out.push({ kind: 'ci_overlap', ci, window, otherChange: other.ref });
+    if (input.implementer && other.implementer === input.implementer) {
+      out.push({ kind: 'assignee_double_booked', ci: null, window, otherChange: other.ref });
+    }
+  }
+  return out;
+}
+
+export interface RiskInput {
+  environment?: string | null;
+  impact?: number | null;
+  /** Criticality (1 most critical … 3) of the most critical affected service, and per service. */
+  criticality?: number | null;
+  serviceCriticality?: Record<string, number>;
+  services?: string[];
+  backoutPlan?: string | null;
+  backoutTested?: boolean | null;
+  conflicts?: ChangeConflict[];
+  /** The assignment group's change failure rate over the last 90 days (0..1). */
+  groupFailureRate?: number | null;
+  /** A risk given by a questionnaire or the source tool; the higher of it and the rules wins [S13]. */
+  questionnaireRisk?: Risk | null;
+}
+
+export interface RiskResult {
+  risk: Risk;
+  riskReasons: string[];
+}
+
+const GROUP_FAILURE_THRESHOLD = 0.15;
+
+/**
+ * The default risk conditions of §2.5, first match wins; then a poor team record raises one level, and a
+ * questionnaire's risk wins when it is higher. `riskReasons` names the matched condition and each raise.
+ */
+export function assessChangeRisk(input: RiskInput): RiskResult {
+  const critOf = (s: string) => input.serviceCriticality?.[s];
+  const crits = [input.criticality ?? undefined, ...(input.services ?? []).map(critOf)].filter((c): c is number => typeof c === 'number');
+  const production = (input.environment ?? '').toLowerCase() === 'production';
+  const rules: [boolean, Risk, string][] = [
+    [crits.includes(1), 'high', 'service_criticality_1'],
+    [!input.backoutPlan || input.backoutTested === false, 'high', 'no_tested_backout_plan'],
+    [(input.conflicts ?? []).some((c) => c.kind === 'outside_maintenance_window'), 'high', 'outside_maintenance_window'],
+    [production && input.impact === 1, 'high', 'production_impact_1'],
+    [production && (input.impact === 2 || crits.includes(2)), 'moderate', 'production_impact_or_criticality_2'],
+    [true, 'low', 'default'],
+  ];
+  const [, ruleRisk, reason] = rules.find(([hit]) => hit)!;
+  let risk = ruleRisk;
+  const riskReasons = [reason];
+  if ((input.groupFailureRate ?? 0) > GROUP_FAILURE_THRESHOLD && risk !== 'high') {
+    risk = risk === 'low' ? 'moderate' : 'high';
+    riskReasons.push('group_failure_rate_above_15_percent');
+  }
+  if (input.questionnaireRisk && riskRank[input.questionnaireRisk] > riskRank[risk]) {
+    risk = input.questionnaireRisk;
+    riskReasons.push('questionnaire');
+  }
+  return { risk, riskReasons };
+}
