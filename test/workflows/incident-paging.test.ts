@@ -88,13 +88,14 @@ test('scenario 8 (events), alert clears then flaps: ALERT_RESOLVED resolves with
   const cleared = await sendOk(h, run.id, { type: 'ALERT_RESOLVED', fingerprint: 'fp-8' });
   assert.ok(inState(cleared, 'resolved'));
   assert.is(cleared.context.resolutionCode, 'monitoring_cleared');
+  // The resolution reaches the tool before the alert flaps (leaving `resolved` would withdraw the task).
+  const items = await untilHistory(h, run.id, (i) => completed(i, 'resolve_external_alert').length >= 1, 'the alert resolution');
+  assert.is(scheduled(items, 'resolve_external_alert')[0].input.dedupKey, 'fp-8');
   const flap = await sendOk(h, run.id, { type: 'ALERT_FIRING', fingerprint: 'fp-8' });
   assert.ok(inState(flap, 'open.work.inProgress'));
   assert.is(flap.context.reopenCount, 1);
   assert.is(flap.context.reopenReason, 'alert_refired');
   assert.is(flap.context.alertRepeatCount, 2);
-  const items = await untilHistory(h, run.id, (i) => completed(i, 'resolve_external_alert').length >= 1, 'the alert resolution');
-  assert.is(scheduled(items, 'resolve_external_alert')[0].input.dedupKey, 'fp-8');
 });
 
 test('autoResolveOnAlertClear false: ALERT_RESOLVED only records alertClearedAt and notifies the assignee', async ({ h }) => {
