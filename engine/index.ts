@@ -137,9 +137,10 @@ export function createEngine(opts: EngineOptions) {
     return p;
   }
 
-  const codeNames = () => new Set((opts.workflows ?? []).map((w) => w.name));
+  // Names owned by code (built in or registered in TypeScript); the API cannot replace them.
+  const codeWorkflows = new Set((opts.workflows ?? []).map((w) => w.name));
   async function resolveWorkflow(name: string, version?: number): Promise<RegisteredWorkflow | undefined> {
-    if (codeNames().has(name)) return registry.get(name, version);
+    if (codeWorkflows.has(name)) return registry.get(name, version);
     return loadJson(name, version);
   }
 
@@ -194,12 +195,12 @@ export function createEngine(opts: EngineOptions) {
 
     registerWorkflow(def: WorkflowDefinition): void {
       registry.registerWorkflow(def);
-      (opts.workflows ??= []).push(def);
+      codeWorkflows.add(def.name);
     },
 
     /** Register a JSON-authored workflow: validated, then stored as the next version of its name. */
     async registerJsonWorkflow(input: Omit<JsonWorkflowInput, 'version'>, actor = 'api'): Promise<{ name: string; version: number }> {
-      if (codeNames().has(input.name)) {
+      if (codeWorkflows.has(input.name)) {
         throw new ServicechartError(ErrorCode.CONFLICT, `workflow ${input.name} is defined in code and cannot be replaced through the API`);
       }
       const key = keys.workflowVersions(input.name);
@@ -221,7 +222,7 @@ export function createEngine(opts: EngineOptions) {
 
     async listWorkflows(): Promise<WorkflowSummary[]> {
       const out = new Map<string, WorkflowSummary>();
-      for (const name of codeNames()) {
+      for (const name of codeWorkflows) {
         const w = registry.get(name)!;
         out.set(name, { name, version: w.version, description: w.description, builtIn: true });
       }
@@ -235,7 +236,7 @@ export function createEngine(opts: EngineOptions) {
     async getWorkflow(name: string, version?: number): Promise<WorkflowDetail> {
       const w = await resolveWorkflow(name, version);
       if (!w) throw notFound(`workflow ${name}${version ? ` version ${version}` : ''}`);
-      const builtIn = codeNames().has(name);
+      const builtIn = codeWorkflows.has(name);
       const versions = builtIn ? registry.versions(name) : Array.from({ length: await redis.hlen(keys.workflowVersions(name)) }, (_, i) => i + 1);
       return {
         name: w.name, version: w.version, description: w.description, builtIn,

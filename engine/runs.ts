@@ -295,7 +295,6 @@ export function createRunStore(deps: RunStoreDeps) {
     runId: RunId,
     step: (run: StoredRun, wf: RegisteredWorkflow) => StepOutcome | null,
     idem: { key: string } | null,
-    hint?: StoredRun,
   ): Promise<RunResult & { outcome: StepOutcome | null }> {
     return inLane(runId, async () => {
       for (let attempt = 0; attempt < MAX_COMMIT_ATTEMPTS; attempt++) {
@@ -303,10 +302,10 @@ export function createRunStore(deps: RunStoreDeps) {
           const prior = await redis.get(idem.key);
           if (prior) return { run: JSON.parse(prior) as RunView, duplicate: true, outcome: null };
         }
-        // On the first attempt, a record the caller just read (a worker's markTask) or the one this
-        // process committed last spares a read. The commit's seq guard makes a stale one harmless:
-        // the commit fails and the loop reads afresh. A refusal computed from it is not trusted either.
-        const guess = attempt === 0 ? (hint ?? snapshots.get(runId)?.run) : undefined;
+        // On the first attempt, the record this process committed last spares a read. The commit's
+        // seq guard makes a stale one harmless: the commit fails and the loop reads afresh. A
+        // refusal computed from it is not trusted either.
+        const guess = attempt === 0 ? snapshots.get(runId)?.run : undefined;
         const stored = guess ? { run: guess, live: {} } : await readStored(runId);
         if (!stored) throw notFound(`run ${runId}`);
         const started = process.hrtime.bigint();
@@ -374,14 +373,13 @@ export function createRunStore(deps: RunStoreDeps) {
     taskId: TaskId,
     result: { ok: true; output: unknown } | { ok: false; error: ErrorData },
     taskName: string,
-    hint?: string,
     started?: { at: number; attempt: number },
   ): Promise<{ applied: boolean }> {
     const res = await mutate(runId, (run, wf) => {
       if (run.status !== 'running' || !run.tasks[taskId]) return null;
       const input: StepEvent = { kind: 'task', taskId, result, started };
       return stepEvent(envFor(wf, `task:${taskName}`, run), run, input);
-    }, null, hint ? (JSON.parse(hint) as StoredRun) : undefined);
+    }, null);
     if (res.outcome) return { applied: true };
     const at = iso(clock.now());
     const entry: HistoryDraft = result.ok
@@ -401,7 +399,7 @@ export function createRunStore(deps: RunStoreDeps) {
 
   /**
    * Record a task attempt's status (and its history entry) while the run still awaits the task.
-   * Answers the run record as a hint for applying the result, or `ok: false` for a stale job.
+   * Answers `ok: false` for a stale job (the run no longer awaits the task).
    */
   function markTask(runId: RunId, taskId: string, status: TaskStatus, attempts: number, entry: HistoryDraft | null): Promise<MarkResult> {
     return scripts.markTask([keys.run(runId), keys.history(runId)], taskId, JSON.stringify({ status, attempts }), entry ? JSON.stringify(entry) : '');

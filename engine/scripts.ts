@@ -43,7 +43,7 @@ export interface CommitArgs {
   awaitTasks: [string, string][];
 }
 
-export type MarkResult = { ok: true; seq: number; doc: string } | { ok: false; reason: 'missing' | 'stale' };
+export type MarkResult = { ok: true; seq: number } | { ok: false; reason: 'missing' | 'stale' };
 
 export interface Scripts {
   commitStep(keys: [string, string, string, string], args: CommitArgs): Promise<CommitResult>;
@@ -75,7 +75,7 @@ export function createScripts(redis: Redis): Scripts {
     },
     async markTask(keys, taskId, status, entry) {
       const reply = (await mark(...keys, taskId, status, entry)) as ScriptReply;
-      if (reply[0] === 1) return { ok: true, seq: Number(reply[1]), doc: String(reply[2]) };
+      if (reply[0] === 1) return { ok: true, seq: Number(reply[1]) };
       return { ok: false, reason: reply[0] === -5 ? 'stale' : 'missing' };
     },
     async appendHistory(keys, entries) {

@@ -118,7 +118,7 @@ export async function startTaskWorker(opts: TaskWorkerOptions): Promise<TaskWork
         throw new ServicechartError(ErrorCode.VALIDATION_FAILED, `task output is invalid: ${ajv.errorsText(v.output.errors)}`);
       }
       engine.metrics.taskAttempt(data.task, 'completed');
-      await engine.runs.applyTaskResult(data.runId, data.taskId, { ok: true, output }, data.task, undefined, await startedWithResult());
+      await engine.runs.applyTaskResult(data.runId, data.taskId, { ok: true, output }, data.task, await startedWithResult());
       return { ok: true };
     } catch (err) {
       error = toErrorData(err);
@@ -138,7 +138,7 @@ export async function startTaskWorker(opts: TaskWorkerOptions): Promise<TaskWork
     }
     engine.metrics.taskAttempt(data.task, 'failed');
     // A run that moved on meanwhile records this outcome as ignored; otherwise the error event is applied.
-    await engine.runs.applyTaskResult(data.runId, data.taskId, { ok: false, error }, data.task, undefined, startEntry);
+    await engine.runs.applyTaskResult(data.runId, data.taskId, { ok: false, error }, data.task, startEntry);
     return { ok: false, error };
   }
 

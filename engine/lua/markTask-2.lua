@@ -4,7 +4,7 @@
 -- the task completes or is withdrawn).
 -- KEYS[1] run hash, KEYS[2] history stream
 -- ARGV[1] task id, ARGV[2] live status JSON ({status, attempts}), ARGV[3] history entry JSON ('' = none)
--- Replies: {1, seq, doc}  recorded (seq 0 when no entry); doc = the run record, a hint for the next step
+-- Replies: {1, seq}       recorded (seq 0 when no entry)
 --          {-4}           the run does not exist
 --          {-5}           the run no longer awaits this task (stale job)
 if redis.call('EXISTS', KEYS[1]) == 0 then return {-4} end
@@ -15,4 +15,4 @@ if ARGV[3] ~= '' then
   s = redis.call('HINCRBY', KEYS[1], 'hseq', 1)
   redis.call('XADD', KEYS[2], s .. '-0', 'e', ARGV[3])
 end
-return {1, s, redis.call('HGET', KEYS[1], 'doc')}
+return {1, s}
