@@ -2,6 +2,8 @@
 import * as assert from 'uvu/assert';
 import type { Harness } from '../api/harness.ts';
 import { waitFor } from '../helpers.ts';
+import { getRun, send, sendOk } from './run-helpers.ts';
+export { getRun, send, sendOk };
 
 export const HOUR = 3_600_000;
 export const iso = (t: number): string => new Date(t).toISOString();
@@ -41,20 +43,6 @@ export async function startChange(h: Harness, input: Record<string, unknown>, bu
   const res = await h.call('POST', '/v1/runs', { key: 'operator', body: { workflow: 'change', input, ...(businessKey ? { businessKey } : {}) } });
   assert.is(res.status, 201, JSON.stringify(res.body));
   return res.body;
-}
-
-export async function send(h: Harness, id: string, event: Record<string, unknown>): Promise<{ status: number; body: any }> {
-  return h.call('POST', `/v1/runs/${id}/events`, { key: 'operator', body: event });
-}
-
-export async function sendOk(h: Harness, id: string, event: Record<string, unknown>): Promise<any> {
-  const res = await send(h, id, event);
-  assert.is(res.status, 200, `${String(event.type)}: ${JSON.stringify(res.body)}`);
-  return res.body.run;
-}
-
-export async function getRun(h: Harness, id: string): Promise<any> {
-  return (await h.call('GET', `/v1/runs/${id}`, { key: 'viewer' })).body;
 }
 
 /** The dotted paths of a state value (`{ new: 'draft' }` → `new.draft`). */

@@ -5,6 +5,8 @@ import * as assert from 'uvu/assert';
 import type { Harness } from '../api/harness.ts';
 import { waitFor } from '../helpers.ts';
 import { defineWorkflow, taskActors, type WorkflowDefinition } from '../../workflows/lib/define.ts';
+import { getRun, send, sendOk } from './run-helpers.ts';
+export { getRun, send, sendOk };
 
 /** Version of the stand-ins: above any real model's, so `start_run({ workflow: 'change' })` reaches them. */
 export const STUB_VERSION = 9000;
@@ -62,12 +64,6 @@ export async function startRun(h: Harness, workflow: string, input: Record<strin
   return res.body;
 }
 
-export async function getRun(h: Harness, id: string): Promise<any> {
-  const res = await h.call('GET', `/v1/runs/${id}`, { key: 'viewer' });
-  assert.is(res.status, 200);
-  return res.body;
-}
-
 /** Every active leaf as a dotted path (`production.running.canary.analyzing.waiting`). */
 export function paths(state: unknown, prefix = ''): string[] {
   if (typeof state === 'string') return [prefix + state];
@@ -114,16 +110,6 @@ export async function history(h: Harness, id: string): Promise<any[]> {
     cursor = res.body.nextCursor ?? null;
   } while (cursor);
   return out;
-}
-
-export async function send(h: Harness, id: string, event: Record<string, unknown>): Promise<{ status: number; body: any }> {
-  return h.call('POST', `/v1/runs/${id}/events`, { key: 'operator', body: event });
-}
-
-export async function sendOk(h: Harness, id: string, event: Record<string, unknown>): Promise<any> {
-  const res = await send(h, id, event);
-  assert.is(res.status, 200, `${String(event.type)}: ${JSON.stringify(res.body)}`);
-  return res.body.run;
 }
 
 /** The open human task of a run in a state (waits for it). */
