@@ -9,6 +9,7 @@ import { healthRoutes } from './routes/health.ts';
 import { workflowRoutes } from './routes/workflows.ts';
 import { runRoutes } from './routes/runs.ts';
 import { taskRoutes } from './routes/tasks.ts';
+import { kpiRoutes } from './routes/kpis.ts';
 import { BoardSessions, consoleRoutes, queueBoard } from './routes/console.ts';
 
 export interface AppDeps {
@@ -52,6 +53,7 @@ export function createApp(deps: AppDeps): App {
   workflowRoutes(routes, deps.engine);
   runRoutes(routes, deps.engine, deps.logger);
   taskRoutes(routes, deps.engine);
+  kpiRoutes(routes, deps.engine);
   const boardSessions = new BoardSessions();
   consoleRoutes(routes, boardSessions);
   for (const ext of deps.extensions ?? []) ext(routes, router);

@@ -7,6 +7,7 @@ import { createScripts } from './scripts.ts';
 import { Registry, type RegisteredWorkflow } from './registry.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { createOutbox } from './outbox.ts';
+import { createKpiStore, type KpiReport } from './kpis.ts';
 import { createRunStore, type StartRunArgs, type SendEventOptions, type RunResult, type HumanTaskDoc } from './runs.ts';
 import { createHistory } from './history.ts';
 import { createRunIndex } from './run-index.ts';
@@ -27,6 +28,7 @@ export { defineTask, NonRetryableTaskError, type TaskDefinition, type TaskContex
 export { defineWorkflow, taskActors, type WorkflowDefinition, type KpiDefinition } from '../workflows/lib/define.ts';
 export type { RegisteredWorkflow } from './registry.ts';
 export type { StartRunArgs, SendEventOptions, RunResult, HumanTaskDoc } from './runs.ts';
+export type { KpiReport, KpiFigure } from './kpis.ts';
 export { startEmbeddedRedis, type EmbeddedRedis } from './redis-server.ts';
 export { connectRedis } from './connection.ts';
 export { jsonWorkflowSchema, builtInActions, builtInGuards } from './json-workflow.ts';
@@ -99,8 +101,9 @@ export function createEngine(opts: EngineOptions) {
     tasks: await queues.tasks.getJobCounts('waiting', 'active', 'delayed', 'failed'),
     timers: await queues.timers.getJobCounts('waiting', 'active', 'delayed', 'failed'),
   }));
+  const kpis = createKpiStore(redis, keys, scripts);
   const outbox = createOutbox({
-    redis, keys, queues, logger, now: () => clock.now(),
+    redis, keys, queues, logger, now: () => clock.now(), kpis,
     taskJobOptions(name) {
       const def = registry.task(name);
       const retry = { ...defaultRetry, ...(def?.retry ?? {}) };
@@ -331,6 +334,16 @@ export function createEngine(opts: EngineOptions) {
       const { run } = await runs.sendEvent(runId, event, { actor, completion });
       const now = iso(clock.now());
       return { task: { ...task, status: 'done', completedAt: now, outcome: body.outcome, by: body.by, comment: body.comment ?? null }, run };
+    },
+
+    /**
+     * A workflow's KPIs over runs opened in [since, until) (epoch ms; null = unbounded), from the
+     * figures kept as runs record their measures. Unknown workflow: NOT_FOUND.
+     */
+    async kpiReport(workflow: string, window: { since?: number | null; until?: number | null } = {}): Promise<KpiReport> {
+      const wf = await resolveWorkflow(workflow);
+      if (!wf) throw notFound(`workflow ${workflow}`);
+      return kpis.report(workflow, wf.kpis ?? [], { ...window, now: clock.now() });
     },
 
     /** The seq of the newest history entry (0 for none). */

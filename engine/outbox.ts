@@ -6,9 +6,12 @@ import type { Keys } from './keys.ts';
 import type { OutboxOp } from './step.ts';
 import type { RunId } from './ids.ts';
 import type { Logger } from './types.ts';
+import type { KpiStore, MeasureEntry } from './kpis.ts';
 
 export type IndexOp = { op: 'index'; add: [string, number, string][]; remove: [string, string][]; docs?: [string, string][] };
-export type OutboxEntry = OutboxOp | IndexOp;
+/** Measures a step recorded, or a run left out of the figures (kpis.ts); both idempotent. */
+export type KpiOp = { op: 'kpi'; workflow: string; runId: string; entries: MeasureEntry[] } | { op: 'kpiDrop'; workflow: string; runId: string };
+export type OutboxEntry = OutboxOp | IndexOp | KpiOp;
 
 export interface Queues {
   tasks: Queue;
@@ -27,6 +30,7 @@ export interface OutboxDeps {
   logger: Logger;
   taskJobOptions(task: string): TaskJobOptions;
   now(): number;
+  kpis: KpiStore;
 }
 
 /** Serialise a step's entries for the commit script: [field, JSON] pairs. */
@@ -82,6 +86,12 @@ export function createOutbox(deps: OutboxDeps) {
         await pipe.exec();
         return;
       }
+      case 'kpi':
+        await deps.kpis.record(entry.workflow, entry.runId, entry.entries);
+        return;
+      case 'kpiDrop':
+        await deps.kpis.drop(entry.workflow, entry.runId);
+        return;
     }
   }
 

@@ -9,7 +9,8 @@ import { newRunId, runIdFromKey, type RunId, type TaskId } from './ids.ts';
 import type { Keys } from './keys.ts';
 import type { MarkResult, Scripts } from './scripts.ts';
 import { stepCancel, stepEvent, stepStart, type HumanCompletion, type StepOutcome, type StepEvent } from './step.ts';
-import { outboxPairs, pendingMember, type IndexOp, type Outbox, type OutboxEntry } from './outbox.ts';
+import { outboxPairs, pendingMember, type IndexOp, type KpiOp, type Outbox, type OutboxEntry } from './outbox.ts';
+import { measureEntries, quantileMeasures } from './kpis.ts';
 import type { Registry, RegisteredWorkflow } from './registry.ts';
 import type { HistoryDraft, JsonObject, Logger, RunView, StoredHumanTask, StoredRun, StoredTask, TaskStatus } from './types.ts';
 import type { Metrics } from './metrics.ts';
@@ -181,6 +182,16 @@ export function createRunStore(deps: RunStoreDeps) {
     return add.length || remove.length ? { op: 'index', add, remove, docs } : null;
   }
 
+  /** Measures the step recorded feed the KPI figures; a cancelled run leaves them all. */
+  function kpiOps(outcome: StepOutcome): KpiOp | null {
+    const run = outcome.run;
+    if (outcome.statusChanged?.to === 'cancelled') return { op: 'kpiDrop', workflow: run.workflow, runId: run.id };
+    if (!outcome.history.some((h) => h.type === 'measure.recorded')) return null;
+    const quantiles = quantileMeasures(deps.registry.get(run.workflow, run.version)?.kpis);
+    const entries = measureEntries(run.id, run.seq, run.createdAt, outcome.history, quantiles);
+    return entries.length ? { op: 'kpi', workflow: run.workflow, runId: run.id, entries } : null;
+  }
+
   /**
    * Commit a step: snapshot, history and outbox in one script; then flush the outbox.
    * Returns null when the run moved on meanwhile (the caller re-reads and retries).
@@ -195,6 +206,8 @@ export function createRunStore(deps: RunStoreDeps) {
     const entries: OutboxEntry[] = [...outcome.outbox];
     const idx = indexOps(outcome);
     if (idx) entries.push(idx);
+    const kpi = kpiOps(outcome);
+    if (kpi) entries.push(kpi);
     const pairs = outboxPairs(run.seq, entries);
     const member = pendingMember(run.id, run.seq);
     // Sent together with the commit (one round trip); the sweeper finds the step by it if this process

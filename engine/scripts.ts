@@ -49,12 +49,21 @@ export interface Scripts {
   commitStep(keys: [string, string, string, string], args: CommitArgs): Promise<CommitResult>;
   markTask(keys: [string, string], taskId: string, status: string, entry: string): Promise<MarkResult>;
   appendHistory(keys: [string, string], entries: string[]): Promise<boolean>;
+  /** Record a measure entry once (kpis.ts); false when it was recorded before or its run is left out. */
+  kpiRecord(base: string, args: string[]): Promise<boolean>;
+  /** Leave a run out of the figures; answers how many entries were undone. */
+  kpiDrop(base: string, runId: string): Promise<number>;
+  /** Replace (or, with '', delete) a key only while it holds `expected`; false when it changed. */
+  compareAndSet(key: string, expected: string, value: string, ttlSeconds?: number): Promise<boolean>;
 }
 
 export function createScripts(redis: Redis): Scripts {
   const commit = command(redis, 'commitStep');
   const mark = command(redis, 'markTask');
   const append = command(redis, 'appendHistory');
+  const kpiRecord = command(redis, 'kpiRecord');
+  const kpiDrop = command(redis, 'kpiDrop');
+  const cas = command(redis, 'compareAndSet');
   return {
     async commitStep(keys, a) {
       const argv: (string | number)[] = [
@@ -82,6 +91,15 @@ export function createScripts(redis: Redis): Scripts {
       if (entries.length === 0) return true;
       const reply = (await append(...keys, ...entries)) as ScriptReply;
       return reply[0] === 1;
+    },
+    async kpiRecord(base, args) {
+      return Number(await kpiRecord(base, ...args)) === 1;
+    },
+    async kpiDrop(base, runId) {
+      return Number(await kpiDrop(base, runId));
+    },
+    async compareAndSet(key, expected, value, ttlSeconds = 0) {
+      return Number(await cas(key, expected, value, ttlSeconds)) === 1;
     },
   };
 }

@@ -1,0 +1,261 @@
+// Owns service measurement: keeps each workflow's figures as runs record their measures
+// (`measure.recorded` history entries) and answers a KPI request from those figures, never by
+// reading run histories.
+//
+// Per workflow, under one hash tag:
+//   :e          entry id -> entry (measure, value, openedAt, dims)
+//   :t          entries by openedAt (window edges are read entry by entry)
+//   :all, :d:N  running count and sum per measure and per `dim=value`, all time and per UTC day N
+//   :q:M|D      values of a median/p90 measure M (D = `dim=value` or empty), scored by value
+//   :qt:M       the same entries by openedAt, for a window
+//   :r:RUN      the entries of a run; :x runs left out (cancelled)
+import type { Redis } from 'ioredis';
+import type { KpiDefinition } from '../workflows/lib/define.ts';
+import type { Keys } from './keys.ts';
+import type { Scripts } from './scripts.ts';
+
+const DAY = 86_400_000;
+
+/** One measured moment of a run, as an outbox op carries it. */
+export interface MeasureEntry {
+  id: string;
+  measure: string;
+  value: number;
+  openedAt: number;
+  dims: Record<string, string>;
+  /** A median or p90 KPI reads this measure: keep its values in order too. */
+  q?: boolean;
+}
+
+export interface KpiFigure {
+  name: string;
+  label: string;
+  value: number | null;
+  unit: KpiDefinition['unit'];
+  count: number;
+  description?: string;
+  breakdown?: Record<string, { key: string; value: number | null; count: number }[]>;
+}
+
+export interface KpiReport {
+  workflow: string;
+  since: string | null;
+  until: string | null;
+  kpis: KpiFigure[];
+}
+
+/** Turn a step's `measure.recorded` history entries into measure entries; malformed ones are skipped. */
+export function measureEntries(runId: string, seq: number, createdAt: number, history: { type: string; [k: string]: unknown }[], quantiles: ReadonlySet<string>): MeasureEntry[] {
+  const out: MeasureEntry[] = [];
+  history.forEach((h, i) => {
+    if (h.type !== 'measure.recorded' || typeof h.measure !== 'string' || !/^[A-Za-z][A-Za-z0-9_]{0,63}$/.test(h.measure)) return;
+    const value = typeof h.value === 'boolean' ? Number(h.value) : h.value;
+    if (typeof value !== 'number' || !Number.isFinite(value)) return;
+    out.push({ id: `${runId}:${seq}.${i}`, measure: h.measure, value, openedAt: openedAtMs(h.openedAt) ?? createdAt, dims: dimsOf(h.dims), q: quantiles.has(h.measure) });
+  });
+  return out;
+}
+
+function openedAtMs(v: unknown): number | null {
+  if (typeof v === 'number' && Number.isFinite(v)) return v;
+  if (typeof v === 'string') {
+    const t = Date.parse(v);
+    return Number.isNaN(t) ? null : t;
+  }
+  return null;
+}
+
+/** Dimension values as short strings; `|` and `=` would break the field names, so they become `_`. */
+function dimsOf(v: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!v || typeof v !== 'object') return out;
+  for (const [k, raw] of Object.entries(v as Record<string, unknown>)) {
+    if (raw === null || raw === undefined || typeof raw === 'object' || !/^[A-Za-z][A-Za-z0-9_]{0,63}$/.test(k)) continue;
+    out[k] = String(raw).replace(/[|=]/g, '_').slice(0, 200);
+  }
+  return out;
+}
+
+interface Agg {
+  n: number;
+  s: number;
+}
+
+/** Running figures of one scope, read from a `:all` or `:d:N` hash. */
+type Sums = Map<string, Agg>;
+
+function addSums(into: Sums, field: string, n: number, s: number): void {
+  const a = into.get(field);
+  if (a) {
+    a.n += n;
+    a.s += s;
+  } else into.set(field, { n, s });
+}
+
+function readHash(into: Sums, hash: Record<string, string>): void {
+  for (const [field, raw] of Object.entries(hash)) {
+    const kind = field.slice(-1);
+    const key = field.slice(0, -2);
+    if (kind === 'n') addSums(into, key, Number(raw), 0);
+    else if (kind === 's') addSums(into, key, 0, Number(raw));
+  }
+}
+
+export function createKpiStore(redis: Redis, keys: Keys, scripts: Scripts) {
+  const base = (workflow: string) => `${keys.custom('kpi')}:{${workflow}}`;
+
+  async function record(workflow: string, runId: string, entries: MeasureEntry[]): Promise<void> {
+    for (const e of entries) {
+      const dims = Object.entries(e.dims).map(([k, v]) => `${k}=${v}`);
+      const day = Math.floor(e.openedAt / DAY);
+      const q = e.q ? 1 : 0;
+      const json = JSON.stringify({ m: e.measure, v: e.value, o: e.openedAt, day, q, dims, runId });
+      await scripts.kpiRecord(base(workflow), [e.id, runId, e.measure, String(e.value), String(e.openedAt), String(day), String(q), json, String(dims.length), ...dims]);
+    }
+  }
+
+  function drop(workflow: string, runId: string): Promise<number> {
+    return scripts.kpiDrop(base(workflow), runId);
+  }
+
+  /** Entries whose openedAt is in [from, to), read one by one (window edges, quantiles in a window). */
+  async function entriesBetween(zset: string, eHash: string, from: number | null, to: number | null): Promise<{ m: string; v: number; dims: string[] }[]> {
+    if (from !== null && to !== null && to <= from) return [];
+    const out: { m: string; v: number; dims: string[] }[] = [];
+    const ids = await redis.zrangebyscore(zset, from ?? '-inf', to === null ? '+inf' : `(${to}`);
+    for (let i = 0; i < ids.length; i += 1000) {
+      const raws = await redis.hmget(eHash, ...ids.slice(i, i + 1000));
+      for (const raw of raws) if (raw) out.push(JSON.parse(raw) as { m: string; v: number; dims: string[] });
+    }
+    return out;
+  }
+
+  /** A quantile of a value-scored set, read by rank without loading the set. */
+  async function rankQuantile(zset: string, q: number): Promise<{ value: number | null; count: number }> {
+    const count = await redis.zcard(zset);
+    if (!count) return { value: null, count: 0 };
+    const [lo, hi] = quantileRanks(count, q);
+    const scores = await redis.zrange(zset, String(lo), String(hi), 'WITHSCORES');
+    return { value: (Number(scores[1]) + Number(scores[scores.length - 1])) / 2, count };
+  }
+
+  function quantileOf(values: number[], q: number): number | null {
+    if (!values.length) return null;
+    const sorted = [...values].sort((a, b) => a - b);
+    const [lo, hi] = quantileRanks(sorted.length, q);
+    return (sorted[lo] + sorted[hi]) / 2;
+  }
+
+  /**
+   * The figures of `kpis` for runs opened in [since, until). Means and counts come from the running
+   * sums (whole days from the day hashes, the two partial days at the window's edges entry by entry);
+   * medians from the value-ordered sets.
+   */
+  async function report(workflow: string, kpis: KpiDefinition[], window: { since?: number | null; until?: number | null; now: number }): Promise<KpiReport> {
+    const b = base(workflow);
+    const [first, last] = await Promise.all([redis.zrange(`${b}:t`, '0', '0', 'WITHSCORES'), redis.zrange(`${b}:t`, '-1', '-1', 'WITHSCORES')]);
+    const minAt = first.length ? Number(first[1]) : null;
+    const maxAt = last.length ? Number(last[1]) : null;
+    const since = window.since ?? null;
+    const until = window.until ?? null;
+    // A window that holds every entry is the same as no window: use the all-time figures.
+    const whole = minAt === null || ((since === null || since <= minAt) && (until === null || until > maxAt!));
+    const sums: Sums = new Map();
+    if (whole) {
+      readHash(sums, await redis.hgetall(`${b}:all`));
+    } else {
+      const from = Math.max(since ?? minAt!, minAt!);
+      const to = Math.min(until ?? maxAt! + 1, maxAt! + 1);
+      const firstFull = Math.ceil(from / DAY);
+      const endFull = Math.floor(to / DAY);
+      if (endFull > firstFull) {
+        const pipe = redis.pipeline();
+        for (let d = firstFull; d < endFull; d++) pipe.hgetall(`${b}:d:${d}`);
+        for (const [err, hash] of (await pipe.exec()) ?? []) if (!err) readHash(sums, hash as Record<string, string>);
+        const edges = [...(await entriesBetween(`${b}:t`, `${b}:e`, from, firstFull * DAY)), ...(await entriesBetween(`${b}:t`, `${b}:e`, endFull * DAY, to))];
+        for (const e of edges) addEntry(sums, e);
+      } else {
+        for (const e of await entriesBetween(`${b}:t`, `${b}:e`, from, to)) addEntry(sums, e);
+      }
+    }
+    // perDay divides by the window's days: the asked window, else first opening to now.
+    const spanFrom = since ?? minAt ?? window.now;
+    const spanTo = until ?? window.now;
+    const days = Math.max(1, (spanTo - spanFrom) / DAY);
+
+    const out: KpiFigure[] = [];
+    for (const k of kpis) {
+      const fig = async (dim: string): Promise<{ value: number | null; count: number }> => {
+        if (k.aggregate === 'median' || k.aggregate === 'p90') {
+          const q = k.aggregate === 'median' ? 0.5 : 0.9;
+          if (whole) return rankQuantile(`${b}:q:${k.name}|${dim}`, q);
+          const values = (await entriesBetween(`${b}:qt:${k.name}`, `${b}:e`, since, until))
+            .filter((e) => e.m === k.name && (dim === '' || e.dims.includes(dim))).map((e) => e.v);
+          return { value: quantileOf(values, q), count: values.length };
+        }
+        const a = sums.get(`${k.name}|${dim}`) ?? { n: 0, s: 0 };
+        if (k.aggregate === 'count') return { value: Math.round(a.s * 1e9) / 1e9, count: a.n };
+        if (k.aggregate === 'perDay') return { value: a.n / days, count: a.n };
+        return { value: a.n ? a.s / a.n : null, count: a.n };
+      };
+      const total = await fig('');
+      const figure: KpiFigure = { name: k.name, label: k.label, value: total.value, unit: k.unit, count: total.count };
+      if (k.description) figure.description = k.description;
+      if (k.breakdown?.length) {
+        figure.breakdown = {};
+        for (const dimName of k.breakdown) {
+          const values = dimValues(sums, k.name, dimName);
+          if (k.aggregate === 'median' || k.aggregate === 'p90') {
+            for (const v of await quantileDimValues(b, k.name, dimName)) if (!values.includes(v)) values.push(v);
+          }
+          const rows = [];
+          for (const v of values.sort()) {
+            const f = await fig(`${dimName}=${v}`);
+            if (f.count) rows.push({ key: v, value: f.value, count: f.count });
+          }
+          figure.breakdown[dimName] = rows;
+        }
+      }
+      out.push(figure);
+    }
+    return { workflow, since: since === null ? null : new Date(since).toISOString(), until: until === null ? null : new Date(until).toISOString(), kpis: out };
+  }
+
+  async function quantileDimValues(b: string, measure: string, dimName: string): Promise<string[]> {
+    // The all-time sums name every dimension value the measure has seen.
+    const fields = await redis.hkeys(`${b}:all`);
+    const prefix = `${measure}|${dimName}=`;
+    return [...new Set(fields.filter((f) => f.startsWith(prefix)).map((f) => f.slice(prefix.length, -2)))];
+  }
+
+  return { record, drop, report };
+}
+
+/**
+ * The ranks whose mean is the quantile: the median is the middle value, or the mean of the two middle
+ * values of an even count; other quantiles are nearest-rank.
+ */
+function quantileRanks(count: number, q: number): [number, number] {
+  if (q === 0.5 && count % 2 === 0) return [count / 2 - 1, count / 2];
+  const rank = Math.max(0, Math.ceil(q * count) - 1);
+  return [rank, rank];
+}
+
+function addEntry(sums: Sums, e: { m: string; v: number; dims: string[] }): void {
+  addSums(sums, `${e.m}|`, 1, e.v);
+  for (const d of e.dims) addSums(sums, `${e.m}|${d}`, 1, e.v);
+}
+
+function dimValues(sums: Sums, measure: string, dimName: string): string[] {
+  const prefix = `${measure}|${dimName}=`;
+  const out: string[] = [];
+  for (const [field, a] of sums) if (field.startsWith(prefix) && a.n > 0) out.push(field.slice(prefix.length));
+  return out;
+}
+
+export type KpiStore = ReturnType<typeof createKpiStore>;
+
+/** The measures that median/p90 KPIs of a workflow read. */
+export function quantileMeasures(kpis: KpiDefinition[] | undefined): Set<string> {
+  return new Set((kpis ?? []).filter((k) => k.aggregate === 'median' || k.aggregate === 'p90').map((k) => k.name));
+}
