@@ -1,6 +1,7 @@
 // `npm run bench`: the engine's step throughput against a raw BullMQ chain baseline measured in the
 // same run, run latency, timer lateness and Redis memory per run. Last line:
-// `bench: engine <N> steps/s, baseline <M> steps/s, ratio <R>`.
+// `bench: engine <N> steps/s, baseline <M> steps/s, ratio <R>`. Also what a KPI request costs at
+// 10,000 and 100,000 ended runs (bench/kpis.ts).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +11,7 @@ import { setup, type AnyStateMachine } from 'xstate';
 import { createEngine, defineWorkflow, startEmbeddedRedis, taskActors, type Engine } from '../engine/index.ts';
 import { startTaskWorker } from '../workers/runtime.ts';
 import { builtInTasks } from '../workers/tasks/index.ts';
+import { kpiBench } from './kpis.ts';
 
 const CHAINS = Number(process.env.BENCH_CHAINS ?? 1000);
 const STEPS = 10;
@@ -136,6 +138,10 @@ try {
   log(`run latency (start to done): p50 ${fmt(pct(e.latencies, 50))} ms, p99 ${fmt(pct(e.latencies, 99))} ms`);
   log(`timer lateness (${TIMERS} timers, 1-5 s): p50 ${fmt(pct(e.lateness, 50))} ms, p99 ${fmt(pct(e.lateness, 99))} ms`);
   log(`redis memory: ${fmt(e.memFinished / 1024)} KiB per finished run (history included), ${fmt(e.memActive / 1024)} KiB per active run with a pending timer`);
+  const kpiSizes = (process.env.BENCH_KPI_RUNS ?? '10000,100000').split(',').map(Number);
+  for (const k of await kpiBench(server.url, kpiSizes)) {
+    log(`kpi request (incident, 18 KPIs with breakdowns) at ${k.runs} ended runs (${k.entries} measures): all time ${fmt(k.allMs)} ms, 30-day window ${fmt(k.window30Ms)} ms, 1-day window ${fmt(k.window1Ms)} ms; baseline reading every measure once ${fmt(k.scanAllMs)} ms`);
+  }
   log(`bench: engine ${Math.round(e.stepsPerSecond)} steps/s, baseline ${Math.round(base)} steps/s, ratio ${(e.stepsPerSecond / base).toFixed(2)}`);
 } finally {
   await server.stop();

@@ -7,7 +7,7 @@
 //   :t          entries by openedAt (window edges are read entry by entry)
 //   :all, :d:N  running count and sum per measure and per `dim=value`, all time and per UTC day N
 //   :q:M|D      values of a median/p90 measure M (D = `dim=value` or empty), scored by value
-//   :qt:M       the same entries by openedAt, for a window
+//   :qt:M       the same entries by openedAt, for a window, each member `value\tdims\tid`
 //   :r:RUN      the entries of a run; :x runs left out (cancelled)
 import type { Redis } from 'ioredis';
 import type { KpiDefinition } from '../workflows/lib/define.ts';
@@ -65,13 +65,13 @@ function openedAtMs(v: unknown): number | null {
   return null;
 }
 
-/** Dimension values as short strings; `|` and `=` would break the field names, so they become `_`. */
+/** Dimension values as short strings; `|`, `=`, `,` and tabs would break the field and member names, so they become `_`. */
 function dimsOf(v: unknown): Record<string, string> {
   const out: Record<string, string> = {};
   if (!v || typeof v !== 'object') return out;
   for (const [k, raw] of Object.entries(v as Record<string, unknown>)) {
     if (raw === null || raw === undefined || typeof raw === 'object' || !/^[A-Za-z][A-Za-z0-9_]{0,63}$/.test(k)) continue;
-    out[k] = String(raw).replace(/[|=]/g, '_').slice(0, 200);
+    out[k] = String(raw).replace(/[|=,\t]/g, '_').slice(0, 200);
   }
   return out;
 }
@@ -104,14 +104,18 @@ function readHash(into: Sums, hash: Record<string, string>): void {
 export function createKpiStore(redis: Redis, keys: Keys, scripts: Scripts) {
   const base = (workflow: string) => `${keys.custom('kpi')}:{${workflow}}`;
 
+  /** Record a step's entries (one script call); entries recorded before are skipped. */
   async function record(workflow: string, runId: string, entries: MeasureEntry[]): Promise<void> {
+    if (!entries.length) return;
+    const args: string[] = [runId];
     for (const e of entries) {
       const dims = Object.entries(e.dims).map(([k, v]) => `${k}=${v}`);
       const day = Math.floor(e.openedAt / DAY);
-      const q = e.q ? 1 : 0;
-      const json = JSON.stringify({ m: e.measure, v: e.value, o: e.openedAt, day, q, dims, runId });
-      await scripts.kpiRecord(base(workflow), [e.id, runId, e.measure, String(e.value), String(e.openedAt), String(day), String(q), json, String(dims.length), ...dims]);
+      const qm = e.q ? quantileMember(e.value, dims, e.id) : '';
+      const json = JSON.stringify({ m: e.measure, v: e.value, o: e.openedAt, day, dims, runId, ...(qm ? { qm } : {}) });
+      args.push(e.id, e.measure, String(e.value), String(e.openedAt), String(day), qm, json, String(dims.length), ...dims);
     }
+    await scripts.kpiRecord(base(workflow), args);
   }
 
   function drop(workflow: string, runId: string): Promise<number> {
@@ -183,14 +187,34 @@ export function createKpiStore(redis: Redis, keys: Keys, scripts: Scripts) {
     const spanTo = until ?? window.now;
     const days = Math.max(1, (spanTo - spanFrom) / DAY);
 
+    // In a window, a median measure's entries are read once and every breakdown is cut from them.
+    const windowed = new Map<string, Promise<Map<string, number[]>>>();
+    const windowValues = (measure: string) => {
+      let p = windowed.get(measure);
+      if (!p) {
+        p = redis.zrangebyscore(`${b}:qt:${measure}`, since ?? '-inf', until === null ? '+inf' : `(${until}`).then((members) => {
+          const byDim = new Map<string, number[]>([['', []]]);
+          for (const member of members) {
+            const e = parseQuantileMember(member);
+            for (const dim of ['', ...e.dims]) {
+              const list = byDim.get(dim);
+              if (list) list.push(e.v);
+              else byDim.set(dim, [e.v]);
+            }
+          }
+          return byDim;
+        });
+        windowed.set(measure, p);
+      }
+      return p;
+    };
     const out: KpiFigure[] = [];
     for (const k of kpis) {
       const fig = async (dim: string): Promise<{ value: number | null; count: number }> => {
         if (k.aggregate === 'median' || k.aggregate === 'p90') {
           const q = k.aggregate === 'median' ? 0.5 : 0.9;
           if (whole) return rankQuantile(`${b}:q:${k.name}|${dim}`, q);
-          const values = (await entriesBetween(`${b}:qt:${k.name}`, `${b}:e`, since, until))
-            .filter((e) => e.m === k.name && (dim === '' || e.dims.includes(dim))).map((e) => e.v);
+          const values = (await windowValues(k.name)).get(dim) ?? [];
           return { value: quantileOf(values, q), count: values.length };
         }
         const a = sums.get(`${k.name}|${dim}`) ?? { n: 0, s: 0 };
@@ -229,6 +253,15 @@ export function createKpiStore(redis: Redis, keys: Keys, scripts: Scripts) {
   }
 
   return { record, drop, report };
+}
+
+function quantileMember(value: number, dims: string[], id: string): string {
+  return `${value}\t${dims.join(',')}\t${id}`;
+}
+
+function parseQuantileMember(member: string): { v: number; dims: string[] } {
+  const [v, dims] = member.split('\t');
+  return { v: Number(v), dims: dims ? dims.split(',') : [] };
 }
 
 /**

@@ -49,8 +49,8 @@ export interface Scripts {
   commitStep(keys: [string, string, string, string], args: CommitArgs): Promise<CommitResult>;
   markTask(keys: [string, string], taskId: string, status: string, entry: string): Promise<MarkResult>;
   appendHistory(keys: [string, string], entries: string[]): Promise<boolean>;
-  /** Record a measure entry once (kpis.ts); false when it was recorded before or its run is left out. */
-  kpiRecord(base: string, args: string[]): Promise<boolean>;
+  /** Record measure entries once each (kpis.ts); answers how many were new. */
+  kpiRecord(base: string, args: string[]): Promise<number>;
   /** Leave a run out of the figures; answers how many entries were undone. */
   kpiDrop(base: string, runId: string): Promise<number>;
   /** Replace (or, with '', delete) a key only while it holds `expected`; false when it changed. */
@@ -93,7 +93,7 @@ export function createScripts(redis: Redis): Scripts {
       return reply[0] === 1;
     },
     async kpiRecord(base, args) {
-      return Number(await kpiRecord(base, ...args)) === 1;
+      return Number(await kpiRecord(base, ...args));
     },
     async kpiDrop(base, runId) {
       return Number(await kpiDrop(base, runId));

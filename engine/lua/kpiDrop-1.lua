@@ -18,9 +18,9 @@ for _, id in ipairs(ids) do
         redis.call('HINCRBYFLOAT', scope, e.m .. '|' .. dim .. '|s', -e.v)
       end
     end
-    if e.q == 1 then
+    if e.qm then
       redis.call('ZREM', base .. ':q:' .. e.m .. '|', id)
-      redis.call('ZREM', base .. ':qt:' .. e.m, id)
+      redis.call('ZREM', base .. ':qt:' .. e.m, e.qm)
       for _, dim in ipairs(dims) do redis.call('ZREM', base .. ':q:' .. e.m .. '|' .. dim, id) end
     end
     redis.call('ZREM', base .. ':t', id)

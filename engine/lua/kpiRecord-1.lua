@@ -1,27 +1,35 @@
--- Record one measure entry of a run, once: the entry, its place in time, and the running figures
+-- Record a step's measure entries, each once: the entry, its place in time, and the running figures
 -- (all time, and per UTC day of the run's opening) for the measure and each dimension value.
 -- KEYS[1] = the workflow's KPI key base (carries the hash tag; every key below shares it)
--- ARGV: entryId, runId, measure, value, openedAtMs, day, quantile(0|1), entryJson, nDims, dimField...
-local base = KEYS[1]
-local id, runId, measure, value, openedAt, day, quantile = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
+-- ARGV: runId, then per entry: id, measure, value, openedAtMs, day, quantileMember ('' when the measure
+-- has no median/p90 KPI; else value, dims and id in one string, so a window reads it without the entry),
+-- entryJson, nDims, dim...
+local base, runId = KEYS[1], ARGV[1]
 if redis.call('SISMEMBER', base .. ':x', runId) == 1 then return 0 end
-if redis.call('HSETNX', base .. ':e', id, ARGV[8]) == 0 then return 0 end
-redis.call('SADD', base .. ':r:' .. runId, id)
-redis.call('ZADD', base .. ':t', openedAt, id)
-local n = tonumber(ARGV[9])
-local scopes = { base .. ':all', base .. ':d:' .. day }
-for _, scope in ipairs(scopes) do
-  redis.call('HINCRBY', scope, measure .. '||n', 1)
-  redis.call('HINCRBYFLOAT', scope, measure .. '||s', value)
-  for i = 1, n do
-    local dim = ARGV[9 + i]
-    redis.call('HINCRBY', scope, measure .. '|' .. dim .. '|n', 1)
-    redis.call('HINCRBYFLOAT', scope, measure .. '|' .. dim .. '|s', value)
+local recorded = 0
+local i = 2
+while i <= #ARGV do
+  local id, measure, value, openedAt, day, quantile, json = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], ARGV[i + 6]
+  local n = tonumber(ARGV[i + 7])
+  local first = i + 8
+  i = first + n
+  if redis.call('HSETNX', base .. ':e', id, json) == 1 then
+    recorded = recorded + 1
+    redis.call('SADD', base .. ':r:' .. runId, id)
+    redis.call('ZADD', base .. ':t', openedAt, id)
+    for _, scope in ipairs({ base .. ':all', base .. ':d:' .. day }) do
+      redis.call('HINCRBY', scope, measure .. '||n', 1)
+      redis.call('HINCRBYFLOAT', scope, measure .. '||s', value)
+      for d = first, first + n - 1 do
+        redis.call('HINCRBY', scope, measure .. '|' .. ARGV[d] .. '|n', 1)
+        redis.call('HINCRBYFLOAT', scope, measure .. '|' .. ARGV[d] .. '|s', value)
+      end
+    end
+    if quantile ~= '' then
+      redis.call('ZADD', base .. ':q:' .. measure .. '|', value, id)
+      redis.call('ZADD', base .. ':qt:' .. measure, openedAt, quantile)
+      for d = first, first + n - 1 do redis.call('ZADD', base .. ':q:' .. measure .. '|' .. ARGV[d], value, id) end
+    end
   end
 end
-if quantile == '1' then
-  redis.call('ZADD', base .. ':q:' .. measure .. '|', value, id)
-  redis.call('ZADD', base .. ':qt:' .. measure, openedAt, id)
-  for i = 1, n do redis.call('ZADD', base .. ':q:' .. measure .. '|' .. ARGV[9 + i], value, id) end
-end
-return 1
+return recorded
