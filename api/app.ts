@@ -9,6 +9,8 @@ import { healthRoutes } from './routes/health.ts';
 import { workflowRoutes } from './routes/workflows.ts';
 import { runRoutes } from './routes/runs.ts';
 import { taskRoutes } from './routes/tasks.ts';
+import { hookRoutes } from './routes/hooks.ts';
+import type { HookConfig } from './hooks/config.ts';
 import { kpiRoutes } from './routes/kpis.ts';
 import { BoardSessions, consoleRoutes, queueBoard } from './routes/console.ts';
 
@@ -18,6 +20,8 @@ export interface AppDeps {
   logger: Logger;
   /** Requests per second per API key; default 200/s with bursts of 400. */
   rateLimit?: RateLimit;
+  /** Webhook secrets and mappings; without it every webhook source answers 401. */
+  hooks?: HookConfig;
   /** Extra route groups (webhooks, KPIs, console) added by their own modules. */
   extensions?: ((routes: RouteTable, router: Router) => void)[];
 }
@@ -53,6 +57,7 @@ export function createApp(deps: AppDeps): App {
   workflowRoutes(routes, deps.engine);
   runRoutes(routes, deps.engine, deps.logger);
   taskRoutes(routes, deps.engine);
+  hookRoutes(routes, deps.engine, deps.hooks);
   kpiRoutes(routes, deps.engine);
   const boardSessions = new BoardSessions();
   consoleRoutes(routes, boardSessions);

@@ -4,7 +4,7 @@ import type Koa from 'koa';
 import type Router from '@koa/router';
 import { ErrorCode, ServicechartError } from '../engine/index.ts';
 import { Role, type Auth, type Principal } from './auth.ts';
-import { jsonBody } from './body.ts';
+import { jsonBody, readRaw } from './body.ts';
 import { compileCheck } from './validate.ts';
 import { errorSchema } from './schemas/common.ts';
 
@@ -35,6 +35,8 @@ export interface Request<TBody = any, TQuery = any, TParams = any> {
   body: TBody;
   query: TQuery;
   params: TParams;
+  /** The exact request bytes, for routes declared with `rawBody` (1 MiB cap, 413 beyond). */
+  rawBody?: Buffer;
   principal: Principal | null;
   /** Who history entries name: the API key's name, never the key. */
   actor: string;
@@ -109,12 +111,14 @@ export class RouteTable {
       const query = { ...ctx.query } as Record<string, unknown>;
       checkQuery?.(query);
       let body: unknown = undefined;
-      if (!spec.rawBody && spec.method === 'post') {
+      let rawBody: Buffer | undefined;
+      if (spec.rawBody && spec.method === 'post') rawBody = await readRaw(ctx);
+      else if (spec.method === 'post') {
         await parse(ctx, async () => undefined);
         body = (ctx.request as unknown as { body: unknown }).body;
         checkBody?.(body);
       }
-      await handler(ctx, { body, query, params, principal, actor: principal?.name ?? 'anonymous' });
+      await handler(ctx, { body, query, params, rawBody, principal, actor: principal?.name ?? 'anonymous' });
     });
   }
 

@@ -10,6 +10,7 @@ import { adaptersFromEnv } from '../workers/adapters/index.ts';
 import { startTaskWorker, type TaskWorker } from '../workers/runtime.ts';
 import { createApp } from '../api/app.ts';
 import { loadApiKeys } from '../api/auth.ts';
+import { hookConfigFromEnv } from '../api/hooks/config.ts';
 
 type Role = 'start' | 'api' | 'worker';
 
@@ -77,6 +78,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
   }
   const cfg = readConfig(env, role);
   const logger = pino({ level: cfg.logLevel, base: { role } }) as unknown as Logger;
+  // Webhook secrets and mapping files: a bad mapping file stops the process here, before anything starts.
+  const hooks = role !== 'worker' ? hookConfigFromEnv(env) : undefined;
 
   if (cfg.redisUrl && !/^rediss?:\/\//.test(cfg.redisUrl)) {
     // TODO(#3): Redis Cluster. Keys and scripts are laid out per slot already; listing and index
@@ -106,7 +109,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
   let server: Server | null = null;
   if (role !== 'worker') {
     const auth = await loadApiKeys({ env: cfg.apiKeys, dataDir: cfg.dataDir, logger });
-    const app = createApp({ engine, auth, logger, rateLimit: cfg.rateLimit });
+    const app = createApp({ engine, auth, logger, rateLimit: cfg.rateLimit, hooks });
     server = await new Promise<Server>((resolve) => {
       const s = app.listen(cfg.port, cfg.host, () => resolve(s));
     });

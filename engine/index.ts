@@ -10,6 +10,7 @@ import { createOutbox } from './outbox.ts';
 import { createKpiStore, type KpiReport } from './kpis.ts';
 import { createRunStore, type StartRunArgs, type SendEventOptions, type RunResult, type HumanTaskDoc } from './runs.ts';
 import { createHistory } from './history.ts';
+import { createBusinessKeys, type StartOrFindOpenArgs, type OpenRunResult } from './business-keys.ts';
 import { createRunIndex } from './run-index.ts';
 import { startTimerWorker } from './timers.ts';
 import { defaultRetry, type TaskDefinition, type TaskServices } from './tasks.ts';
@@ -28,6 +29,7 @@ export { defineTask, NonRetryableTaskError, type TaskDefinition, type TaskContex
 export { defineWorkflow, taskActors, type WorkflowDefinition, type KpiDefinition } from '../workflows/lib/define.ts';
 export type { RegisteredWorkflow } from './registry.ts';
 export type { StartRunArgs, SendEventOptions, RunResult, HumanTaskDoc } from './runs.ts';
+export type { StartOrFindOpenArgs, OpenRunResult } from './business-keys.ts';
 export type { KpiReport, KpiFigure } from './kpis.ts';
 export { startEmbeddedRedis, type EmbeddedRedis } from './redis-server.ts';
 export { connectRedis } from './connection.ts';
@@ -150,6 +152,7 @@ export function createEngine(opts: EngineOptions) {
   const runs = createRunStore({ redis, keys, scripts, clock, logger, registry, outbox, metrics, resolveWorkflow, maxContextBytes: opts.maxContextBytes ?? 256 * 1024, hooks: opts.hooks ?? {} });
   const history = createHistory(redis, keys);
   const index = createRunIndex(redis, keys, (r) => runs.view(r));
+  const businessKeys = createBusinessKeys({ redis, keys, scripts, clock, runs, startRun: (a) => runs.startRun(a) });
 
   function runIdOrThrow(id: string): RunId {
     const runId = parseRunId(id);
@@ -258,6 +261,30 @@ export function createEngine(opts: EngineOptions) {
         return Promise.reject(validationError('bad event type', [{ path: '/type', message: 'an event type is a name such as ACKNOWLEDGE (not xstate.*)' }]));
       }
       return runs.sendEvent(runIdOrThrow(runId), event, opts);
+    },
+
+    /**
+     * The open run of a workflow with a business key, or a new one: concurrent duplicates start one run.
+     * @example
+     * const { runId, started } = await engine.startOrFindOpen({ workflow: 'incident', businessKey: 'a1b2', input });
+     */
+    startOrFindOpen(args: StartOrFindOpenArgs): Promise<OpenRunResult> {
+      return businessKeys.startOrFindOpen(args);
+    },
+
+    /** Replace (or, with '', delete) a key only while it still holds `expected`: one Lua call. */
+    compareAndSet(key: string, expected: string, value: string, ttlSeconds = 0): Promise<boolean> {
+      return scripts.compareAndSet(key, expected, value, ttlSeconds);
+    },
+
+    /** The id of a run with this business key that has not ended (of `workflow` when given), or null. */
+    async findOpenRun(businessKey: string, workflow?: string): Promise<string | null> {
+      if (workflow) {
+        const claimed = await businessKeys.findOpen(workflow, businessKey);
+        if (claimed) return claimed;
+      }
+      const page = await index.list({ businessKey, status: 'running', limit: 1, ...(workflow ? { workflow } : {}) });
+      return page.items[0]?.id ?? null;
     },
 
     cancelRun(runId: string, opts: { reason?: string | null; actor?: string } = {}): Promise<RunView> {

@@ -23,7 +23,7 @@ export interface Harness {
   call(method: string, path: string, opts?: { key?: keyof typeof KEYS | null; body?: unknown; raw?: string | Buffer; headers?: Record<string, string> }): Promise<{ status: number; body: any; headers: Headers }>;
 }
 
-export async function startHarness(opts: { workflows?: WorkflowDefinition[]; tasks?: TaskDefinition<any, any>[]; consume?: boolean; extensions?: Parameters<typeof createApp>[0]['extensions']; rateLimit?: Parameters<typeof createApp>[0]['rateLimit'] } = {}): Promise<Harness> {
+export async function startHarness(opts: { workflows?: WorkflowDefinition[]; tasks?: TaskDefinition<any, any>[]; consume?: boolean; extensions?: Parameters<typeof createApp>[0]['extensions']; rateLimit?: Parameters<typeof createApp>[0]['rateLimit']; hooks?: Parameters<typeof createApp>[0]['hooks'] } = {}): Promise<Harness> {
   const redis = await connect();
   const prefix = newPrefix();
   const engine = createEngine({ redis, prefix, workflows: [...builtInWorkflows, ...(opts.workflows ?? [])], tasks: [...builtInTasks, ...(opts.tasks ?? [])] });
@@ -33,7 +33,7 @@ export async function startHarness(opts: { workflows?: WorkflowDefinition[]; tas
     worker = await startTaskWorker({ engine, lockDurationMs: 2000 });
   }
   const auth = createAuth(parseApiKeys(`admin:${KEYS.admin}:admin,ops:${KEYS.operator}:operator,${KEYS.viewer}:viewer`));
-  const app = createApp({ engine, auth, logger: { info() {}, warn() {}, debug() {}, error: (o: unknown) => console.error(o) }, extensions: opts.extensions, rateLimit: opts.rateLimit });
+  const app = createApp({ engine, auth, logger: { info() {}, warn() {}, debug() {}, error: (o: unknown) => console.error(o) }, extensions: opts.extensions, rateLimit: opts.rateLimit, hooks: opts.hooks });
   const server: Server = await new Promise((r) => {
     const s = app.listen(0, '127.0.0.1', () => r(s));
   });
