@@ -6,7 +6,8 @@ import { createEngine, type Engine, type WorkflowDefinition, type TaskDefinition
 import { createApp, type App } from '../../api/app.ts';
 import { createAuth, parseApiKeys } from '../../api/auth.ts';
 import { startTaskWorker, type TaskWorker } from '../../workers/runtime.ts';
-import { builtInTasks } from '../../workers/tasks/index.ts';
+import { builtInTasks, createBuiltInTasks } from '../../workers/tasks/index.ts';
+import type { AdapterConfig } from '../../workers/adapters/index.ts';
 import { builtInWorkflows } from '../../workflows/index.ts';
 import { connect, dropPrefix, newPrefix } from '../helpers.ts';
 
@@ -23,10 +24,10 @@ export interface Harness {
   call(method: string, path: string, opts?: { key?: keyof typeof KEYS | null; body?: unknown; raw?: string | Buffer; headers?: Record<string, string> }): Promise<{ status: number; body: any; headers: Headers }>;
 }
 
-export async function startHarness(opts: { workflows?: WorkflowDefinition[]; tasks?: TaskDefinition<any, any>[]; consume?: boolean; extensions?: Parameters<typeof createApp>[0]['extensions']; rateLimit?: Parameters<typeof createApp>[0]['rateLimit']; hooks?: Parameters<typeof createApp>[0]['hooks'] } = {}): Promise<Harness> {
+export async function startHarness(opts: { workflows?: WorkflowDefinition[]; tasks?: TaskDefinition<any, any>[]; consume?: boolean; extensions?: Parameters<typeof createApp>[0]['extensions']; rateLimit?: Parameters<typeof createApp>[0]['rateLimit']; hooks?: Parameters<typeof createApp>[0]['hooks']; adapters?: AdapterConfig } = {}): Promise<Harness> {
   const redis = await connect();
   const prefix = newPrefix();
-  const engine = createEngine({ redis, prefix, workflows: [...builtInWorkflows, ...(opts.workflows ?? [])], tasks: [...builtInTasks, ...(opts.tasks ?? [])] });
+  const engine = createEngine({ redis, prefix, workflows: [...builtInWorkflows, ...(opts.workflows ?? [])], tasks: [...(opts.adapters ? createBuiltInTasks(opts.adapters) : builtInTasks), ...(opts.tasks ?? [])] });
   let worker: TaskWorker | null = null;
   if (opts.consume !== false) {
     engine.startTimerConsumer();

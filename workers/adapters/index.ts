@@ -8,8 +8,16 @@ export type AdapterSpec =
   | { kind: 'webhook'; url: string; secret: string | null }
   | { kind: 'pagerduty'; url: string; routingKey: string };
 
-/** Adapter per task name; tasks not named use `record`. */
+/**
+ * Adapter per task name; tasks not named use `record`. Keys `outbound:<tool>` (jira, github, ...)
+ * route the ticket tasks of runs that tool started back to it (`SERVICECHART_OUTBOUND_<TOOL>`).
+ */
 export type AdapterConfig = Record<string, AdapterSpec>;
+
+/** The adapter for a ticket task: the run's own tool when outbound updates to it are configured. */
+export function ticketAdapter(adapters: AdapterConfig, task: string, tool: unknown): AdapterSpec | undefined {
+  return (typeof tool === 'string' && adapters[`outbound:${tool}`]) || adapters[task];
+}
 
 export interface Delivery {
   adapter: AdapterSpec['kind'];
@@ -34,6 +42,14 @@ export function adaptersFromEnv(env: Record<string, string | undefined>): Adapte
     else if (kind === 'webhook' && a) out[task] = { kind: 'webhook', url: a, secret: env[`${k}_SECRET`] ?? null };
     else if (kind === 'pagerduty' && a) out[task] = { kind: 'pagerduty', routingKey: a, url: b ?? PAGERDUTY_URL };
     else throw new Error(`${k}: expected "record", "webhook <url>" or "pagerduty <routingKey> [url]"`);
+  }
+  // Updates back to the tool a run came from: off unless configured per source.
+  for (const [k, v] of Object.entries(env)) {
+    const m = /^SERVICECHART_OUTBOUND_([A-Z0-9]+)$/.exec(k);
+    if (!m || !v) continue;
+    const [kind, url] = v.trim().split(/\s+/);
+    if (kind !== 'webhook' || !url || !/^https?:\/\//.test(url)) throw new Error(`${k}: expected "webhook <https://...>"`);
+    out[`outbound:${m[1].toLowerCase()}`] = { kind: 'webhook', url, secret: env[`${k}_SECRET`] ?? null };
   }
   return out;
 }
