@@ -7,7 +7,7 @@ import { createScripts } from './scripts.ts';
 import { Registry, type RegisteredWorkflow } from './registry.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { createOutbox } from './outbox.ts';
-import { createKpiStore, type KpiReport } from './kpis.ts';
+import { createKpiStore, type KpiReport, type OpenRun } from './kpis.ts';
 import { createRunStore, type StartRunArgs, type SendEventOptions, type RunResult, type HumanTaskDoc } from './runs.ts';
 import { createHistory } from './history.ts';
 import { createBusinessKeys, type StartOrFindOpenArgs, type OpenRunResult } from './business-keys.ts';
@@ -190,6 +190,23 @@ export function createEngine(opts: EngineOptions) {
     };
   }
 
+  /** The runs of a workflow open now (for backlog KPIs), at most 20,000. */
+  async function openRunsOf(workflow: string): Promise<OpenRun[]> {
+    const out: OpenRun[] = [];
+    let cursor: string | null = null;
+    do {
+      const page = await index.list({ workflow, status: 'running', limit: 500, cursor });
+      for (const r of page.items) {
+        const context = (r.context ?? {}) as Record<string, unknown>;
+        const opened = typeof context.openedAt === 'number' ? context.openedAt : typeof context.openedAt === 'string' ? Date.parse(context.openedAt) : NaN;
+        const states = typeof r.state === 'string' ? [r.state] : r.state && typeof r.state === 'object' ? Object.keys(r.state) : [];
+        out.push({ openedAt: Number.isFinite(opened) ? opened : Date.parse(r.createdAt), states, context });
+      }
+      cursor = page.nextCursor;
+    } while (cursor && out.length < 20_000);
+    return out;
+  }
+
   const closers: (() => Promise<void>)[] = [];
 
   const engine = {
@@ -370,7 +387,7 @@ export function createEngine(opts: EngineOptions) {
     async kpiReport(workflow: string, window: { since?: number | null; until?: number | null } = {}): Promise<KpiReport> {
       const wf = await resolveWorkflow(workflow);
       if (!wf) throw notFound(`workflow ${workflow}`);
-      return kpis.report(workflow, wf.kpis ?? [], { ...window, now: clock.now() });
+      return kpis.report(workflow, wf.kpis ?? [], { ...window, now: clock.now() }, () => openRunsOf(workflow));
     },
 
     /** The seq of the newest history entry (0 for none). */

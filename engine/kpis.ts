@@ -37,6 +37,13 @@ export interface KpiFigure {
   breakdown?: Record<string, { key: string; value: number | null; count: number }[]>;
 }
 
+/** A run open now, as open-run KPIs (backlog, age) read it. */
+export interface OpenRun {
+  openedAt: number;
+  states: string[];
+  context: Record<string, unknown>;
+}
+
 export interface KpiReport {
   workflow: string;
   since: string | null;
@@ -155,7 +162,12 @@ export function createKpiStore(redis: Redis, keys: Keys, scripts: Scripts) {
    * sums (whole days from the day hashes, the two partial days at the window's edges entry by entry);
    * medians from the value-ordered sets.
    */
-  async function report(workflow: string, kpis: KpiDefinition[], window: { since?: number | null; until?: number | null; now: number }): Promise<KpiReport> {
+  async function report(
+    workflow: string,
+    kpis: KpiDefinition[],
+    window: { since?: number | null; until?: number | null; now: number },
+    openRuns: () => Promise<OpenRun[]> = async () => [],
+  ): Promise<KpiReport> {
     const b = base(workflow);
     const [first, last] = await Promise.all([redis.zrange(`${b}:t`, '0', '0', 'WITHSCORES'), redis.zrange(`${b}:t`, '-1', '-1', 'WITHSCORES')]);
     const minAt = first.length ? Number(first[1]) : null;
@@ -208,8 +220,14 @@ export function createKpiStore(redis: Redis, keys: Keys, scripts: Scripts) {
       }
       return p;
     };
+    let open: Promise<OpenRun[]> | null = null;
     const out: KpiFigure[] = [];
     for (const k of kpis) {
+      if (k.aggregate === 'open' || k.aggregate === 'openAge') {
+        open ??= openRuns().then((runs) => runs.filter((r) => (since === null || r.openedAt >= since) && (until === null || r.openedAt < until)));
+        out.push(openFigure(k, await open, window.now));
+        continue;
+      }
       const fig = async (dim: string): Promise<{ value: number | null; count: number }> => {
         if (k.aggregate === 'median' || k.aggregate === 'p90') {
           const q = k.aggregate === 'median' ? 0.5 : 0.9;
@@ -217,7 +235,11 @@ export function createKpiStore(redis: Redis, keys: Keys, scripts: Scripts) {
           const values = (await windowValues(k.name)).get(dim) ?? [];
           return { value: quantileOf(values, q), count: values.length };
         }
-        const a = sums.get(`${k.name}|${dim}`) ?? { n: 0, s: 0 };
+        const a = sums.get(`${k.measure ?? k.name}|${dim}`) ?? { n: 0, s: 0 };
+        if (k.per) {
+          const of = sums.get(`${k.per.measure}|${dim}`) ?? { n: 0, s: 0 };
+          return { value: of.n ? (a.s / of.n) * k.per.scale : null, count: of.n };
+        }
         if (k.aggregate === 'count') return { value: Math.round(a.s * 1e9) / 1e9, count: a.n };
         if (k.aggregate === 'perDay') return { value: a.n / days, count: a.n };
         return { value: a.n ? a.s / a.n : null, count: a.n };
@@ -228,7 +250,7 @@ export function createKpiStore(redis: Redis, keys: Keys, scripts: Scripts) {
       if (k.breakdown?.length) {
         figure.breakdown = {};
         for (const dimName of k.breakdown) {
-          const values = dimValues(sums, k.name, dimName);
+          const values = dimValues(sums, k.per?.measure ?? k.measure ?? k.name, dimName);
           if (k.aggregate === 'median' || k.aggregate === 'p90') {
             for (const v of await quantileDimValues(b, k.name, dimName)) if (!values.includes(v)) values.push(v);
           }
@@ -272,6 +294,34 @@ function quantileRanks(count: number, q: number): [number, number] {
   if (q === 0.5 && count % 2 === 0) return [count / 2 - 1, count / 2];
   const rank = Math.max(0, Math.ceil(q * count) - 1);
   return [rank, rank];
+}
+
+const AGE_BUCKETS: [string, number][] = [['<1d', DAY], ['1-7d', 7 * DAY], ['7-30d', 30 * DAY], ['>30d', Infinity]];
+
+/** Backlog figures from the runs open now: how many, or their mean age, with breakdowns. */
+function openFigure(k: KpiDefinition, all: OpenRun[], now: number): KpiFigure {
+  const runs = k.states?.length ? all.filter((r) => r.states.some((s) => k.states!.includes(s))) : all;
+  const value = (rs: OpenRun[]) => (k.aggregate === 'open' ? rs.length : rs.length ? rs.reduce((a, r) => a + (now - r.openedAt), 0) / rs.length : null);
+  const figure: KpiFigure = { name: k.name, label: k.label, value: value(runs), unit: k.unit, count: runs.length };
+  if (k.description) figure.description = k.description;
+  if (k.breakdown?.length) {
+    figure.breakdown = {};
+    for (const dim of k.breakdown) {
+      const groups = new Map<string, OpenRun[]>();
+      for (const r of runs) {
+        let keysOf: string[];
+        if (dim === 'state') keysOf = r.states;
+        else if (dim === 'age') keysOf = [AGE_BUCKETS.find(([, max]) => now - r.openedAt < max)![0]];
+        else {
+          const v = r.context[dim] ?? (r.context.source as Record<string, unknown> | undefined)?.[dim === 'source' ? 'tool' : dim];
+          keysOf = v === undefined || v === null || typeof v === 'object' ? [] : [String(v)];
+        }
+        for (const key of keysOf) groups.set(key, [...(groups.get(key) ?? []), r]);
+      }
+      figure.breakdown[dim] = [...groups.keys()].sort().map((key) => ({ key, value: value(groups.get(key)!), count: groups.get(key)!.length }));
+    }
+  }
+  return figure;
 }
 
 function addEntry(sums: Sums, e: { m: string; v: number; dims: string[] }): void {

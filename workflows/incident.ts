@@ -654,6 +654,7 @@ const machine = setup({
       enqueue.emit(measure(context, 'canceled', 1, { reason }));
     }),
     startedEntry: enqueueActions(({ context, enqueue }: Args & { enqueue: any }) => {
+      enqueue.emit(measure(context, 'incidents', 1));
       if (context.links.causedByChange || context.links.causedByDelivery) enqueue.emit(measure(context, 'incidentsCausedByChange', 1));
     }),
   },
@@ -1152,7 +1153,9 @@ export const incidentKpis: KpiDefinition[] = [
   { name: 'p90TimeToResolve', label: 'p90 time to resolve', unit: 'ms', aggregate: 'p90', breakdown: bd },
   { name: 'slaComplianceResponse', label: 'Response SLA compliance', unit: 'ratio', aggregate: 'mean', breakdown: bd, description: 'met ÷ (met + breached), once per run' },
   { name: 'slaComplianceResolution', label: 'Resolution SLA compliance', unit: 'ratio', aggregate: 'mean', breakdown: bd, description: 'met ÷ (met + breached), once per run' },
+  { name: 'incidents', label: 'Incidents opened', unit: 'count', aggregate: 'count', breakdown: bd },
   { name: 'slaBreaches', label: 'SLA breaches', unit: 'count', aggregate: 'count', breakdown: [...bd, 'clock'] },
+  { name: 'slaBreachesPer100', label: 'SLA breaches per 100 incidents', unit: 'count', aggregate: 'count', measure: 'slaBreaches', per: { measure: 'incidents', scale: 100 }, breakdown: bd, description: 'SLA breaches (response and resolution) × 100 ÷ incidents opened' },
   { name: 'reopenRate', label: 'Reopen rate', unit: 'ratio', aggregate: 'mean', breakdown: bd, description: 'closed runs with reopenCount ≥ 1' },
   { name: 'firstContactResolution', label: 'First-contact resolution (approximation)', unit: 'ratio', aggregate: 'mean', breakdown: bd, description: 'closed with no reassignment, no hierarchical escalation and no reopen' },
   { name: 'escalationRate', label: 'Escalation rate', unit: 'ratio', aggregate: 'mean', breakdown: bd, description: 'closed runs with escalationLevel ≥ 1' },
@@ -1163,6 +1166,8 @@ export const incidentKpis: KpiDefinition[] = [
   { name: 'duplicates', label: 'Duplicates', unit: 'count', aggregate: 'count', breakdown: bd },
   { name: 'reclassified', label: 'Reclassified as requests', unit: 'count', aggregate: 'count', breakdown: bd },
   { name: 'canceled', label: 'Canceled', unit: 'count', aggregate: 'count', breakdown: [...bd, 'reason'] },
+  { name: 'backlog', label: 'Open incidents now (not yet resolved)', unit: 'count', aggregate: 'open', states: ['open'], breakdown: ['state', 'age', 'priority', 'service'], description: 'runs not ended, by top-level state and age bucket' },
+  { name: 'backlogAge', label: 'Mean age of open incidents', unit: 'ms', aggregate: 'openAge', states: ['open'], breakdown: ['priority'], description: 'now − openedAt over runs not ended' },
 ];
 
 /** Every named delay a process owner may override through `delaysMs`. */

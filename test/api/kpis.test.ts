@@ -112,6 +112,31 @@ test('a model-level cancel (duplicate) is counted as a duplicate and is not in t
   assert.not.ok(k.meanTimeToResolve.breakdown!.service.some((b) => b.key === 'mail'));
 });
 
+test('backlog: the incidents open now by state and age; SLA breaches per 100 incidents', async ({ h }) => {
+  // Earlier tests left one unresolved incident (opened 2 days ago); two more, 3 and 10 days old.
+  await incident(h, { openedDaysAgo: 3, service: 'dns' });
+  const old = await incident(h, { openedDaysAgo: 10, service: 'dns' });
+  const k = await kpis(h);
+  assert.is(k.backlog.value, 3);
+  assert.equal(k.backlog.breakdown!.age, [{ key: '1-7d', value: 2, count: 2 }, { key: '7-30d', value: 1, count: 1 }]);
+  assert.equal(k.backlog.breakdown!.service.find((b) => b.key === 'dns'), { key: 'dns', value: 2, count: 2 });
+  assert.ok(Math.abs(k.backlogAge.value! - (Date.now() - (Date.parse(t(2)) + Date.parse(t(3)) + Date.parse(t(10))) / 3)) < 5 * MIN);
+  const resolved = await h.call('POST', `/v1/runs/${old}/events`, { key: 'operator', body: { type: 'RESOLVE', by: 'ana', comment: 'stale' } });
+  assert.is(resolved.status, 200);
+  assert.is((await kpis(h)).backlog.value, 2, 'a resolved incident leaves the backlog');
+
+  // One incident whose response target (300 ms) passes unacknowledged: one breach.
+  const before = await kpis(h);
+  await h.call('POST', '/v1/runs', { key: 'operator', body: { workflow: 'incident', input: { title: 'slow', impact: 2, urgency: 2, slaTargetsMs: { 3: { responseMs: 300, resolutionMs: 60 * DAY } } } } });
+  const after = await waitFor(async () => {
+    const got = await kpis(h);
+    return got.slaBreaches.value === (before.slaBreaches.value ?? 0) + 1 ? got : null;
+  }, 10_000, 'the response breach');
+  assert.is(after.incidents.value, before.incidents.value! + 1);
+  assert.ok(Math.abs(after.slaBreachesPer100.value! - (after.slaBreaches.value! * 100) / after.incidents.value!) < 1e-9);
+  assert.is(after.slaBreachesPer100.count, after.incidents.value);
+});
+
 test('every KPI of each built-in model is listed with name, label, unit and count', async ({ h }) => {
   for (const wf of ['incident', 'change', 'delivery', 'planning']) {
     const res = await h.call('GET', `/v1/kpis?workflow=${wf}`, { key: 'viewer' });

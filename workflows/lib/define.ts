@@ -32,9 +32,21 @@ export interface KpiDefinition {
   name: string;
   label: string;
   unit: 'ms' | 'ratio' | 'count' | 'perDay';
-  /** mean of the recorded values (ms, ratio of 0/1 values), their count, or count per day of the window. */
-  aggregate: 'mean' | 'count' | 'perDay' | 'median' | 'p90';
-  /** Dimensions (`priority`, `service`, `source`, ...) to break the figure down by. */
+  /**
+   * mean of the recorded values (ms, ratio of 0/1 values), their sum (count), count per day of the
+   * window, median or p90; or, read from the runs open now rather than from recorded measures, `open`
+   * (how many) and `openAge` (their mean age in ms), optionally only those in `states`.
+   */
+  aggregate: 'mean' | 'count' | 'perDay' | 'median' | 'p90' | 'open' | 'openAge';
+  /**
+   * Read the figure from another measure's entries and divide by how many of `per.measure` there are,
+   * times `scale` (breaches per 100 incidents). `measure` defaults to the KPI's name.
+   */
+  measure?: string;
+  per?: { measure: string; scale: number };
+  /** For `open`/`openAge`: count only runs in these top-level states. */
+  states?: string[];
+  /** Dimensions (`priority`, `service`, `source`, ...) to break the figure down by; open-run KPIs also offer `state` and `age`. */
   breakdown?: string[];
   description?: string;
 }
