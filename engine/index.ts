@@ -179,6 +179,15 @@ export function createEngine(opts: EngineOptions) {
           throw err;
         }
       },
+      async cancelRun(target, reason) {
+        try {
+          await runs.cancelRun(runIdOrThrow(target), { reason, actor: `task:${taskName}` });
+          return { cancelled: true };
+        } catch (err) {
+          if ((err as { code?: string }).code === ErrorCode.RUN_ENDED) return { cancelled: false, reason: ErrorCode.RUN_ENDED };
+          throw err;
+        }
+      },
       async parentOf(id) {
         const run = await runs.getStored(runIdOrThrow(id));
         return run?.parentRunId ?? null;

@@ -85,7 +85,7 @@ function namedDelay(name: string, spec: unknown) {
 /** The initial context: what `context` declares, resolved from the input; without `context`, the input itself. */
 function initialContext(spec: unknown) {
   return ({ input }: { input: unknown }): Obj => {
-    const { $at: _at, ...rest } = isPlainObject(input) ? input : {};
+    const { $at: _at, $runId: _runId, $businessKey: _businessKey, ...rest } = isPlainObject(input) ? input : {};
     if (!isPlainObject(spec)) return rest;
     const ctx = mapValues(spec, (v) => resolveExpr(v, { input }));
     if (isPlainObject(rest.delaysMs) && !Object.hasOwn(ctx, 'delaysMs')) ctx.delaysMs = rest.delaysMs;

@@ -48,6 +48,54 @@ interface StepEnv {
 
 const INTERNAL = /^xstate\./;
 
+/** The type of the entry marker `instrument` adds to every state with `meta.humanTask`. */
+const HUMAN_ENTERED = 'servicechart.humanTaskEntered';
+const humanEntryPath = new WeakMap<object, string>();
+const instrumented = new WeakSet<AnyStateMachine>();
+/** The time of the step in progress; `transition()` is synchronous, so one slot serves every machine. */
+let stepAt: number | null = null;
+
+/**
+ * Teach a machine, once, the two things the engine cannot see from outside `transition()`:
+ * - XState raises `xstate.done.state.*` inside the macrostep, where the engine cannot stamp it. Every event
+ *   passes the machine's transition lookup before any action sees it, so the lookup stamps it with `$at`
+ *   (a done event is a fresh object each time; events a machine raises itself are left alone).
+ * - A human-task state left and entered again within one step is active before and after, so comparing
+ *   active states misses the re-entry. An inline entry action marks each entry in the step's actions; it
+ *   does nothing when run, and the name check of the registry skips inline actions.
+ */
+function instrument(machine: AnyStateMachine): void {
+  if (instrumented.has(machine)) return;
+  instrumented.add(machine);
+  const lookup = machine.getTransitionData.bind(machine);
+  machine.getTransitionData = ((snapshot, event) => {
+    if (stepAt !== null && event.type.startsWith('xstate.done.state.') && !('$at' in event)) {
+      (event as { $at?: number }).$at = stepAt;
+    }
+    return lookup(snapshot, event);
+  }) as typeof machine.getTransitionData;
+  const visit = (node: AnyStateMachine['root']) => {
+    if ((node.meta as { humanTask?: unknown } | undefined)?.humanTask) {
+      const marker = Object.defineProperty(() => undefined, 'name', { value: HUMAN_ENTERED });
+      humanEntryPath.set(marker, node.path.join('.'));
+      node.entry.push(marker as never);
+    }
+    for (const child of Object.values(node.states)) visit(child as AnyStateMachine['root']);
+  };
+  visit(machine.root);
+}
+
+/** Run XState's pure step with the machine instrumented and the step's time in `stepAt`. */
+function atTime<T>(machine: AnyStateMachine, now: number, step: () => T): T {
+  instrument(machine);
+  stepAt = now;
+  try {
+    return step();
+  } finally {
+    stepAt = null;
+  }
+}
+
 export function restoreSnapshot(machine: AnyStateMachine, persisted: unknown): AnyMachineSnapshot {
   return createActor(machine, { snapshot: persisted as never }).getSnapshot() as AnyMachineSnapshot;
 }
@@ -91,7 +139,9 @@ export function stepStart(
   env: StepEnv,
   init: { runId: RunId; workflow: string; version: number; input: JsonObject; businessKey: string | null; parentRunId: RunId | null },
 ): StepOutcome {
-  const [snapshot, actions] = initialTransition(env.machine, { ...init.input, $at: env.now });
+  // The machine sees the run's identity; the stored input stays as the caller sent it.
+  const machineInput = { ...init.input, $at: env.now, $runId: init.runId, $businessKey: init.businessKey };
+  const [snapshot, actions] = atTime(env.machine, env.now, () => initialTransition(env.machine, machineInput));
   const run: StoredRun = {
     schemaVersion: 1,
     id: init.runId,
@@ -174,8 +224,10 @@ export function stepEvent(env: StepEnv, prev: StoredRun, input: StepEvent, compl
       history.push({ type: 'task.failed', at, actor, task: task.name, taskId: task.id, error: input.result.error });
     }
   }
-  const [next, actions] = transition(env.machine, snapshot, event as never);
-  const accepted = next !== snapshot;
+  const [next, actions] = atTime(env.machine, env.now, () => transition(env.machine, snapshot, event as never));
+  // A transition that re-enters its own state without changing the context leaves the snapshot as it
+  // was, yet it was taken: ask the machine as well.
+  const accepted = next !== snapshot || snapshot.can(event as never);
   if (!accepted && input.kind === 'event') return refused(run, prev);
   return finish(env, run, snapshot, next as AnyMachineSnapshot, actions, history, completion ?? null, accepted);
 }
@@ -222,7 +274,7 @@ function finish(
   run: StoredRun,
   before: AnyMachineSnapshot | null,
   next: AnyMachineSnapshot,
-  actions: { type: string; params?: unknown }[],
+  actions: { type: string; params?: unknown; exec?: unknown }[],
   history: HistoryDraft[],
   completion: HumanCompletion | null,
   accepted: boolean,
@@ -309,11 +361,17 @@ function finish(
     }
   }
 
-  // Human tasks: open one for each newly entered state with meta.humanTask, withdraw the ones left.
+  // Human tasks: open one for each state with meta.humanTask entered in this step and still active (a
+  // state re-entered gets a new one), and withdraw the ones whose state was left or re-entered.
+  const entered = new Set<string>();
+  for (const action of actions) {
+    const path = action.type === HUMAN_ENTERED && typeof action.exec === 'function' ? humanEntryPath.get(action.exec) : undefined;
+    if (path !== undefined) entered.add(path);
+  }
   let humanIndex = 0;
   for (const [path, node] of afterPaths) {
     const meta = (node.meta ?? {}) as { humanTask?: { role?: string; title?: string; outcomes?: Record<string, string>; dueInMs?: number } };
-    if (!meta.humanTask || beforePaths.has(path)) continue;
+    if (!meta.humanTask || (beforePaths.has(path) && !entered.has(path))) continue;
     const h: StoredHumanTask = {
       id: newHumanTaskId(run.id, seq, humanIndex++),
       stateId: path,
@@ -329,8 +387,8 @@ function finish(
   }
   for (const h of Object.values(run.humanTasks)) {
     const completed = completion?.id === h.id;
-    if (afterPaths.has(h.stateId) && !completed) continue;
     if (outcome.openedHumanTasks.includes(h)) continue;
+    if (afterPaths.has(h.stateId) && !completed && !entered.has(h.stateId)) continue;
     delete run.humanTasks[h.id];
     outcome.closedHumanTasks.push({ task: h, completion: completed ? completion : null, at: env.now });
     if (!completed) history.push({ type: 'human.withdrawn', at, actor: env.actor, humanTaskId: h.id, role: h.role, title: h.title });

@@ -18,13 +18,18 @@ export interface TaskContext {
   attempt: number;
   /** Aborted on timeout, on cancellation of the run or the state, and on worker shutdown. */
   signal: AbortSignal;
-  /** Engine calls a task may make (start a child run, send an event to a run). */
+  /** Engine calls a task may make (start a child run, send an event to a run, cancel a run). */
   services: TaskServices;
 }
 
 export interface TaskServices {
   startRun(args: { workflow: string; input?: Record<string, unknown>; businessKey?: string | null; parentRunId?: string | null; idempotencyKey: string }): Promise<{ runId: string; duplicate: boolean }>;
   sendEvent(runId: string, event: { type: string; [k: string]: unknown }, idempotencyKey: string): Promise<{ applied: boolean; reason?: string }>;
+  /**
+   * Cancel a run as `POST /v1/runs/:id/cancel` does: its tasks and timers are withdrawn and its status
+   * becomes `cancelled`. A run that has ended already answers `cancelled: false` (a retry is harmless).
+   */
+  cancelRun(runId: string, reason: string | null): Promise<{ cancelled: boolean; reason?: string }>;
   /** The run's parent run id, or null. */
   parentOf(runId: string): Promise<string | null>;
   /** Append model-specific entries (`notify.recorded`, …) to the calling run's history. */

@@ -127,8 +127,8 @@ export const changeOffsetDefaults = {
 type Args = { context: ChangeContext; event: AnyEventObject };
 
 /**
- * The engine's time of the event being handled. Internal events (`xstate.done.state.*`) carry none, so
- * the model moves on with `always` where a timer follows; the fallback only keeps a slip from being absurd.
+ * The engine's time of the event being handled: `$at` (every event the engine delivers has it, done
+ * events of states included), or the input's for the start; the fallback only keeps a slip from being absurd.
  */
 function nowOf(event: AnyEventObject, context?: ChangeContext): number {
   const e = event as { $at?: unknown; input?: { $at?: unknown } };
@@ -569,7 +569,7 @@ const machine = setup({
         rejectEvent: 'REJECT_TECHNICAL', reminderDelay: 'approvalReminderDelay', escalationDelay: 'approvalEscalationDelay', escalateTo: 'changeManager',
       }),
       entry: 'markApprovalPhase',
-      // `always` rather than `onDone`: the done event carries no `$at`, and the next state's timers need the time.
+      // `always` rather than `onDone`: a rejection must leave before the region is done.
       always: [
         { guard: 'anyApprovalRejected', target: '#change.new.returning', actions: ['recordRejection', 'withdrawApprovals', { type: 'setReturn', params: { reason: 'rejected' } }] },
         { guard: { type: 'groupsApproved', params: { groups: ['technical'] } }, target: 'authorize' },
@@ -615,7 +615,7 @@ const machine = setup({
         },
       },
       // A rejection ends the round at once: the groups still pending are withdrawn (§2.10 scenario 3).
-      // `always` rather than `onDone`, as in assess: the next state's timers need the triggering event's time.
+      // Hence `always` rather than `onDone`, as in assess.
       always: [
         { guard: 'anyApprovalRejected', target: '#change.new.returning', actions: ['recordRejection', 'withdrawApprovals', { type: 'setReturn', params: { reason: 'rejected' } }] },
         { guard: and(['approvalsGranted', not('hasParentNotice'), 'isUnauthorized']), target: 'review', actions: 'markAuthorized' },

@@ -166,7 +166,7 @@ const machine = setup({
   types: {} as { context: PlanningContext; events: Ev; input: Record<string, any> & { $at: number }; emitted: AnyEventObject },
   actors: taskActors(
     'collect_assessment', 'forecast_capacity', 'estimate_cost', 'compute_score', 'propose_schedule', 'update_roadmap',
-    'start_run', 'send_event', 'notify', 'create_external_ticket',
+    'start_run', 'send_event', 'cancel_child', 'notify', 'create_external_ticket',
   ),
   delays: {
     draftReminderDelay: ({ context }: Args) => delayMs(context, 'draftReminderDelay'),
@@ -207,6 +207,7 @@ const machine = setup({
     fromOurDelivery: ({ context, event }: Args) => Object.values(context.releases).some((r) => r.status === 'inDelivery' && r.runIds.at(-1) === event.childRunId),
     fromCapacityChange: ({ context, event }: Args) => event.childRunId !== undefined && event.childRunId === context.capacityChangeRunId,
     cancelQueueEmpty: ({ context }: Args) => context.cancelQueue.length === 0,
+    nextCancelIsCapacityChange: ({ context }: Args) => context.cancelQueue[0] === context.capacityChangeRunId,
   },
   // Typed loosely: parameterized actions do not fit setup()'s inference, and the engine checks every
   // action name when the workflow is registered.
@@ -324,7 +325,7 @@ const machine = setup({
     setCancel: assign(({ context, event }: Args, params: { outcome: string }) => ({
       outcome: params.outcome,
       cancelReason: typeof event.reason === 'string' ? event.reason : typeof event.comment === 'string' ? event.comment : params.outcome,
-      // Cascade (§4.3): every open child delivery, and an open capacity change, is told to cancel.
+      // Cascade (§4.3, §5): every open child delivery is cancelled, and an open capacity change is told to cancel.
       cancelQueue: [
         ...Object.values(context.releases).filter((r) => r.status === 'inDelivery').map((r) => r.runIds.at(-1)!).filter(Boolean),
         ...(context.capacityChange === 'open' && context.capacityChangeRunId ? [context.capacityChangeRunId] : []),
@@ -434,7 +435,6 @@ const machine = setup({
     screening: {
       type: 'parallel',
       entry: assign({ screeningEnteredAt: ({ event }: Args) => nowOf(event) }),
-      // Not `onDone`: XState's done event carries no engine time ($at), and qualifying is a measured moment.
       always: { guard: 'allAssessmentsDone', target: 'qualified' },
       on: {
         // ServiceNow lets the demand manager qualify "when assessments are delayed or not required" [S28].
@@ -618,11 +618,27 @@ const machine = setup({
       },
     },
 
-    // Cascade the cancel to open children one by one, then end.
+    // Cascade the cancel to open children one by one, then end. A delivery is cancelled as
+    // `POST /v1/runs/:id/cancel` would (§4.10 scenario 9); the capacity change gets `CANCEL`, so it runs
+    // its own cancel steps.
     canceling: {
       initial: 'next',
       states: {
-        next: { always: [{ guard: 'cancelQueueEmpty', target: '#planning.canceled' }, { target: 'sending' }] },
+        next: {
+          always: [
+            { guard: 'cancelQueueEmpty', target: '#planning.canceled' },
+            { guard: 'nextCancelIsCapacityChange', target: 'sending' },
+            { target: 'cancelingDelivery' },
+          ],
+        },
+        cancelingDelivery: {
+          invoke: {
+            id: 'cancelDelivery', src: 'cancel_child',
+            input: ({ context }: Args) => ({ runId: context.cancelQueue[0], reason: 'planning_canceled' }),
+            onDone: { target: 'next', actions: [emit(({ context, event }: Args) => ({ type: 'planning.child_cancelled', runId: context.cancelQueue[0], cancelled: event.output?.cancelled ?? null, reason: event.output?.reason ?? null })), assign({ cancelQueue: ({ context }: Args) => context.cancelQueue.slice(1) })] },
+            onError: { target: 'next', actions: assign({ cancelQueue: ({ context }: Args) => context.cancelQueue.slice(1) }) },
+          },
+        },
         sending: {
           invoke: {
             id: 'cancelChild', src: 'send_event',

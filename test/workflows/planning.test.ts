@@ -301,7 +301,7 @@ test('two releases: A completes, B fails → replanning; DESCOPE B → completed
   assert.equal([final.output.releases.A.status, final.output.releases.B.status], ['done', 'descoped']);
 });
 
-test('cancel cascades: CANCEL while A is in delivery → planning canceled, and A is told to cancel', async ({ h }) => {
+test('cancel cascades: CANCEL while A is in delivery → planning canceled, and A gets run status cancelled', async ({ h }) => {
   const runId = await toQualified(h, demandInput());
   await approveAndConfirm(h, runId);
   const [a] = await waitForChild(h, runId, 'delivery');
@@ -312,12 +312,13 @@ test('cancel cascades: CANCEL while A is in delivery → planning canceled, and 
   const done = await waitForStatus(h, runId, 'done', 10_000);
   assert.is(done.state, 'canceled');
   assert.equal([done.output.outcome, done.output.reason], ['canceled', 'budget cut']);
-  const child = await waitForStatus(h, a.id, 'done', 10_000);
-  // The engine gives tasks no way to cancel a run, so the child ends in its own `canceled` state.
-  assert.is(child.state, 'canceled');
-  assert.is(child.output.outcome, 'aborted');
+  // Cancelled as POST /v1/runs/:id/cancel would: the child's open readiness task is withdrawn with it.
+  const child = await waitForStatus(h, a.id, 'cancelled', 10_000);
+  assert.is(child.state, 'readiness');
   const entries = await history(h, runId);
-  assert.ok(entries.some((e) => e.type === 'planning.child_cancel_sent' && e.runId === a.id && e.applied === true));
+  assert.ok(entries.some((e) => e.type === 'planning.child_cancelled' && e.runId === a.id && e.cancelled === true));
+  const childEntries = await history(h, a.id);
+  assert.ok(childEntries.some((e) => e.type === 'run.cancelled' && e.actor === 'task:cancel_child' && e.reason === 'planning_canceled'));
 });
 
 test('refusals: incomplete draft cannot be submitted (409) until updated; broken payloads answer 422; the planning model draws its diagram', async ({ h }) => {

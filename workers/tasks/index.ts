@@ -6,6 +6,7 @@ import { sleep } from './sleep.ts';
 import { notifyTask } from './notify.ts';
 import { startRun } from './start-run.ts';
 import { notifyParent, sendEvent } from './send-event.ts';
+import { cancelChild } from './cancel-child.ts';
 import { sharedEffectTasks } from './effect.ts';
 import { incidentTasks } from './incident-tasks.ts';
 import { deliveryTasks } from './delivery-tasks.ts';
@@ -14,7 +15,7 @@ import { changeTasks } from './change-tasks.ts';
 
 export function createBuiltInTasks(adapters: AdapterConfig = {}): TaskDefinition<any, any>[] {
   return [
-    noop, sleep, notifyTask(adapters), startRun, notifyParent, sendEvent,
+    noop, sleep, notifyTask(adapters), startRun, notifyParent, sendEvent, cancelChild,
     ...sharedEffectTasks(adapters),
     ...incidentTasks(adapters),
     ...deliveryTasks(adapters),

@@ -20,8 +20,7 @@
 //           approveEvent: 'APPROVE_CAB', rejectEvent: 'REJECT_CAB',
 //           reminderDelay: 'approvalReminderDelay', escalationDelay: 'approvalEscalationDelay', escalateTo: 'changeManager' }),
 //       },
-//       // Decide with `always`, not `onDone`: XState's done event carries no engine time (`$at`), and the
-//       // next state's timers are computed from the time of the event being handled.
+//       // Decide with `always`, not `onDone`: a rejection ends the round before every region is done.
 //       always: [{ guard: 'anyApprovalRejected', target: 'new' }, { guard: 'approvalsGranted', target: 'scheduled' }],
 //     },
 //   });
