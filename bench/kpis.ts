@@ -13,6 +13,7 @@ const MIN = 60_000;
 export interface KpiBenchRow {
   runs: number;
   entries: number;
+  kpis: number;
   allMs: number;
   window30Ms: number;
   window1Ms: number;
@@ -70,7 +71,7 @@ export async function kpiBench(url: string, sizes = [10_000, 100_000]): Promise<
     const window30Ms = await timed(() => report(now - 30 * DAY - 3_600_000), 15);
     const window1Ms = await timed(() => report(now - DAY), 15);
     const scanAllMs = await timed(() => redis.hgetall(`${keys.custom('kpi')}:{incident}:e`), 3);
-    rows.push({ runs: size, entries, allMs, window30Ms, window1Ms, scanAllMs });
+    rows.push({ runs: size, entries, kpis: incidentKpis.length, allMs, window30Ms, window1Ms, scanAllMs });
   }
   let cursor = '0';
   do {

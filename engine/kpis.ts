@@ -231,8 +231,8 @@ export function createKpiStore(redis: Redis, keys: Keys, scripts: Scripts) {
       const fig = async (dim: string): Promise<{ value: number | null; count: number }> => {
         if (k.aggregate === 'median' || k.aggregate === 'p90') {
           const q = k.aggregate === 'median' ? 0.5 : 0.9;
-          if (whole) return rankQuantile(`${b}:q:${k.name}|${dim}`, q);
-          const values = (await windowValues(k.name)).get(dim) ?? [];
+          if (whole) return rankQuantile(`${b}:q:${k.measure ?? k.name}|${dim}`, q);
+          const values = (await windowValues(k.measure ?? k.name)).get(dim) ?? [];
           return { value: quantileOf(values, q), count: values.length };
         }
         const a = sums.get(`${k.measure ?? k.name}|${dim}`) ?? { n: 0, s: 0 };
@@ -252,7 +252,7 @@ export function createKpiStore(redis: Redis, keys: Keys, scripts: Scripts) {
         for (const dimName of k.breakdown) {
           const values = dimValues(sums, k.per?.measure ?? k.measure ?? k.name, dimName);
           if (k.aggregate === 'median' || k.aggregate === 'p90') {
-            for (const v of await quantileDimValues(b, k.name, dimName)) if (!values.includes(v)) values.push(v);
+            for (const v of await quantileDimValues(b, k.measure ?? k.name, dimName)) if (!values.includes(v)) values.push(v);
           }
           const rows = [];
           for (const v of values.sort()) {
@@ -340,5 +340,5 @@ export type KpiStore = ReturnType<typeof createKpiStore>;
 
 /** The measures that median/p90 KPIs of a workflow read. */
 export function quantileMeasures(kpis: KpiDefinition[] | undefined): Set<string> {
-  return new Set((kpis ?? []).filter((k) => k.aggregate === 'median' || k.aggregate === 'p90').map((k) => k.name));
+  return new Set((kpis ?? []).filter((k) => k.aggregate === 'median' || k.aggregate === 'p90').map((k) => k.measure ?? k.name));
 }

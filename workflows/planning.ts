@@ -848,7 +848,9 @@ export const PLANNING_KPIS: KpiDefinition[] = [
   { name: 'onTimeAgainstTargetDate', label: 'On time against target date', unit: 'ratio', aggregate: 'mean', description: 'Completed by demand.targetDate ÷ completed.' },
   { name: 'capacityRiskRate', label: 'Capacity risk rate', unit: 'ratio', aggregate: 'mean', description: 'Demands flagged capacityRisk ÷ demands forecast.' },
   { name: 'capacityActionsRaised', label: 'Capacity actions raised', unit: 'count', aggregate: 'count' },
-  { name: 'valueDelivered', label: 'Value delivered (mean total score of completed demands)', unit: 'count', aggregate: 'mean', description: 'totalScore of each completed demand; the count is the number of demands delivered.' },
+  { name: 'valueDelivered', label: 'Value delivered (sum of total scores of completed demands)', unit: 'count', aggregate: 'count', description: 'Sum of totalScore of the demands completed in the window; the count is the number of demands delivered.' },
+  { name: 'backlog', label: 'Demand backlog (qualified or deferred now)', unit: 'count', aggregate: 'open', states: ['qualified', 'deferred'], breakdown: ['state', 'age'] },
+  { name: 'backlogAge', label: 'Mean age of the demand backlog', unit: 'ms', aggregate: 'openAge', states: ['qualified', 'deferred'], breakdown: ['state'] },
 ];
 
 const by = { type: 'string', minLength: 1, maxLength: 200 };
