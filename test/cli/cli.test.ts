@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { waitFor } from '../helpers.ts';
 import { startHarness, KEYS, type Harness } from '../api/harness.ts';
 
 const bin = new URL('../../bin/servicechart.js', import.meta.url).pathname;
@@ -189,15 +190,25 @@ test('runs watch of a cancelled run exits 1, and history lists its entries in or
   assert.ok(items.some((e: { type: string }) => e.type === 'run.cancelled'));
 });
 
-test('kpis asks the server for a workflow and reports what it answers', async ({ h }) => {
-  const r = await cli(h, ['kpis', '--workflow', 'demo', '--json']);
-  const served = await h.call('GET', '/v1/kpis?workflow=demo');
-  if (served.status === 200) {
-    assert.is(r.code, 0, r.err);
-    assert.is(JSON.parse(r.out).workflow, 'demo');
-  } else {
-    assert.is(r.code, served.status === 404 ? 2 : served.status === 422 ? 4 : 1);
-  }
+test('kpis prints a table of a workflow\'s measures (and --json the server\'s answer); exit codes for bad use', async ({ h }) => {
+  // One incident opened an hour ago and acknowledged 7 minutes later.
+  const opened = Date.now() - 3600_000;
+  const run = await h.call('POST', '/v1/runs', { body: { workflow: 'incident', input: { title: 'cli', impact: 2, urgency: 2, openedAt: new Date(opened).toISOString() } } });
+  await h.call('POST', `/v1/runs/${run.body.id}/events`, { body: { type: 'ACKNOWLEDGE', by: 'ana', at: new Date(opened + 7 * 60_000).toISOString() } });
+  await waitFor(async () => (await h.call('GET', '/v1/kpis?workflow=incident')).body.kpis.find((k: { name: string }) => k.name === 'mtta').count === 1, 5000, 'the MTTA measure');
+
+  const r = await cli(h, ['kpis', '--workflow', 'incident']);
+  assert.is(r.code, 0, r.err);
+  const mtta = r.out.split('\n').find((l) => l.startsWith('mtta'));
+  assert.ok(mtta, r.out);
+  assert.match(mtta!, /Mean time to acknowledge\s+7m 0s\s+1\s*$/);
+  const json = await cli(h, ['kpis', '--workflow', 'incident', '--since', new Date(opened - 1000).toISOString(), '--json']);
+  assert.is(json.code, 0, json.err);
+  const body = JSON.parse(json.out);
+  assert.is(body.workflow, 'incident');
+  assert.is(body.kpis.find((k: { name: string }) => k.name === 'mtta').value, 7 * 60_000);
+  assert.is((await cli(h, ['kpis', '--workflow', 'nope'])).code, 2, 'unknown workflow: not found');
+  assert.is((await cli(h, ['kpis', '--workflow', 'incident', '--since', 'yesterday'])).code, 4, 'bad time: validation');
   assert.is((await cli(h, ['kpis'])).code, 1, '--workflow is required');
 });
 
