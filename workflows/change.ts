@@ -1,7 +1,7 @@
 // The `change` process model (change enablement, PROCESSES.md §2): New → Assess → Authorize → Scheduled →
 // Implement → Review → Closed, with standard, normal, emergency and unauthorized paths, group approvals,
 // maintenance windows and freezes, on-hold, overrun and backout, and the links to incident and delivery.
-import { and, assign, emit, enqueueActions, not, setup, type AnyEventObject } from 'xstate';
+import { and, assign, emit, enqueueActions, not, setup, stateIn, type AnyEventObject } from 'xstate';
 import { defineWorkflow, taskActors, type KpiDefinition } from './lib/define.ts';
 import {
   approvalDelays, approvalImplementations, approvalRegion, eligibleApprovers, type ApprovalPolicy, type ApprovalsContext,
@@ -212,6 +212,8 @@ interface Step {
   input: (args: { context: ChangeContext }) => Record<string, unknown>;
   /** Skip the step unless this guard holds. */
   when?: string;
+  /** Actions on the task's result (done or error), before the next step. */
+  actions?: Loose;
 }
 
 /**
@@ -229,7 +231,8 @@ function sequence(steps: Step[], exit: string): Loose {
   };
   const states: Record<string, unknown> = { start: { always: route(0) } };
   steps.forEach((s, i) => {
-    states[s.name] = { invoke: { id: s.name, src: s.src, input: s.input, onDone: route(i + 1), onError: route(i + 1) } };
+    const next = s.actions ? route(i + 1).map((t) => ({ ...t, actions: s.actions })) : route(i + 1);
+    states[s.name] = { invoke: { id: s.name, src: s.src, input: s.input, onDone: next, onError: next } };
   });
   return { initial: 'start', states };
 }
@@ -257,7 +260,7 @@ const machine = setup({
   types: {} as { context: ChangeContext; input: Record<string, unknown> & { $at: number }; events: AnyEventObject },
   actors: taskActors(
     'assess_risk', 'detect_conflicts', 'request_approvals', 'withdraw_approvals', 'add_to_cab_agenda', 'create_pir_task',
-    'notify', 'notify_parent', 'send_event', 'start_run', 'send_change_event', 'rollback',
+    'notify', 'notify_parent', 'start_run', 'cancel_child', 'send_change_event', 'rollback',
   ),
   guards: {
     ...approvals.guards,
@@ -316,6 +319,8 @@ const machine = setup({
     deliveryLinked: ({ context }: Args) => context.deliveryRunId !== null || typeof context.links.delivery === 'string',
     startsDelivery: ({ context }: Args) => context.startDelivery && context.links.release !== undefined,
     hasDeliveryRun: ({ context }: Args) => context.deliveryRunId !== null,
+    /** `start_run` of the delivery is in flight: its run id is not known yet. */
+    deliveryStarting: stateIn('#change.implement.startingDelivery'),
     /** §2.3: `by` ∈ implementer ∪ changeManager (anyone, when the change names neither). */
     isImplementerOrManager: ({ context, event }: Args) => {
       const allowed = [...(context.implementer ? [context.implementer] : []), ...(context.approvers.implementer ?? []), ...(context.approvers.changeManager ?? [])];
@@ -479,6 +484,11 @@ const machine = setup({
       enqueue.emit(measure(context, 'changeSuccessScore', score, { closeCode: code }));
     }),
     markCanceled: assign({ outcome: 'canceled' }),
+    /** The result of `cancel_child` on the change's delivery, in the history (a failure is `task.failed` too). */
+    recordChildCancel: emit(({ context, event }: Args) => ({
+      type: 'change.child_cancelled', runId: context.deliveryRunId, workflow: 'delivery',
+      cancelled: event.output?.cancelled ?? false, reason: event.output?.reason ?? (event.error !== undefined ? 'cancel_failed' : null),
+    })),
     emitUnauthorized: emit(({ context }: Args) => measure(context, 'unauthorizedChanges', 1)),
   },
   delays: {
@@ -681,7 +691,8 @@ const machine = setup({
         DELIVERY_COMPLETED: { guard: and(['fromLinkedDelivery', not('isBackingOut')]), target: 'review', actions: { type: 'setCloseCode', params: { code: 'successful' } } },
         DELIVERY_FAILED: { guard: and(['fromLinkedDelivery', not('isBackingOut')]), target: 'review', actions: { type: 'setCloseCode', params: { code: 'unsuccessful' } } },
         WORK_STARTED: { guard: 'isImplementerOrManager', actions: 'markWorkStarted' },
-        CANCEL: { guard: 'workNotStarted', ...cancel },
+        // Not while the delivery is being started: its run id is not known yet, so it could not be canceled.
+        CANCEL: { guard: and(['workNotStarted', not('deliveryStarting')]), ...cancel },
       },
       states: {
         announcing: sequence([
@@ -812,7 +823,9 @@ const machine = setup({
     canceling: sequence([
       { name: 'withdrawing', src: 'withdraw_approvals', when: 'hasWithdrawnGroups', input: ({ context }) => ({ groups: context.withdrawnGroups, reason: 'canceled' }) },
       { name: 'notifying', src: 'notify', input: notice((c) => `${ref(c)} is canceled: ${c.cancelReason ?? ''}`) },
-      { name: 'cancelingDelivery', src: 'send_event', when: 'hasDeliveryRun', input: ({ context }) => ({ runId: context.deliveryRunId ?? '', event: { type: 'CANCEL', by: context.canceledBy ?? requester(context), reason: 'change_canceled' } }) },
+      // The change's only child run is the delivery it started (§2.9); it is cancelled as
+      // `POST /v1/runs/:id/cancel` would, so that no deployment starts for a canceled change.
+      { name: 'cancelingDelivery', src: 'cancel_child', when: 'hasDeliveryRun', input: ({ context }) => ({ runId: context.deliveryRunId ?? '', reason: 'change_canceled' }), actions: 'recordChildCancel' },
       { name: 'notifyingParent', src: 'notify_parent', input: ({ context }) => ({ event: { type: 'CHANGE_CANCELED', closeCode: null, reason: context.cancelReason } }) },
     ], '#change.canceled'),
 

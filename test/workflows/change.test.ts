@@ -4,6 +4,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { startHarness, type Harness } from '../api/harness.ts';
 import { waitFor } from '../helpers.ts';
+import { completeTask, openTask, startRun, waitForChild, waitForStatus } from './delivery-helpers.ts';
 import {
   HOUR, approvers, complete, getRun, history, iso, maintenanceAround, measures, normalChange, notifications, openTasks, paths, send, sendOk,
   startChange, waitState, waitTask,
@@ -273,6 +274,54 @@ test('failed deployment: DEPLOYMENT_RESULT rolled_back closes the change unsucce
   assert.equal(measures(hist, 'changeFailureRate').map((m) => m.value), [1]);
 });
 
+type Kpi = { name: string; value: number | null; count: number };
+async function kpis(h: Harness, workflow: string): Promise<Record<string, Kpi>> {
+  const res = await h.call('GET', `/v1/kpis?workflow=${workflow}`, { key: 'viewer' });
+  assert.is(res.status, 200, JSON.stringify(res.body));
+  return Object.fromEntries((res.body.kpis as Kpi[]).map((k) => [k.name, k]));
+}
+
+test('failed deployment through a real delivery: the canary fails and rolls back, the change closes unsuccessful after a PIR, the delivery raises an incident caused by the change, and the change KPIs count it', async () => {
+  // A harness of its own: KPI figures are cumulative per harness, so these are this test's runs only.
+  const h = await startHarness();
+  try {
+    const now = Date.now();
+    const delivery = await startRun(h, 'delivery', {
+      release: { id: 'REL-FAIL-10', version: '7.1.0', service: 'orders', artifacts: [{ name: 'orders', digest: `sha256:${'b'.repeat(64)}` }], commits: [] },
+      environments: ['production'], changePolicy: 'auto-standard', requestedBy: 'dev-dana', previousVersion: '7.0.3',
+      window: { start: iso(now + 300), end: iso(now + HOUR) },
+      approvers: { ...approvers, releaseManager: ['rita'] },
+      change: { templateId: 'deploy', templates: { deploy: { active: true } }, schedules: { maintenance: maintenanceAround(['orders'], now) } },
+      canary: { threshold: 2 }, simulate: { health: [{ phase: 'canary', minWeight: 20, result: 'fail' }] },
+      delaysMs: { goNoGoDeadlineDelay: 0, canaryIntervalDelay: 150, bakeDelay: 150, elsDelay: 150, stepProgressDeadlineDelay: 5000, rollbackDeadlineDelay: 5000 },
+    });
+    const go = await openTask(h, delivery.id, 'readiness');
+    assert.is((await completeTask(h, go.id, 'GO', 'rita')).status, 200);
+    const [child] = await waitForChild(h, delivery.id, 'change');
+    const failed = await waitForStatus(h, delivery.id, 'done', 20_000);
+    assert.is(failed.output.outcome, 'rolled_back', 'the canary failed and was rolled back');
+    const pir = await waitState(h, child.id, 'review.pir', 10_000);
+    assert.is(pir.context.closeCode, 'unsuccessful');
+    assert.is(pir.context.backedOut, true);
+    const received = (await history(h, child.id)).find((e) => e.type === 'event.received' && e.event === 'DEPLOYMENT_RESULT');
+    assert.ok(received, 'the delivery reported DEPLOYMENT_RESULT');
+    const [incident] = await waitForChild(h, delivery.id, 'incident');
+    assert.is(incident.input.causedByChange, child.id, 'the incident raised by the delivery names the change');
+    await sendOk(h, child.id, { type: 'PIR_ACCEPTED', by: 'carla' });
+    await waitState(h, child.id, 'closed');
+    // This harness has one closed, implemented change: unsuccessful. (The incident it caused is the same
+    // change failing, so it does not count twice.)
+    const k = await waitFor(async () => {
+      const got = await kpis(h, 'change');
+      return got.changeFailureRate.count === 1 ? got : null;
+    }, 8000, 'the change failure measure');
+    assert.equal([k.changeFailureRate.count, k.changeFailureRate.value], [1, 1]);
+    assert.equal([k.changeSuccessRate.count, k.changeSuccessRate.value], [1, 0]);
+  } finally {
+    await h.close();
+  }
+});
+
 test('on hold: pending CAB approvals are withdrawn, only RELEASE_HOLD and CANCEL are accepted, release restores CM approved and asks CAB again', async ({ h }) => {
   const run = await startChange(h, normalChange({ leadTimeMs: 0 }, 4 * HOUR));
   await throughAssess(h, run.id);
@@ -317,6 +366,7 @@ test('cancel rules: canceled from implement before work starts; after WORK_START
   const canceled = await waitState(h, a.id, 'canceled');
   assert.is(canceled.status, 'done');
   assert.equal(canceled.output, { outcome: 'canceled', closeCode: null, reason: 'no longer needed', changeType: 'standard', risk: 'low' });
+  assert.equal((await history(h, a.id)).filter((e) => e.type === 'change.child_cancelled'), [], 'no child, nothing to cancel');
   const b = await startChange(h, base);
   await sendOk(h, b.id, { type: 'SUBMIT', by: 'rita' });
   await waitState(h, b.id, 'implement.inProgress');
@@ -324,6 +374,43 @@ test('cancel rules: canceled from implement before work starts; after WORK_START
   const refused = await send(h, b.id, { type: 'CANCEL', by: 'rita', reason: 'too late' });
   assert.is(refused.status, 409);
   assert.is(refused.body.error.code, 'EVENT_NOT_ACCEPTED');
+});
+
+test('cancel rules: a change canceled in implement before work starts cancels the delivery it started (run status cancelled), on record in its history', async ({ h }) => {
+  const now = Date.now();
+  const release = { id: 'REL-CANCEL-12', version: '2.0.0', service: 'orders', artifacts: [{ name: 'orders', digest: `sha256:${'c'.repeat(64)}` }] };
+  const run = await startChange(h, {
+    changeType: 'standard', templateId: 'deploy', requestedBy: 'rita', ci: ['orders'], approvers: { ...approvers, releaseManager: ['rita'] },
+    templates: { deploy: { active: true, implementationPlan: 'pipeline', backoutPlan: 'pipeline rollback', testPlan: 'canary' } },
+    plannedStart: iso(now + 2.5 * HOUR), plannedEnd: iso(now + 3.5 * HOUR), schedules: { maintenance: maintenanceAround(['orders'], now) },
+    links: { release }, startDelivery: true, earlyStartToleranceMs: 3 * HOUR,
+  });
+  // A change with a link submits itself (§2.9).
+  await waitState(h, run.id, 'scheduled.waiting');
+  // Started early (within the tolerance): the delivery's go/no-go, due 2 h before the window, is still open.
+  await sendOk(h, run.id, { type: 'START_IMPLEMENTATION', by: 'ivan' });
+  // A change carrying a release starts its own production delivery at implement (§2.9).
+  const delivering = await waitState(h, run.id, 'implement.inProgress.delivering');
+  const deliveryId = delivering.context.deliveryRunId;
+  assert.type(deliveryId, 'string');
+  const child = await getRun(h, deliveryId);
+  assert.is(child.parentRunId, run.id);
+  assert.is(child.status, 'running', 'the delivery waits for its go/no-go');
+  await sendOk(h, run.id, { type: 'CANCEL', by: 'rita', reason: 'release withdrawn' });
+  const canceled = await waitState(h, run.id, 'canceled');
+  assert.is(canceled.output.outcome, 'canceled');
+  const gone = await waitFor(async () => {
+    const d = await getRun(h, deliveryId);
+    return d.status === 'cancelled' ? d : null;
+  }, 8000, 'the child delivery cancelled');
+  assert.equal(gone.tasks, [], 'its tasks are withdrawn');
+  const hist = await history(h, run.id);
+  assert.equal(hist.filter((e) => e.type === 'change.child_cancelled').map((e) => [e.runId, e.workflow, e.cancelled]), [[deliveryId, 'delivery', true]]);
+  const childHist = await history(h, deliveryId);
+  const cancelled = childHist.find((e) => e.type === 'run.cancelled');
+  assert.is(cancelled.reason, 'change_canceled');
+  assert.is(cancelled.actor, 'task:cancel_child');
+  assert.is((await send(h, run.id, { type: 'CANCEL', by: 'rita', reason: 'again' })).status, 409, 'an ended change takes nothing');
 });
 
 test('segregation of duties: the requester completing the CM approval task answers 409 and the task stays open', async ({ h }) => {
