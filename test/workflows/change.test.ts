@@ -306,7 +306,7 @@ test('failed deployment through a real delivery: the canary fails and rolls back
     const received = (await history(h, child.id)).find((e) => e.type === 'event.received' && e.event === 'DEPLOYMENT_RESULT');
     assert.ok(received, 'the delivery reported DEPLOYMENT_RESULT');
     const [incident] = await waitForChild(h, delivery.id, 'incident');
-    assert.is(incident.input.causedByChange, child.id, 'the incident raised by the delivery names the change');
+    assert.is(incident.context.links.causedByChange, child.id, 'the incident raised by the delivery names the change');
     await sendOk(h, child.id, { type: 'PIR_ACCEPTED', by: 'carla' });
     await waitState(h, child.id, 'closed');
     // This harness has one closed, implemented change: unsuccessful. (The incident it caused is the same

@@ -92,8 +92,8 @@ test('failed canary through a real change: the change closes unsuccessful and a 
   const [incident] = await waitForChild(h, runId, 'incident');
   assert.is(incident.version, 1, 'the real incident model');
   assert.is(incident.parentRunId, runId);
-  assert.is(incident.input.causedByDelivery, runId);
-  assert.is(incident.input.causedByChange, changeId);
+  assert.is(incident.context.links.causedByDelivery, runId);
+  assert.is(incident.context.links.causedByChange, changeId);
   const entries = await history(h, runId);
   assert.not.ok(entries.some((e) => e.type === 'delivery.incident_not_raised'), 'the incident model took the input');
 });

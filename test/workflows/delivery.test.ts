@@ -150,8 +150,7 @@ test('failed canary: checks fail from 20 %, five failures roll back; change told
   const [incident] = await waitForChild(h, runId, 'incident');
   assert.is(incident.businessKey, `delivery:${runId}`);
   assert.equal([incident.input.impact, incident.input.urgency], [2, 1], 'P2');
-  assert.is(incident.input.causedByDelivery, runId);
-  assert.is(incident.input.causedByChange, changeRunId);
+  assert.equal(incident.input.links, { causedByDelivery: runId, causedByChange: changeRunId }, 'the links the incident model reads');
   assert.is(incident.input.service, 'checkout');
 
   assert.is(measures(entries, 'changeFailRate')[0].value, 1);
@@ -234,6 +233,20 @@ test('no decision: nobody answers the go/no-go by window.start − 2 h → cance
   assert.is(Date.parse(fired.dueAt), start - 2 * 3_600_000);
   const tasks = await h.call('GET', '/v1/tasks?status=open', { key: 'viewer' });
   assert.not.ok(tasks.body.items.some((t: any) => t.runId === run.id), 'the go/no-go task is withdrawn');
+});
+
+test('a release that reaches go/no-go after window.start − 2 h (a change-initiated deployment) gets the offset to decide, not an instant no-go', async ({ h }) => {
+  // The window is open already: window.start − offset has passed.
+  const start = Date.now() - 60_000;
+  const run = await startRun(h, 'delivery', releaseInput({ window: { start: iso(start), end: iso(start + 3_600_000) }, delaysMs: { goNoGoDeadlineDelay: 1500 } }));
+  const entered = Date.now();
+  await openTask(h, run.id, 'readiness');
+  const timer = (await getRun(h, run.id)).timers.find((t: any) => t.timer === 'goNoGoDeadlineDelay');
+  assert.ok(timer, 'the deadline is armed');
+  const due = Date.parse(timer.dueAt);
+  assert.ok(due >= entered + 1000 && due <= Date.now() + 1500, `due ${due - entered} ms after readiness, not at once`);
+  const done = await waitForStatus(h, run.id, 'done', 10_000);
+  assert.equal([done.output.outcome, done.output.reason], ['no_go', 'no_decision']);
 });
 
 test('change rejected at the gate: CHANGE_REJECTED → canceled (change_rejected), the change is canceled too', async ({ h }) => {

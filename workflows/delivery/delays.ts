@@ -30,7 +30,15 @@ export const delays = {
   stepProgressDeadlineDelay: ({ context }: Args) => delayMs(context, 'stepProgressDeadlineDelay'),
   canaryIntervalDelay: ({ context }: Args) => delayMs(context, 'canaryIntervalDelay', context.canary.intervalMs),
   // Armed only with a window (windowTimer); counted to the absolute time, the offset from delaysMs.
-  goNoGoDeadlineDelay: ({ context, event }: Args) => Math.max(0, (context.window?.start ?? 0) - delayMs(context, 'goNoGoDeadlineDelay') - nowOf(event)),
+  // A release asked for after that time (a change-initiated deployment, started at implement) still
+  // gives the release manager the offset to decide, within the window.
+  goNoGoDeadlineDelay: ({ context, event }: Args) => {
+    const now = nowOf(event);
+    const offset = delayMs(context, 'goNoGoDeadlineDelay');
+    const due = (context.window?.start ?? 0) - offset;
+    if (due > now || !context.window) return Math.max(0, due - now);
+    return Math.max(0, Math.min(now + offset, context.window.end) - now);
+  },
   windowClosingDelay: ({ context, event }: Args) => Math.max(0, (context.window?.end ?? 0) - delayMs(context, 'windowClosingDelay') - nowOf(event)),
   bakeDelay: ({ context }: Args) => delayMs(context, 'bakeDelay', context.bakeMs),
   elsDelay: ({ context }: Args) => delayMs(context, 'elsDelay', context.elsMs),

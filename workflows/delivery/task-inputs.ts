@@ -57,8 +57,11 @@ export function incidentInput(context: DeliveryContext, priority: 1 | 2): Record
     urgency: 1,
     category: 'deployment',
     source: { tool: 'api', key: `delivery:${context.runId ?? context.release.id}` },
-    causedByDelivery: context.runId ?? undefined,
-    causedByChange: context.changeRunId ?? undefined,
+    // The incident model reads its links here (PROCESSES.md §1.9, §3.9).
+    links: {
+      ...(context.runId ? { causedByDelivery: context.runId } : {}),
+      ...(context.changeRunId ? { causedByChange: context.changeRunId } : {}),
+    },
     approvers: context.approvers,
   };
 }
