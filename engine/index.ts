@@ -399,6 +399,17 @@ export function createEngine(opts: EngineOptions) {
       return kpis.report(workflow, wf.kpis ?? [], { ...window, now: clock.now() }, () => openRunsOf(workflow));
     },
 
+    /**
+     * Add an entry to a run's history without changing the run, for what an operator should see on its
+     * timeline (a webhook event the run refused, with the reason). `type` is dotted (`hook.ignored`).
+     * Answers false when the run does not exist.
+     */
+    async appendNote(runId: string, type: string, fields: JsonObject, actor: string): Promise<boolean> {
+      if (!/^[a-z][a-z0-9_]*\.[a-z0-9_.]+$/.test(type)) throw validationError('bad history entry type', [{ path: '/type', message: 'a dotted lower-case name such as hook.ignored' }]);
+      const id = runIdOrThrow(runId);
+      return scripts.appendHistory([keys.run(id), keys.history(id)], [JSON.stringify({ ...fields, type, at: iso(clock.now()), actor })]);
+    },
+
     /** The seq of the newest history entry (0 for none). */
     async lastHistorySeq(runId: string): Promise<number> {
       return Number((await redis.hget(keys.run(runIdOrThrow(runId)), 'hseq')) ?? 0);

@@ -42,8 +42,10 @@ async function send(engine: Engine, runId: string, event: unknown, idempotencyKe
     return res.duplicate ? { action: 'duplicate', runId, reason: 'this event was applied before' } : { action: 'event', runId };
   } catch (err) {
     const r = refusal(err);
-    if (r) return { ...r, runId };
-    throw err;
+    if (!r) throw err;
+    // The run's own timeline says why the tool's event changed nothing.
+    await engine.appendNote(runId, 'hook.ignored', { event: event.type, reason: r.reason ?? '' }, actor).catch(() => undefined);
+    return { ...r, runId };
   }
 }
 

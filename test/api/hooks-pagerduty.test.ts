@@ -62,6 +62,13 @@ test('incident.acknowledged sends ACKNOWLEDGE with respondedAt = occurred_at (MT
   assert.is(twice.status, 202);
   assert.is(result(twice).action, 'ignored');
   assert.match(result(twice).reason, /EVENT_NOT_ACCEPTED/);
+  const history = await h.call('GET', `/v1/runs/${result(ack).runId}/history?limit=500`, { key: 'viewer' });
+  const notes = history.body.items.filter((e: { type: string }) => e.type === 'hook.ignored');
+  assert.is(notes.length, 1, 'the refused acknowledge is on the run\'s timeline');
+  assert.is(notes[0].event, 'ACKNOWLEDGE');
+  assert.is(notes[0].actor, 'hook:pagerduty');
+  assert.match(notes[0].reason, /EVENT_NOT_ACCEPTED/);
+  assert.is(history.body.items.filter((e: { type: string; event?: string }) => e.type === 'event.received' && e.event === 'ACKNOWLEDGE').length, 1, 'no event.received for the refused one');
 });
 
 test('incident.resolved → RESOLVE with code resolved_in_pagerduty; incident.reopened → REOPEN', async ({ h }) => {
