@@ -87,7 +87,7 @@ export const mappingSchema = {
   additionalProperties: false,
   properties: {
     $comment: { type: 'string' },
-    source: { enum: ['alertmanager', 'pagerduty', 'jira', 'github', 'servicenow', 'generic'] },
+    source: { enum: ['alertmanager', 'pagerduty', 'jira', 'github', 'servicenow', 'generic', 'grafana'] },
     description: { type: 'string' },
     deliveryIdHeader: { anyOf: [{ type: 'string', minLength: 1 }, { type: 'array', items: { type: 'string', minLength: 1 } }] },
     deliveryId: exprRef,

@@ -72,7 +72,8 @@ export function hookRoutes(routes: RouteTable, engine: Engine, config: HookConfi
       { name: 'X-Hub-Signature', description: 'jira: sha256=<hex HMAC-SHA256 of the raw body>' },
       { name: 'X-PagerDuty-Signature', description: 'pagerduty: v1=<hex>[,v1=<hex>…]; one match is enough' },
       { name: 'X-Signature-256', description: 'generic: sha256=<hex HMAC-SHA256 of the raw body>' },
-      { name: 'Authorization', description: 'alertmanager, servicenow: Bearer <secret>' },
+      { name: 'X-Grafana-Alerting-Signature', description: 'grafana: <hex HMAC-SHA256 of the body, or of timestamp:body with X-Grafana-Alerting-Timestamp>' },
+      { name: 'Authorization', description: 'alertmanager, servicenow (and grafana without a signature): Bearer <secret>' },
     ],
     responses: {
       202: { description: 'every item mapped and its result durable', schema: { type: 'object', required: ['results'], properties: { results: { type: 'array', items: resultSchema } } } },
@@ -90,7 +91,7 @@ export function hookRoutes(routes: RouteTable, engine: Engine, config: HookConfi
     };
 
     // The signature covers the exact bytes: nothing is parsed before it is checked.
-    const verified = verifyHook(source, config.secrets[source], get, raw);
+    const verified = verifyHook(source, config.secrets[source], get, raw, receivedAt);
     if (!verified.ok) await refuse(new ServicechartError(ErrorCode.UNAUTHENTICATED, verified.reason));
     if (raw.length > 0 && !ctx.is('application/json', '+json')) await refuse(new ServicechartError(ErrorCode.UNSUPPORTED_MEDIA_TYPE, 'send the body as application/json'));
     let parsed: unknown;

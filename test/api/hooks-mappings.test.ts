@@ -40,7 +40,7 @@ test("signatures: GitHub's published test vector, and each source's header", () 
 
 test('every built-in mapping file loads', () => {
   const all = loadMappings();
-  assert.equal(Object.keys(all).sort(), ['alertmanager', 'generic', 'github', 'jira', 'pagerduty', 'servicenow']);
+  assert.equal(Object.keys(all).sort(), ['alertmanager', 'generic', 'github', 'grafana', 'jira', 'pagerduty', 'servicenow']);
 });
 
 test('an invalid mapping file is refused with the file and the JSON path', () => {

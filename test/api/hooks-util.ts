@@ -5,7 +5,7 @@ import type { Harness } from './harness.ts';
 
 export const SECRETS = {
   alertmanager: 'am-secret-123', pagerduty: 'pd-secret-123', jira: 'jira-secret-123',
-  github: 'gh-secret-123', servicenow: 'sn-secret-123', generic: 'generic-secret-123',
+  github: 'gh-secret-123', servicenow: 'sn-secret-123', generic: 'generic-secret-123', grafana: 'grafana-secret-123',
 } as const;
 export type Source = keyof typeof SECRETS;
 
@@ -23,6 +23,7 @@ export function signed(source: Source, raw: string, secret: string = SECRETS[sou
     case 'jira': h['x-hub-signature'] = `sha256=${hmac(secret, raw)}`; break;
     case 'pagerduty': h['x-pagerduty-signature'] = `v1=${hmac(secret, raw)}`; break;
     case 'generic': h['x-signature-256'] = `sha256=${hmac(secret, raw)}`; break;
+    case 'grafana': h['x-grafana-alerting-signature'] = hmac(secret, raw); break;
     default: h.authorization = `Bearer ${secret}`;
   }
   return h;
