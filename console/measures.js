@@ -82,7 +82,12 @@ export function barChart(kpi, points) {
   const y = (v) => top + (H - top - bottom) * (1 - v / max);
   const svg = s('svg', { viewBox: `0 0 ${W} ${H}`, width: '100%', role: 'img', 'aria-label': `${kpi.label} per bucket`, class: 'bar-chart' });
   svg.append(s('title', {}, `${kpi.label}: ${points.map((p) => `${p.label} ${formatValue(p.value, kpi.unit)} (${p.count} runs)`).join('; ')}`));
-  for (const f of [0, 0.5, 1]) {
+  // With nothing recorded there is no scale to show: one baseline and a note instead of three zeros.
+  const empty = points.every((p) => p.value === null);
+  if (empty) {
+    svg.append(s('text', { x: (left + W) / 2, y: (top + H - bottom) / 2, 'text-anchor': 'middle', 'font-size': 12, fill: '#475467' }, 'no runs recorded this measure in these buckets'));
+  }
+  for (const f of empty ? [0] : [0, 0.5, 1]) {
     const v = max * f;
     svg.append(s('line', { x1: left, x2: W - 4, y1: y(v), y2: y(v), stroke: '#d0d5dd', 'stroke-width': 1 }),
       s('text', { x: left - 6, y: y(v) + 4, 'text-anchor': 'end', 'font-size': 11, fill: '#344054' }, formatValue(v, kpi.unit)));
