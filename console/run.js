@@ -19,11 +19,34 @@ export async function renderRun(main, id) {
   const liveState = h('span', { class: 'hint', id: 'stream-state' }, 'connecting…');
   const errors = h('div');
 
+  // Large models (incident, planning) are unreadable shrunk to the card: they open at their own size,
+  // scrolled to the first active state, with a toggle to fit the whole chart.
+  let fit = null;
+  const zoom = h('button', { type: 'button', class: 'secondary', 'aria-pressed': 'false', onclick: () => { fit = !isFit(); applyZoom(); } }, 'Fit to width');
+  const isFit = () => diagram.classList.contains('fit');
+  function applyZoom(svgNode = diagram.querySelector('svg')) {
+    if (!svgNode) return;
+    const natural = Number(svgNode.getAttribute('width')) || 0;
+    const wantFit = fit ?? natural <= diagram.clientWidth * 1.6;
+    diagram.classList.toggle('fit', wantFit);
+    zoom.textContent = wantFit ? 'Actual size' : 'Fit to width';
+    zoom.setAttribute('aria-pressed', String(wantFit));
+    if (!wantFit) {
+      const active = svgNode.querySelector('[aria-current="true"][data-kind="atomic"]') ?? svgNode.querySelector('[aria-current="true"]');
+      if (active && active.getBBox) {
+        const box = active.getBBox();
+        diagram.scrollLeft = Math.max(0, box.x - diagram.clientWidth / 3);
+        diagram.scrollTop = Math.max(0, box.y - diagram.clientHeight / 3);
+      }
+    }
+  }
+
+
   main.append(
     title, summary, errors,
     h('div', { class: 'run-grid' },
       h('div', { class: 'col-main' },
-        h('section', { class: 'card', 'aria-labelledby': 'diagram-title' }, h('h2', { id: 'diagram-title' }, 'Statechart'), diagram),
+        h('section', { class: 'card', 'aria-labelledby': 'diagram-title' }, h('div', { class: 'card-head' }, h('h2', { id: 'diagram-title' }, 'Statechart'), zoom), diagram),
         actions, data),
       h('div', { class: 'col-side' },
         pending, slas, family,
@@ -35,7 +58,9 @@ export async function renderRun(main, id) {
       const svg = await api('GET', `/v1/runs/${enc}/diagram?format=svg`);
       const node = importSvg(svg);
       diagramCaption.textContent = `Active: ${stateText(run.state)}`;
-      clear(diagram).append(node, diagramCaption);
+      clear(diagram).append(node);
+      applyZoom(node);
+      if (!diagramCaption.isConnected) diagram.after(diagramCaption);
     } catch (err) {
       clear(diagram).append(errorBox(err));
     }
