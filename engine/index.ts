@@ -192,6 +192,12 @@ export function createEngine(opts: EngineOptions) {
         const run = await runs.getStored(runIdOrThrow(id));
         return run?.parentRunId ?? null;
       },
+      async listRuns(filter) {
+        const page = await index.list({
+          workflow: filter.workflow, status: filter.status, state: filter.state, limit: Math.min(Math.max(1, filter.limit ?? 50), 500), cursor: null,
+        });
+        return page.items;
+      },
       async record(type, fields) {
         await scripts.appendHistory([keys.run(runId), keys.history(runId)], [JSON.stringify({ ...fields, type, at: iso(clock.now()), actor: `task:${taskName}` })]);
       },

@@ -2,6 +2,7 @@
 import type { JSONSchemaType } from 'ajv';
 import { ServicechartError, ErrorCode } from './errors.ts';
 import type { RunId, TaskId } from './ids.ts';
+import type { RunView } from './types.ts';
 
 export interface RetryPolicy {
   /** Total attempts, the first included. */
@@ -32,6 +33,13 @@ export interface TaskServices {
   cancelRun(runId: string, reason: string | null): Promise<{ cancelled: boolean; reason?: string }>;
   /** The run's parent run id, or null. */
   parentOf(runId: string): Promise<string | null>;
+  /**
+   * The first page (newest first, at most `limit`, default 50, capped at 500) of the runs that match, as
+   * `GET /v1/runs` filters them: `state` is a top-level state name.
+   * @example
+   * const baking = await ctx.services.listRuns({ workflow: 'delivery', status: 'running', state: 'bake' });
+   */
+  listRuns(filter: { workflow?: string; status?: 'running'; state?: string; limit?: number }): Promise<RunView[]>;
   /** Append model-specific entries (`notify.recorded`, …) to the calling run's history. */
   record(type: string, fields: Record<string, unknown>): Promise<void>;
   now(): number;

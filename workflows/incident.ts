@@ -74,6 +74,8 @@ export interface IncidentContext {
   [k: string]: unknown;
   number: string | null;
   businessKey: string | null;
+  /** This run's id (`$runId` at start): the `incidentRunId` other runs are told. */
+  runId: string | null;
   title: string;
   description: string | null;
   service: string | null;
@@ -218,6 +220,7 @@ function initialContext(input: IncidentInput): IncidentContext {
   return {
     number,
     businessKey: str(input.businessKey) ?? sourceKey ?? number,
+    runId: str(input.$runId),
     title: str(input.title) ?? 'Untitled incident',
     description: str(input.description),
     service: str(input.service),
@@ -362,6 +365,7 @@ const machine = setup({
   actors: taskActors(
     'notify', 'page_oncall', 'enrich_context', 'route_assignment', 'create_external_ticket', 'update_external_ticket',
     'resolve_external_alert', 'open_bridge', 'publish_status_update', 'create_problem_record', 'send_survey', 'start_run',
+    'notify_deliveries',
   ),
   delays: {
     ...response.delays,
@@ -389,6 +393,8 @@ const machine = setup({
     ...paging.guards,
     ...notices.guards,
     intakeDone: ({ context }: Args) => context.intakeDone,
+    // An incident a delivery raised about itself is already that delivery's outcome: telling it would loop.
+    deliveriesToNotify: ({ context }: Args) => context.service !== null && typeof context.runId === 'string' && context.links.causedByDelivery === null,
     priorityRouted: ({ context }: Args) => context.routedPriority !== null && context.routedPriority !== context.priority,
     sourceIsTicket: ({ context }: Args) => ['jira', 'servicenow', 'github'].includes(context.source.tool),
     groupExists: ({ context, event }: Args) => {
@@ -603,6 +609,13 @@ const machine = setup({
     }),
 
     intakeFinished: assign({ intakeDone: true }),
+    deliveriesNotified: enqueueActions(({ context, event, enqueue }: Args & { enqueue: any }) => {
+      const notified = obj(event.output).notified;
+      enqueue.emit({ type: 'incident.deliveries_notified', service: context.service, priority: context.priority, runIds: Array.isArray(notified) ? notified : [] });
+    }),
+    deliveriesNotifyFailed: enqueueActions(({ context, event, enqueue }: Args & { enqueue: any }) => {
+      enqueue.emit({ type: 'incident.deliveries_notify_failed', service: context.service, error: event.error });
+    }),
     routingFor: assign(({ context }: Args) => ({ routedPriority: context.priority })),
     enriched: assign(({ context, event }: Args) => {
       const out = obj(event.output);
@@ -756,7 +769,16 @@ const machine = setup({
         intake: {
           initial: 'init',
           states: {
-            init: { always: [{ guard: 'intakeDone', target: 'done' }, { target: 'enriching' }] },
+            init: { always: [{ guard: 'intakeDone', target: 'done' }, { guard: 'deliveriesToNotify', target: 'notifyingDeliveries' }, { target: 'enriching' }] },
+            // First, and once: a delivery in bake rolls back on a P1/P2, so it should hear at once (§1.9).
+            notifyingDeliveries: {
+              invoke: {
+                id: 'notifyDeliveries', src: 'notify_deliveries',
+                input: ({ context }: Args) => ({ service: context.service, priority: context.priority, incidentRunId: context.runId }),
+                onDone: { target: 'enriching', actions: 'deliveriesNotified' },
+                onError: { target: 'enriching', actions: 'deliveriesNotifyFailed' },
+              },
+            },
             enriching: {
               invoke: {
                 id: 'enrich', src: 'enrich_context',

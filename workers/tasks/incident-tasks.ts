@@ -1,6 +1,6 @@
 // The incident model's own tasks (PROCESSES.md §1.7): context enrichment and routing compute answers
-// the model needs; paging, alert resolution, bridges, status updates, problem records and surveys are
-// single outbound effects through adapters.
+// the model needs; notify_deliveries is the link to deliveries in bake or ELS (§1.9); paging, alert
+// resolution, bridges, status updates, problem records and surveys are single outbound effects through adapters.
 import { createHash } from 'node:crypto';
 import { defineTask, type TaskDefinition } from '../../engine/index.ts';
 import type { AdapterConfig } from '../adapters/index.ts';
@@ -177,6 +177,61 @@ const enrichContextTask = defineTask<EnrichInput, EnrichOutput>({
 });
 
 // ---------------------------------------------------------------------------------------------
+// notify_deliveries: the incident → delivery link (PROCESSES.md §1.9, §3.9)
+
+/** The delivery model's top-level states in which a new incident on its service concerns it. */
+export const DELIVERY_WATCH_STATES = ['bake', 'earlyLifeSupport'] as const;
+
+interface NotifyDeliveriesInput {
+  service: string;
+  priority: number;
+  incidentRunId: string;
+}
+
+interface NotifyDeliveriesOutput {
+  notified: string[];
+}
+
+const serviceOf = (context: unknown): unknown => {
+  const c = (context ?? {}) as { service?: unknown; release?: { service?: unknown } };
+  return c.service ?? c.release?.service;
+};
+
+const notifyDeliveriesTask = defineTask<NotifyDeliveriesInput, NotifyDeliveriesOutput>({
+  name: 'notify_deliveries',
+  description: 'Send INCIDENT_OPENED {incidentRunId, priority, service} to every running delivery of the service in bake or earlyLifeSupport; output the runs that took it.',
+  input: {
+    type: 'object', required: ['service', 'priority', 'incidentRunId'],
+    properties: { service: { type: 'string', minLength: 1 }, priority: { type: 'integer', minimum: 1, maximum: 5 }, incidentRunId: { type: 'string', minLength: 1 } },
+    additionalProperties: false,
+  },
+  output: {
+    type: 'object', required: ['notified'],
+    properties: { notified: { type: 'array', items: { type: 'string' } } }, additionalProperties: false,
+  },
+  retry: { attempts: 5, backoffMs: 200 },
+  handler: async (input, ctx) => {
+    const targets = new Map<string, unknown>();
+    for (const state of DELIVERY_WATCH_STATES) {
+      for (const run of await ctx.services.listRuns({ workflow: 'delivery', status: 'running', state, limit: 500 })) targets.set(run.id, run.context);
+    }
+    const notified: string[] = [];
+    for (const [runId, context] of targets) {
+      if (!same(serviceOf(context), input.service)) continue;
+      // Keyed by this invocation and the target: a retried task is applied once per delivery. A delivery
+      // that left bake/ELS since the listing refuses the event, and is not counted.
+      const res = await ctx.services.sendEvent(
+        runId,
+        { type: 'INCIDENT_OPENED', incidentRunId: input.incidentRunId, priority: input.priority, service: input.service },
+        `incident-opened:${ctx.idempotencyKey}:${runId}`,
+      );
+      if (res.applied) notified.push(runId);
+    }
+    return { notified };
+  },
+});
+
+// ---------------------------------------------------------------------------------------------
 // Effects
 
 const shortRef = (prefix: string, seed: string) => `${prefix}${createHash('sha256').update(seed).digest('hex').slice(0, 8).toUpperCase()}`;
@@ -186,6 +241,7 @@ export function incidentTasks(adapters: AdapterConfig): TaskDefinition<any, any>
   return [
     enrichContextTask,
     routeAssignmentTask,
+    notifyDeliveriesTask,
     effectTask({
       name: 'page_oncall',
       description: 'Page the on-call of an escalation level: PagerDuty Events API v2 `trigger`, dedup_key = the business key, so a retry never pages twice.',
