@@ -96,3 +96,12 @@ export function spawnReady(args: string[], env: Record<string, string>, ready: R
     });
   });
 }
+
+/** SIGKILL a child process and wait until it is gone (at once when it already is). */
+export function kill9(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((r) => {
+    child.once('exit', () => r());
+    child.kill('SIGKILL');
+  });
+}

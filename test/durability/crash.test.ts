@@ -10,7 +10,7 @@ import { Redis } from 'ioredis';
 import { createEngine, startEmbeddedRedis, type Engine } from '../../engine/index.ts';
 import { builtInTasks } from '../../workers/tasks/index.ts';
 import { builtInWorkflows } from '../../workflows/index.ts';
-import { connect, dropPrefix, newPrefix, redisUrl, spawnReady, waitFor } from '../helpers.ts';
+import { connect, dropPrefix, kill9, newPrefix, redisUrl, spawnReady, waitFor } from '../helpers.ts';
 import { testTasks, testWorkflows, timed } from '../fixtures/workflows.ts';
 
 interface Ctx {
@@ -26,14 +26,6 @@ async function spawnProcess(ctx: Ctx, args: string[], env: Record<string, string
   const child = await spawnReady(args, env, /ready|consumers running/);
   ctx.children.push(child);
   return child;
-}
-
-function kill9(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((r) => {
-    child.once('exit', () => r());
-    child.kill('SIGKILL');
-  });
 }
 
 test.before(async (ctx) => {

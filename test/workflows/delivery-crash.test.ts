@@ -6,7 +6,7 @@ import type { ChildProcess } from 'node:child_process';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { startHarness, type Harness } from '../api/harness.ts';
-import { redisUrl, spawnReady, waitFor } from '../helpers.ts';
+import { kill9, redisUrl, spawnReady, waitFor } from '../helpers.ts';
 import { completeTask, getRun, history, inState, iso, openTask, startRun, waitForStatus } from './delivery-helpers.ts';
 
 interface DeployPayload { env: string; version: string; weight: number | null; wave: number | null }
@@ -53,14 +53,6 @@ async function startFakeTarget(): Promise<FakeTarget> {
     await new Promise((r) => server.close(r));
   };
   return target;
-}
-
-function kill9(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((r) => {
-    child.once('exit', () => r());
-    child.kill('SIGKILL');
-  });
 }
 
 interface Ctx { h: Harness; target: FakeTarget; children: ChildProcess[] }

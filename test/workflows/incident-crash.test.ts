@@ -11,7 +11,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { startHarness, type Harness } from '../api/harness.ts';
 import { startEmbeddedRedis, type EmbeddedRedis } from '../../engine/index.ts';
-import { freePortForTest, newPrefix, redisUrl, spawnReady, waitFor } from '../helpers.ts';
+import { freePortForTest, kill9, newPrefix, redisUrl, spawnReady, waitFor } from '../helpers.ts';
 import { completed, getRun, history, paths, startIncident, untilRun } from './incident-helpers.ts';
 
 /** A PagerDuty Events API v2 stand-in: one alert per dedup_key, as PagerDuty dedups; can hold a request. */
@@ -50,14 +50,6 @@ async function startFakePager(): Promise<FakePager> {
     await new Promise((r) => server.close(r));
   };
   return pager;
-}
-
-function kill9(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((r) => {
-    child.once('exit', () => r());
-    child.kill('SIGKILL');
-  });
 }
 
 function alive(pid: number): boolean {

@@ -5,6 +5,7 @@
 // and the clock follows them through guarded `always` transitions, so one event needs no knowledge of
 // the clocks and a clock never accepts an event the lifecycle refuses. Due times become `after` timers,
 // which the engine turns into durable jobs.
+import { nowOf } from './time.ts';
 import { enqueueActions } from 'xstate';
 
 export interface SlaClockState {
@@ -98,13 +99,6 @@ export function newSlaClock(): SlaClockState {
   };
 }
 
-/** The engine time of an event: `$at`, or the input's `$at` for the initial transition. */
-export function nowOf(event: unknown): number {
-  const e = event as { $at?: unknown; input?: { $at?: unknown } } | undefined;
-  if (typeof e?.$at === 'number') return e.$at;
-  if (typeof e?.input?.$at === 'number') return e.input.$at;
-  return 0;
-}
 
 /** Elapsed SLA time at `now` (the running segment included). */
 export function slaElapsed(c: SlaClockState, now: number): number {
@@ -355,3 +349,5 @@ export function slaClock<C, const K extends string = string>(opts: SlaClockOptio
     delayNames: [...slots.map((_, i) => name.warn(i)), name.breach, name.reescalate],
   };
 }
+
+export { nowOf };
