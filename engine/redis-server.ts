@@ -63,7 +63,8 @@ function ping(port: number, timeoutMs = 1000): Promise<boolean> {
   });
 }
 
-function alive(pid: number): boolean {
+/** Whether a process with this pid exists (signal 0 probes without touching it). */
+export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -4,6 +4,7 @@
 // `open` is a parallel state. `work` is the lifecycle people move; the other regions (intake, both SLA
 // clocks, paging, major, problem, notices) follow context through guarded `always` transitions, so
 // each starts in an `init` pseudo-state and a REOPEN re-enters them in the right sub-state.
+import { timeOf } from './lib/time.ts';
 import { assign, enqueueActions, setup } from 'xstate';
 import { defineWorkflow, taskActors, type KpiDefinition } from './lib/define.ts';
 import { derivePriority, isPriorityMatrix, priorityFromMatrix, type Level, type Priority, type PriorityMatrix } from './lib/priority.ts';
@@ -156,15 +157,7 @@ type Args = { context: IncidentContext; event: Ev };
 const str = (v: unknown): string | null => (typeof v === 'string' && v.length > 0 ? v : null);
 const obj = (v: unknown): Record<string, unknown> => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
 
-/** An ISO time or epoch ms, or null. */
-export function timeOf(v: unknown): number | null {
-  if (typeof v === 'number' && Number.isFinite(v)) return v;
-  if (typeof v === 'string') {
-    const t = Date.parse(v);
-    return Number.isFinite(t) ? t : null;
-  }
-  return null;
-}
+export { timeOf };
 
 /** The tool's own time for an event when it carries one (never later than the engine's), else `$at`. */
 function eventTime(event: Ev): number {

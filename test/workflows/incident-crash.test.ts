@@ -1,6 +1,7 @@
 // The incident model under real faults (PROCESSES.md §1.10 scenario 14): the worker process is killed
 // with SIGKILL while the response SLA clock runs and a page is in flight at the pager, and the Redis
 // server is killed and restarted from its AOF while the response SLA clock runs.
+import { alive } from '../../engine/redis-server.ts';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { ChildProcess } from 'node:child_process';
@@ -50,15 +51,6 @@ async function startFakePager(): Promise<FakePager> {
     await new Promise((r) => server.close(r));
   };
   return pager;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** SIGKILL a redis-server: with `appendfsync always`, every write it acknowledged is in the AOF already. */
