@@ -93,10 +93,13 @@ export function hookRoutes(routes: RouteTable, engine: Engine, config: HookConfi
     // The signature covers the exact bytes: nothing is parsed before it is checked.
     const verified = verifyHook(source, config.secrets[source], get, raw, receivedAt);
     if (!verified.ok) await refuse(new ServicechartError(ErrorCode.UNAUTHENTICATED, verified.reason));
-    if (raw.length > 0 && !ctx.is('application/json', '+json')) await refuse(new ServicechartError(ErrorCode.UNSUPPORTED_MEDIA_TYPE, 'send the body as application/json'));
+    // GitHub's default content type for a new webhook is a form whose `payload` field holds the JSON
+    // (the signature still covers the raw form body, checked above).
+    const form = source === 'github' && ctx.is('application/x-www-form-urlencoded') !== false;
+    if (raw.length > 0 && !form && !ctx.is('application/json', '+json')) await refuse(new ServicechartError(ErrorCode.UNSUPPORTED_MEDIA_TYPE, 'send the body as application/json'));
     let parsed: unknown;
     try {
-      parsed = parseJson(raw);
+      parsed = parseJson(form ? Buffer.from(new URLSearchParams(raw.toString('utf8')).get('payload') ?? '', 'utf8') : raw);
     } catch (err) {
       return refuse(err as ServicechartError);
     }

@@ -34,6 +34,26 @@ test('github: issues opened with label incident starts an incident keyed owner/r
   assert.equal(run.context.source, { tool: 'github', key: 'acme/shop#4201', url: 'https://github.com/acme/shop/issues/42', fingerprint: null });
 });
 
+test('github: a delivery with GitHub\'s default form content type (payload=<json>) is read the same way, signed over the form body', async ({ h }) => {
+  const body = fixture('github-issues-opened');
+  body.issue.number = 4300;
+  const raw = `payload=${encodeURIComponent(JSON.stringify(body))}`;
+  const res = await h.call('POST', '/v1/hooks/github', {
+    key: null, raw,
+    headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-hub-signature-256': `sha256=${hmac(SECRETS.github, raw)}`, ...github(body) },
+  });
+  assert.is(res.status, 202, JSON.stringify(res.body));
+  assert.is(result(res).action, 'started');
+  assert.is((await getRun(h, result(res).runId)).businessKey, `${body.repository.full_name}#4300`);
+  const tampered = await h.call('POST', '/v1/hooks/github', {
+    key: null, raw: raw.replace('4300', '4301'),
+    headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-hub-signature-256': `sha256=${hmac(SECRETS.github, raw)}`, ...github(body) },
+  });
+  assert.is(tampered.status, 401);
+  const other = await h.call('POST', '/v1/hooks/jira', { key: null, raw, headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-hub-signature': `sha256=${hmac(SECRETS.jira, raw)}` } });
+  assert.is(other.status, 415, 'only GitHub sends forms');
+});
+
 test('github: a P1 label gives priority 1; no sev/P label gives impact 3 × urgency 2 = P4', async ({ h }) => {
   const p1 = fixture('github-issues-opened');
   p1.issue.number = 4202;
