@@ -198,6 +198,18 @@ export function createEngine(opts: EngineOptions) {
         });
         return page.items;
       },
+      async getRun(id) {
+        const parsed = parseRunId(id);
+        if (!parsed) return null;
+        const stored = await runs.readStored(parsed);
+        return stored ? runs.view(stored.run, stored.live) : null;
+      },
+      async amendMeasure(target, measure, change, key) {
+        const parsed = parseRunId(target);
+        const stored = parsed ? await runs.getStored(parsed) : null;
+        if (!stored) return false;
+        return kpis.amend(stored.workflow, stored.id, measure, change, `${runId}:${key}`);
+      },
       async record(type, fields) {
         await scripts.appendHistory([keys.run(runId), keys.history(runId)], [JSON.stringify({ ...fields, type, at: iso(clock.now()), actor: `task:${taskName}` })]);
       },

@@ -25,6 +25,11 @@ export interface MeasureEntry {
   dims: Record<string, string>;
   /** A median or p90 KPI reads this measure: keep its values in order too. */
   q?: boolean;
+  /**
+   * A correction: `value` moves the sum of a measure the run recorded before, and the count stays (a
+   * change found to have caused an incident after it closed successful counts as failed).
+   */
+  correction?: boolean;
 }
 
 export interface KpiFigure {
@@ -118,11 +123,35 @@ export function createKpiStore(redis: Redis, keys: Keys, scripts: Scripts) {
     for (const e of entries) {
       const dims = Object.entries(e.dims).map(([k, v]) => `${k}=${v}`);
       const day = Math.floor(e.openedAt / DAY);
-      const qm = e.q ? quantileMember(e.value, dims, e.id) : '';
-      const json = JSON.stringify({ m: e.measure, v: e.value, o: e.openedAt, day, dims, runId, ...(qm ? { qm } : {}) });
-      args.push(e.id, e.measure, String(e.value), String(e.openedAt), String(day), qm, json, String(dims.length), ...dims);
+      const qm = e.q && !e.correction ? quantileMember(e.value, dims, e.id) : '';
+      const json = JSON.stringify({ m: e.measure, v: e.value, o: e.openedAt, day, dims, runId, ...(qm ? { qm } : {}), ...(e.correction ? { n: 0 } : {}) });
+      args.push(e.id, e.measure, String(e.value), String(e.openedAt), String(day), qm, json, e.correction ? '0' : '1', String(dims.length), ...dims);
     }
     await scripts.kpiRecord(base(workflow), args);
+  }
+
+  /**
+   * Correct what a run recorded for a mean or count measure after the fact: `set` the run's value (a
+   * change failure found later: 0 → 1) or `add` to it (a score penalty). Once per `key`; the count of
+   * runs behind the figure stays. Answers false when the run recorded no such measure (or the key was used).
+   */
+  async function amend(workflow: string, runId: string, measure: string, change: { set: number } | { add: number }, key: string): Promise<boolean> {
+    const b = base(workflow);
+    const ids = await redis.smembers(`${b}:r:${runId}`);
+    if (!ids.length) return false;
+    const raws = await redis.hmget(`${b}:e`, ...ids);
+    const mine = raws.filter((r): r is string => !!r).map((r) => JSON.parse(r) as { m: string; v: number; o: number; dims: string[]; n?: number }).filter((e) => e.m === measure);
+    const original = mine.find((e) => e.n !== 0);
+    if (!original) return false;
+    const current = mine.reduce((sum, e) => sum + e.v, 0);
+    const delta = 'set' in change ? change.set - current : change.add;
+    if (delta === 0) return false;
+    const dims = Object.fromEntries(original.dims.map((d) => d.split('=') as [string, string]));
+    const entry: MeasureEntry = { id: `${runId}:fix:${measure}:${key}`, measure, value: delta, openedAt: original.o, dims, correction: true };
+    const before = await redis.hexists(`${b}:e`, entry.id);
+    if (before) return false;
+    await record(workflow, runId, [entry]);
+    return true;
   }
 
   function drop(workflow: string, runId: string): Promise<number> {
@@ -130,13 +159,13 @@ export function createKpiStore(redis: Redis, keys: Keys, scripts: Scripts) {
   }
 
   /** Entries whose openedAt is in [from, to), read one by one (window edges, quantiles in a window). */
-  async function entriesBetween(zset: string, eHash: string, from: number | null, to: number | null): Promise<{ m: string; v: number; dims: string[] }[]> {
+  async function entriesBetween(zset: string, eHash: string, from: number | null, to: number | null): Promise<{ m: string; v: number; dims: string[]; n?: number }[]> {
     if (from !== null && to !== null && to <= from) return [];
-    const out: { m: string; v: number; dims: string[] }[] = [];
+    const out: { m: string; v: number; dims: string[]; n?: number }[] = [];
     const ids = await redis.zrangebyscore(zset, from ?? '-inf', to === null ? '+inf' : `(${to}`);
     for (let i = 0; i < ids.length; i += 1000) {
       const raws = await redis.hmget(eHash, ...ids.slice(i, i + 1000));
-      for (const raw of raws) if (raw) out.push(JSON.parse(raw) as { m: string; v: number; dims: string[] });
+      for (const raw of raws) if (raw) out.push(JSON.parse(raw) as { m: string; v: number; dims: string[]; n?: number });
     }
     return out;
   }
@@ -274,7 +303,7 @@ export function createKpiStore(redis: Redis, keys: Keys, scripts: Scripts) {
     return [...new Set(fields.filter((f) => f.startsWith(prefix)).map((f) => f.slice(prefix.length, -2)))];
   }
 
-  return { record, drop, report };
+  return { record, drop, report, amend };
 }
 
 function quantileMember(value: number, dims: string[], id: string): string {
@@ -324,9 +353,10 @@ function openFigure(k: KpiDefinition, all: OpenRun[], now: number): KpiFigure {
   return figure;
 }
 
-function addEntry(sums: Sums, e: { m: string; v: number; dims: string[] }): void {
-  addSums(sums, `${e.m}|`, 1, e.v);
-  for (const d of e.dims) addSums(sums, `${e.m}|${d}`, 1, e.v);
+function addEntry(sums: Sums, e: { m: string; v: number; dims: string[]; n?: number }): void {
+  const n = e.n ?? 1;
+  addSums(sums, `${e.m}|`, n, e.v);
+  for (const d of e.dims) addSums(sums, `${e.m}|${d}`, n, e.v);
 }
 
 function dimValues(sums: Sums, measure: string, dimName: string): string[] {

@@ -40,6 +40,15 @@ export interface TaskServices {
    * const baking = await ctx.services.listRuns({ workflow: 'delivery', status: 'running', state: 'bake' });
    */
   listRuns(filter: { workflow?: string; status?: 'running'; state?: string; limit?: number }): Promise<RunView[]>;
+  /** Any run as `GET /v1/runs/:id` shows it, or null when there is none. */
+  getRun(runId: string): Promise<RunView | null>;
+  /**
+   * Correct a measure another run recorded, after the fact, for `GET /v1/kpis`: `set` its value (a change
+   * later found to have caused a P1/P2 incident counts as failed) or `add` to it (a score penalty). Once
+   * per calling run and `key`; the count of runs behind the figure stays. False when that run recorded
+   * no such measure.
+   */
+  amendMeasure(runId: string, measure: string, change: { set: number } | { add: number }, key: string): Promise<boolean>;
   /** Append model-specific entries (`notify.recorded`, …) to the calling run's history. */
   record(type: string, fields: Record<string, unknown>): Promise<void>;
   now(): number;

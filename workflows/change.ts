@@ -991,7 +991,7 @@ export function contextFromInput(input: Record<string, unknown> & { $at: number 
 /** §2.11, fed by `measure.recorded` entries as each moment happens. */
 export const changeKpis: KpiDefinition[] = [
   { name: 'changeSuccessRate', label: 'Change success rate', unit: 'ratio', aggregate: 'mean', breakdown: ['type', 'risk', 'assignmentGroup'], description: 'closed successful ÷ closed changes that reached implement' },
-  { name: 'changeFailureRate', label: 'Change failure rate', unit: 'ratio', aggregate: 'mean', breakdown: ['type', 'risk', 'assignmentGroup'], description: 'closed unsuccessful ÷ implemented changes (incidents caused by a change are counted by the incident model)' },
+  { name: 'changeFailureRate', label: 'Change failure rate', unit: 'ratio', aggregate: 'mean', breakdown: ['type', 'risk', 'assignmentGroup'], description: 'closed unsuccessful, or closed and followed within 7 days by a P1/P2 incident that names it in links.causedByChange, ÷ implemented changes' },
   { name: 'successfulWithIssues', label: 'Successful with issues', unit: 'ratio', aggregate: 'mean', breakdown: ['type', 'risk'] },
   { name: 'leadTime', label: 'Lead time (submit to close)', unit: 'ms', aggregate: 'mean', breakdown: ['type', 'risk'] },
   { name: 'leadTimeToImplement', label: 'Lead time (submit to implement)', unit: 'ms', aggregate: 'mean', breakdown: ['type', 'risk'] },
@@ -1005,7 +1005,7 @@ export const changeKpis: KpiDefinition[] = [
   { name: 'changesInFreezeOrOutsideWindow', label: 'Changes in freeze or outside window', unit: 'count', aggregate: 'count', breakdown: ['type'] },
   { name: 'pirOnTime', label: 'PIR on time', unit: 'ratio', aggregate: 'mean', breakdown: ['type'] },
   { name: 'scheduleAdherence', label: 'Schedule adherence (|actual − planned start|, median)', unit: 'ms', aggregate: 'median', breakdown: ['type'] },
-  { name: 'changeSuccessScore', label: 'Change success score per group', unit: 'count', aggregate: 'mean', breakdown: ['assignmentGroup'], description: '+3 successful, −2 with issues, −5 unsuccessful per change (incident penalties come from incident runs)' },
+  { name: 'changeSuccessScore', label: 'Change success score per group', unit: 'count', aggregate: 'mean', breakdown: ['assignmentGroup'], description: '+3 successful, −2 with issues, −5 unsuccessful per change, and −10/−5/−2 per P1/P2/P3 incident it caused (links.causedByChange) once it had closed' },
 ];
 
 export const change = defineWorkflow({

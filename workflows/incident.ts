@@ -5,7 +5,7 @@
 // clocks, paging, major, problem, notices) follow context through guarded `always` transitions, so
 // each starts in an `init` pseudo-state and a REOPEN re-enters them in the right sub-state.
 import { timeOf } from './lib/time.ts';
-import { assign, enqueueActions, setup } from 'xstate';
+import { assign, enqueueActions, setup, emit } from 'xstate';
 import { defineWorkflow, taskActors, type KpiDefinition } from './lib/define.ts';
 import { derivePriority, isPriorityMatrix, priorityFromMatrix, type Level, type Priority, type PriorityMatrix } from './lib/priority.ts';
 import { newSlaClock, nowOf, slaClock, slaElapsed, type SlaClockState, type SlaHookParams } from './lib/sla.ts';
@@ -356,7 +356,7 @@ const notices = noticeQueue({ task: 'notify' });
 const machine = setup({
   types: {} as { context: IncidentContext; input: IncidentInput; events: Ev },
   actors: taskActors(
-    'notify', 'page_oncall', 'enrich_context', 'route_assignment', 'create_external_ticket', 'update_external_ticket',
+    'notify', 'page_oncall', 'enrich_context', 'route_assignment', 'create_external_ticket', 'update_external_ticket', 'report_change_failure',
     'resolve_external_alert', 'open_bridge', 'publish_status_update', 'create_problem_record', 'send_survey', 'start_run',
     'notify_deliveries',
   ),
@@ -387,6 +387,7 @@ const machine = setup({
     ...notices.guards,
     intakeDone: ({ context }: Args) => context.intakeDone,
     // An incident a delivery raised about itself is already that delivery's outcome: telling it would loop.
+    changeFailureToReport: ({ context }: Args) => context.links.causedByChange !== null && context.priority <= 3,
     deliveriesToNotify: ({ context }: Args) => context.service !== null && typeof context.runId === 'string' && context.links.causedByDelivery === null,
     priorityRouted: ({ context }: Args) => context.routedPriority !== null && context.routedPriority !== context.priority,
     sourceIsTicket: ({ context }: Args) => ['jira', 'servicenow', 'github'].includes(context.source.tool),
@@ -602,6 +603,11 @@ const machine = setup({
     }),
 
     intakeFinished: assign({ intakeDone: true }),
+    changeFailureReported: emit(({ context, event }: Args) => ({
+      type: 'incident.change_failure_reported', changeRunId: context.links.causedByChange, priority: context.priority,
+      failureCounted: obj(event.output).failureCounted === true, penalty: Number(obj(event.output).penalty ?? 0),
+      ...(event.error !== undefined ? { failed: true } : {}),
+    })),
     deliveriesNotified: enqueueActions(({ context, event, enqueue }: Args & { enqueue: any }) => {
       const notified = obj(event.output).notified;
       enqueue.emit({ type: 'incident.deliveries_notified', service: context.service, priority: context.priority, runIds: Array.isArray(notified) ? notified : [] });
@@ -762,7 +768,23 @@ const machine = setup({
         intake: {
           initial: 'init',
           states: {
-            init: { always: [{ guard: 'intakeDone', target: 'done' }, { guard: 'deliveriesToNotify', target: 'notifyingDeliveries' }, { target: 'enriching' }] },
+            init: {
+              always: [
+                { guard: 'intakeDone', target: 'done' },
+                { guard: 'changeFailureToReport', target: 'reportingChangeFailure' },
+                { guard: 'deliveriesToNotify', target: 'notifyingDeliveries' },
+                { target: 'enriching' },
+              ],
+            },
+            // Once: an incident caused by a change feeds the change's failure rate and score (§2.11).
+            reportingChangeFailure: {
+              invoke: {
+                id: 'reportChangeFailure', src: 'report_change_failure',
+                input: ({ context }: Args) => ({ changeRunId: context.links.causedByChange, priority: context.priority, openedAt: context.openedAt }),
+                onDone: [{ guard: 'deliveriesToNotify', target: 'notifyingDeliveries', actions: 'changeFailureReported' }, { target: 'enriching', actions: 'changeFailureReported' }],
+                onError: [{ guard: 'deliveriesToNotify', target: 'notifyingDeliveries', actions: 'changeFailureReported' }, { target: 'enriching', actions: 'changeFailureReported' }],
+              },
+            },
             // First, and once: a delivery in bake rolls back on a P1/P2, so it should hear at once (§1.9).
             notifyingDeliveries: {
               invoke: {

@@ -10,11 +10,12 @@ for _, id in ipairs(ids) do
     local e = cjson.decode(raw)
     local scopes = { base .. ':all', base .. ':d:' .. e.day }
     local dims = e.dims or {}
+    local count = e.n or 1
     for _, scope in ipairs(scopes) do
-      redis.call('HINCRBY', scope, e.m .. '||n', -1)
+      redis.call('HINCRBY', scope, e.m .. '||n', -count)
       redis.call('HINCRBYFLOAT', scope, e.m .. '||s', -e.v)
       for _, dim in ipairs(dims) do
-        redis.call('HINCRBY', scope, e.m .. '|' .. dim .. '|n', -1)
+        redis.call('HINCRBY', scope, e.m .. '|' .. dim .. '|n', -count)
         redis.call('HINCRBYFLOAT', scope, e.m .. '|' .. dim .. '|s', -e.v)
       end
     end

@@ -3,25 +3,27 @@
 -- KEYS[1] = the workflow's KPI key base (carries the hash tag; every key below shares it)
 -- ARGV: runId, then per entry: id, measure, value, openedAtMs, day, quantileMember ('' when the measure
 -- has no median/p90 KPI; else value, dims and id in one string, so a window reads it without the entry),
--- entryJson, nDims, dim...
+-- entryJson, count (1; 0 for a correction that moves the sum of a measure the run recorded before, not its
+-- count), nDims, dim...
 local base, runId = KEYS[1], ARGV[1]
 if redis.call('SISMEMBER', base .. ':x', runId) == 1 then return 0 end
 local recorded = 0
 local i = 2
 while i <= #ARGV do
   local id, measure, value, openedAt, day, quantile, json = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], ARGV[i + 6]
-  local n = tonumber(ARGV[i + 7])
-  local first = i + 8
+  local count = tonumber(ARGV[i + 7])
+  local n = tonumber(ARGV[i + 8])
+  local first = i + 9
   i = first + n
   if redis.call('HSETNX', base .. ':e', id, json) == 1 then
     recorded = recorded + 1
     redis.call('SADD', base .. ':r:' .. runId, id)
     redis.call('ZADD', base .. ':t', openedAt, id)
     for _, scope in ipairs({ base .. ':all', base .. ':d:' .. day }) do
-      redis.call('HINCRBY', scope, measure .. '||n', 1)
+      redis.call('HINCRBY', scope, measure .. '||n', count)
       redis.call('HINCRBYFLOAT', scope, measure .. '||s', value)
       for d = first, first + n - 1 do
-        redis.call('HINCRBY', scope, measure .. '|' .. ARGV[d] .. '|n', 1)
+        redis.call('HINCRBY', scope, measure .. '|' .. ARGV[d] .. '|n', count)
         redis.call('HINCRBYFLOAT', scope, measure .. '|' .. ARGV[d] .. '|s', value)
       end
     end

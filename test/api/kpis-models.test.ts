@@ -217,4 +217,38 @@ test('delivery deploymentFrequency: production entries per day of the window ask
   assert.is(earlier.deploymentFrequency.value, 0, 'no deployment in those two days');
 });
 
+test('an incident caused by a closed change: a P2 makes the change count as failed and costs its score 5; a later P3 costs 2 more and fails it no further', async ({ h }) => {
+  const run = await startChange(h, standardChange('k-20', 'inc-grp'));
+  await sendOk(h, run.id, { type: 'SUBMIT', by: 'rita' });
+  await implementAndClose(h, run.id, 'SUCCESS');
+  const before = await waitFor(async () => {
+    const k = await kpis(h, 'change');
+    return k.changeFailureRate.breakdown!.assignmentGroup.some((r) => r.key === 'inc-grp') ? k : null;
+  }, 5000, 'the change measured');
+  const n = before.changeFailureRate.count;
+
+  const incident = async (impact: number, urgency: number) => {
+    const res = await h.call('POST', '/v1/runs', { key: 'operator', body: { workflow: 'incident', input: { title: 'after the patch', impact, urgency, links: { causedByChange: run.id } } } });
+    assert.is(res.status, 201, JSON.stringify(res.body));
+    return waitFor(async () => {
+      const items = (await h.call('GET', `/v1/runs/${res.body.id}/history?limit=500`, { key: 'viewer' })).body.items;
+      return items.find((e: { type: string }) => e.type === 'incident.change_failure_reported') ?? null;
+    }, 10_000, 'the change failure reported');
+  };
+  const p2 = await incident(1, 2);
+  assert.equal([p2.priority, p2.failureCounted, p2.penalty], [2, true, -5]);
+  const after = await kpis(h, 'change');
+  assert.is(after.changeFailureRate.count, n, 'the count of changes stays');
+  assert.ok(Math.abs(after.changeFailureRate.value! - (before.changeFailureRate.value! * n + 1) / n) < 1e-9);
+  assert.equal(after.changeFailureRate.breakdown!.assignmentGroup.find((r) => r.key === 'inc-grp'), { key: 'inc-grp', value: 1, count: 1 });
+  assert.equal(after.changeSuccessScore.breakdown!.assignmentGroup.find((r) => r.key === 'inc-grp'), { key: 'inc-grp', value: 3 - 5, count: 1 });
+  assert.is(after.changeSuccessRate.breakdown!.assignmentGroup.find((r) => r.key === 'inc-grp')!.value, 1, 'it still closed successful');
+
+  const p3 = await incident(2, 2);
+  assert.equal([p3.priority, p3.failureCounted, p3.penalty], [3, false, -2]);
+  const last = await kpis(h, 'change');
+  assert.equal(last.changeFailureRate.breakdown!.assignmentGroup.find((r) => r.key === 'inc-grp'), { key: 'inc-grp', value: 1, count: 1 });
+  assert.equal(last.changeSuccessScore.breakdown!.assignmentGroup.find((r) => r.key === 'inc-grp'), { key: 'inc-grp', value: 3 - 5 - 2, count: 1 });
+});
+
 test.run();

@@ -232,6 +232,54 @@ const notifyDeliveriesTask = defineTask<NotifyDeliveriesInput, NotifyDeliveriesO
 });
 
 // ---------------------------------------------------------------------------------------------
+// report_change_failure: an incident caused by a change feeds the change's KPIs (PROCESSES.md §2.11)
+
+/** A change closed at most this long before a P1/P2 incident it caused counts as failed (§2.11, a choice). */
+export const CHANGE_FAILURE_WINDOW_MS = 7 * 24 * 3600_000;
+/** The change success score's penalty per incident caused, by priority (ServiceNow-style, §2.11). */
+export const CHANGE_SCORE_PENALTY: Record<number, number> = { 1: -10, 2: -5, 3: -2 };
+
+interface ReportChangeFailureInput {
+  changeRunId: string;
+  priority: number;
+  openedAt: number;
+}
+
+interface ReportChangeFailureOutput {
+  failureCounted: boolean;
+  penalty: number;
+}
+
+const reportChangeFailureTask = defineTask<ReportChangeFailureInput, ReportChangeFailureOutput>({
+  name: 'report_change_failure',
+  description: 'An incident caused by a change: a P1/P2 opened within 7 days of the change\'s close makes it count as failed in changeFailureRate; P1–P3 take 10/5/2 off its change success score.',
+  input: {
+    type: 'object', required: ['changeRunId', 'priority', 'openedAt'],
+    properties: { changeRunId: { type: 'string', minLength: 1 }, priority: { type: 'integer', minimum: 1, maximum: 5 }, openedAt: { type: 'number' } },
+    additionalProperties: false,
+  },
+  output: {
+    type: 'object', required: ['failureCounted', 'penalty'],
+    properties: { failureCounted: { type: 'boolean' }, penalty: { type: 'number' } }, additionalProperties: false,
+  },
+  retry: { attempts: 5, backoffMs: 200 },
+  handler: async (input, ctx) => {
+    const change = await ctx.services.getRun(input.changeRunId);
+    // Only a change that closed (implemented, with its measures recorded) can have failed afterwards.
+    const state = typeof change?.state === 'string' ? change.state : null;
+    if (!change || change.workflow !== 'change' || state !== 'closed' || !change.endedAt) return { failureCounted: false, penalty: 0 };
+    const within = input.openedAt >= Date.parse(change.endedAt) && input.openedAt - Date.parse(change.endedAt) <= CHANGE_FAILURE_WINDOW_MS;
+    // Keyed by the incident (the engine adds the calling run): a retry corrects once.
+    const failureCounted = input.priority <= 2 && within
+      ? await ctx.services.amendMeasure(input.changeRunId, 'changeFailureRate', { set: 1 }, 'failure')
+      : false;
+    const penalty = CHANGE_SCORE_PENALTY[input.priority] ?? 0;
+    const penalised = penalty !== 0 && await ctx.services.amendMeasure(input.changeRunId, 'changeSuccessScore', { add: penalty }, 'score');
+    return { failureCounted, penalty: penalised ? penalty : 0 };
+  },
+});
+
+// ---------------------------------------------------------------------------------------------
 // Effects
 
 const shortRef = (prefix: string, seed: string) => `${prefix}${createHash('sha256').update(seed).digest('hex').slice(0, 8).toUpperCase()}`;
@@ -242,6 +290,7 @@ export function incidentTasks(adapters: AdapterConfig): TaskDefinition<any, any>
     enrichContextTask,
     routeAssignmentTask,
     notifyDeliveriesTask,
+    reportChangeFailureTask,
     effectTask({
       name: 'page_oncall',
       description: 'Page the on-call of an escalation level: PagerDuty Events API v2 `trigger`, dedup_key = the business key, so a retry never pages twice.',
