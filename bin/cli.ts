@@ -2,6 +2,7 @@
 // tables for people, --json for scripts and exit codes scripts can rely on.
 import { Command, CommanderError, Option } from 'commander';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 export const ExitCode = { OK: 0, USAGE: 1, NOT_FOUND: 2, CONFLICT: 3, VALIDATION: 4, AUTH: 5, UNAVAILABLE: 6 } as const;
 type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
@@ -38,11 +39,21 @@ interface ErrorBody {
   error?: { code?: string; message?: string; details?: unknown };
 }
 
+/** The admin key `servicechart start` generated in its data dir, when this checkout has one. */
+function generatedKey(file: string): string | undefined {
+  try {
+    return readFileSync(file, 'utf8').trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function client(g: Globals, io: Io) {
   const base = (g.url ?? io.env.SERVICECHART_URL ?? 'http://127.0.0.1:3000').replace(/\/+$/, '');
-  const key = g.key ?? io.env.SERVICECHART_API_KEY;
+  const keyFile = join(io.env.SERVICECHART_DATA_DIR || './.servicechart', 'api-key');
+  const key = g.key ?? io.env.SERVICECHART_API_KEY ?? generatedKey(keyFile);
   async function request(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Response> {
-    if (!key) throw new CliError(ExitCode.AUTH, 'no API key: set SERVICECHART_API_KEY or pass --key');
+    if (!key) throw new CliError(ExitCode.AUTH, `no API key: set SERVICECHART_API_KEY, pass --key, or run where ${keyFile} (the key \`servicechart start\` generates) exists`);
     const h: Record<string, string> = { authorization: `Bearer ${key}`, ...headers };
     if (body !== undefined) h['content-type'] = 'application/json';
     let res: Response;
@@ -186,7 +197,7 @@ export function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command
   program
     .description('Servicechart: durable ITSM workflows. Server commands: start | api | worker. Client commands below talk to a server over HTTP.')
     .option('--url <url>', 'server base URL (default: $SERVICECHART_URL or http://127.0.0.1:3000)')
-    .option('--key <key>', 'API key (default: $SERVICECHART_API_KEY)')
+    .option('--key <key>', 'API key (default: $SERVICECHART_API_KEY, else the key `servicechart start` generated in $SERVICECHART_DATA_DIR or ./.servicechart)')
     .option('--json', 'print JSON for scripts instead of tables')
     .addHelpText('after', `
 Server commands (not shown above): servicechart start | api | worker

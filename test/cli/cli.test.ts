@@ -3,7 +3,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { waitFor } from '../helpers.ts';
@@ -116,6 +116,18 @@ test('an unknown run exits 2, a bad key exits 5, a viewer starting a run exits 5
   const viewer = await cli(h, ['runs', 'start', 'demo'], { key: KEYS.viewer });
   assert.is(viewer.code, 5);
   assert.match(viewer.err, /FORBIDDEN/);
+});
+
+test('without a key given, the CLI uses the admin key the server generated in its data dir; with none there, exit 5 says where to find one', async ({ h, dir }) => {
+  const data = join(dir, 'data');
+  mkdirSync(data, { recursive: true });
+  const none = await cli(h, ['runs', 'list'], { key: null, env: { SERVICECHART_DATA_DIR: data } });
+  assert.is(none.code, 5);
+  assert.match(none.err, /SERVICECHART_API_KEY.*api-key/);
+  writeFileSync(join(data, 'api-key'), `${KEYS.admin}\n`);
+  const list = await cli(h, ['runs', 'list', '--json'], { key: null, env: { SERVICECHART_DATA_DIR: data } });
+  assert.is(list.code, 0, list.err);
+  assert.ok(Array.isArray(JSON.parse(list.out).items));
 });
 
 test('a server that cannot be reached exits 6', async ({ h }) => {
