@@ -3,6 +3,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { startHarness, type Harness } from './harness.ts';
 import { SECRETS, fixture, postHook, runsByKey, getRun } from './hooks-util.ts';
+import { waitFor } from '../helpers.ts';
 
 const test = suite<{ h: Harness }>('hooks alertmanager', {} as { h: Harness });
 
@@ -149,6 +150,23 @@ test('malformed JSON answers 400, a non-JSON media type 415, an unknown source 4
   assert.is(text.status, 415);
   const unknown = await h.call('POST', '/v1/hooks/nagios', { key: null, raw: '{}', headers: { 'content-type': 'application/json' } });
   assert.is(unknown.status, 404);
+});
+
+test('scenario 6 from the hook: a critical alert labelled impact 1 opens a P1 that pages on-call at once', async ({ h }) => {
+  const body = notification('alertmanager-firing', 'p1p1p1');
+  body.alerts = [body.alerts[0]];
+  body.alerts[0].labels.impact = '1';
+  const res = await postHook(h, 'alertmanager', body);
+  assert.equal(actions(res), ['started']);
+  const id = res.body.results[0].runId;
+  const run = await getRun(h, id);
+  assert.is(run.context.priority, 1);
+  const paged = async () => {
+    const items = (await h.call('GET', `/v1/runs/${id}/history?limit=500`, { key: 'viewer' })).body.items;
+    return items.find((e: { type: string; task?: string }) => e.type === 'task.scheduled' && e.task === 'page_oncall') ?? null;
+  };
+  const page = await waitFor(paged, 5000, 'page_oncall scheduled');
+  assert.is(page.input.level, 1);
 });
 
 test.run();
