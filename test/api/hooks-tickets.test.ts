@@ -3,7 +3,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { startHarness, type Harness } from './harness.ts';
-import { SECRETS, fixture, hmac, postHook, runsByKey, getRun } from './hooks-util.ts';
+import { SECRETS, clone, fixture, hmac, postHook, runsByKey, getRun } from './hooks-util.ts';
 
 const test = suite<{ h: Harness }>('hooks tickets', {} as { h: Harness });
 
@@ -74,12 +74,34 @@ test('github: an issue without the incident label, another action, or another ev
   const res = await postHook(h, 'github', body, github(body));
   assert.is(res.status, 202);
   assert.is(result(res).action, 'ignored');
-  assert.match(result(res).reason, /label incident/);
-  const closed = { ...fixture('github-issues-opened'), action: 'closed' };
+  assert.match(result(res).reason, /labelled incident/);
+  const labelled = { ...fixture('github-issues-opened'), action: 'edited' };
+  assert.is(result(await postHook(h, 'github', labelled, github(labelled))).action, 'ignored');
+  const closed = { ...body, action: 'closed' };
   assert.is(result(await postHook(h, 'github', closed, github(closed))).action, 'ignored');
   const ping = { zen: 'Keep it logically awesome.', hook_id: 1 };
   assert.is(result(await postHook(h, 'github', ping, github(ping, 'ping'))).action, 'ignored');
   assert.is((await runsByKey(h, 'acme/shop#4204')).length, 0);
+});
+
+test('github: closing the issue resolves the incident (resolved_in_github); reopening it reopens the incident', async ({ h }) => {
+  const body = fixture('github-issues-opened');
+  body.issue.number = 4250;
+  const opened = await postHook(h, 'github', body, github(body));
+  const id = result(opened).runId;
+  const closed = { ...clone(body), action: 'closed', sender: { login: 'hubot' } };
+  closed.issue.state = 'closed';
+  closed.issue.closed_at = new Date(Date.now() - 60_000).toISOString();
+  const res = await postHook(h, 'github', closed, github(closed));
+  assert.equal([result(res).action, result(res).runId], ['event', id]);
+  let run = await getRun(h, id);
+  assert.ok(JSON.stringify(run.state).includes('resolved'));
+  assert.equal([run.context.resolutionCode, run.context.resolvedBy], ['resolved_in_github', 'hubot']);
+  const reopened = { ...clone(body), action: 'reopened', sender: { login: 'octocat' } };
+  assert.is(result(await postHook(h, 'github', reopened, github(reopened))).action, 'event');
+  run = await getRun(h, id);
+  assert.is(run.context.reopenCount, 1);
+  assert.ok(JSON.stringify(run.state).includes('inProgress'));
 });
 
 test('github: a redelivery (same X-GitHub-Delivery) is a duplicate; a bad X-Hub-Signature-256 answers 401', async ({ h }) => {
@@ -128,6 +150,33 @@ test('jira: issue_created with type Change starts a change with type, risk and p
   assert.is(run.input.plannedEnd, '2026-03-10T23:00:00.000Z');
   assert.is(run.context.requestedBy, 'grace@acme.example');
   assert.is(run.context.title, 'Upgrade PostgreSQL 15 → 16 on ledger-db');
+});
+
+test('jira: an Incident issue given a resolution resolves the incident (resolved_in_jira); clearing the resolution reopens it', async ({ h }) => {
+  const created = fixture('jira-incident-created');
+  created.issue.key = 'ITSM-450';
+  const start = await postHook(h, 'jira', created, jira());
+  const id = result(start).runId;
+  const updated = clone(created);
+  updated.webhookEvent = 'jira:issue_updated';
+  updated.issue_event_type_name = 'issue_resolved';
+  updated.issue.fields.resolution = { id: '10000', name: 'Done' };
+  updated.issue.fields.status = { id: '5', name: 'Resolved' };
+  updated.changelog = { id: '10601', items: [{ field: 'resolution', fieldtype: 'jira', from: null, fromString: null, to: '10000', toString: 'Done' }, { field: 'status', fieldtype: 'jira', from: '1', fromString: 'Open', to: '5', toString: 'Resolved' }] };
+  const res = await postHook(h, 'jira', updated, jira());
+  assert.equal([result(res).action, result(res).runId], ['event', id]);
+  let run = await getRun(h, id);
+  assert.equal([run.context.resolutionCode, run.context.resolutionNotes], ['resolved_in_jira', 'resolved in Jira: Done']);
+  // An edit that does not touch the resolution changes nothing.
+  const edit = clone(updated);
+  edit.changelog.items = [{ field: 'summary', fieldtype: 'jira', from: null, fromString: 'VPN', to: null, toString: 'VPN down' }];
+  assert.is(result(await postHook(h, 'jira', edit, jira())).action, 'ignored');
+  const reopened = clone(updated);
+  reopened.issue.fields.resolution = null;
+  reopened.changelog.items = [{ field: 'resolution', fieldtype: 'jira', from: '10000', fromString: 'Done', to: null, toString: null }];
+  assert.is(result(await postHook(h, 'jira', reopened, jira())).action, 'event');
+  run = await getRun(h, id);
+  assert.is(run.context.reopenCount, 1);
 });
 
 test('jira: a Story is ignored with a reason; a redelivery (same identifier) is a duplicate', async ({ h }) => {
