@@ -95,6 +95,8 @@ export async function applyMapping(engine: Engine, d: Delivery): Promise<HookRes
   if (d.mapping.items !== undefined) {
     const found = resolvePath(d.mapping.items, base);
     if (!Array.isArray(found)) return [ignored(`the payload has no list of items at ${d.mapping.items}`)];
+    // An empty list still gets an answer the log and the tool can read.
+    if (found.length === 0) return [ignored(`the list of items at ${d.mapping.items} is empty`)];
     items = found;
   }
   const results: HookResult[] = [];

@@ -152,6 +152,15 @@ test('malformed JSON answers 400, a non-JSON media type 415, an unknown source 4
   assert.is(unknown.status, 404);
 });
 
+test('a notification whose alerts list is empty or missing is answered ignored with a reason, and starts nothing', async ({ h }) => {
+  for (const body of [{ version: '4', status: 'firing', alerts: [] }, { version: '4', status: 'firing' }]) {
+    const res = await postHook(h, 'alertmanager', body);
+    assert.is(res.status, 202);
+    assert.equal(actions(res), ['ignored']);
+    assert.match(res.body.results[0].reason, /alerts/);
+  }
+});
+
 test('scenario 6 from the hook: a critical alert labelled impact 1 opens a P1 that pages on-call at once', async ({ h }) => {
   const body = notification('alertmanager-firing', 'p1p1p1');
   body.alerts = [body.alerts[0]];
