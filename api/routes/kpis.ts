@@ -29,8 +29,8 @@ export function kpiRoutes(routes: RouteTable, engine: Engine): void {
       type: 'object', required: ['workflow'], additionalProperties: false,
       properties: {
         workflow: { type: 'string', minLength: 1, maxLength: 64 },
-        since: { type: 'string', format: 'date-time', description: 'runs opened at or after (openedAt, else createdAt)' },
-        until: { type: 'string', format: 'date-time', description: 'runs opened before' },
+        since: { type: 'string', anyOf: [{ format: 'date-time' }, { format: 'date' }], description: 'runs opened at or after (openedAt, else createdAt); a date alone is midnight UTC' },
+        until: { type: 'string', anyOf: [{ format: 'date-time' }, { format: 'date' }], description: 'runs opened before; a date alone is midnight UTC' },
       },
     },
     responses: {

@@ -83,6 +83,8 @@ test('incident KPIs: MTTA, time to resolve (mean, median, p90), per service, fro
   const edge = await kpis(h, `&since=${encodeURIComponent(t(5, MIN))}`);
   assert.is(edge.mtta.count, 2);
   assert.is(edge.mtta.value, 20 * MIN);
+  const byDate = await kpis(h, `&since=${new Date(today - 4 * DAY).toISOString().slice(0, 10)}&until=${new Date(today - 2 * DAY).toISOString().slice(0, 10)}`);
+  assert.is(byDate.mtta.value, 10 * MIN, 'dates alone are midnight UTC');
   const none = await kpis(h, `&until=${encodeURIComponent(new Date(today - 30 * DAY).toISOString())}`);
   assert.is(none.mtta.count, 0);
   assert.is(none.mtta.value, null);
