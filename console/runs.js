@@ -30,13 +30,13 @@ export async function renderRuns(main, params) {
       cursors[page + 1] = res.nextCursor;
       clear(errors);
       clear(tbody).append(...res.items.map((r) => h('tr', { 'data-run': r.id },
-        h('td', {}, h('a', { href: `#/runs/${encodeURIComponent(r.id)}` }, r.id)),
-        h('td', {}, `${r.workflow} v${r.version}`),
-        h('td', {}, statusBadge(r.status)),
-        h('td', {}, stateText(r.state)),
-        h('td', {}, r.businessKey ?? '—'),
-        h('td', {}, fmtTime(r.createdAt)),
-        h('td', {}, r.nextEvents.length ? r.nextEvents.join(', ') : '—'))));
+        h('td', { class: 'nowrap mono' }, h('a', { href: `#/runs/${encodeURIComponent(r.id)}` }, r.id)),
+        h('td', { class: 'nowrap' }, `${r.workflow} v${r.version}`),
+        h('td', { class: 'nowrap' }, statusBadge(r.status)),
+        h('td', { class: 'state-cell' }, stateText(r.state)),
+        h('td', { class: 'nowrap' }, r.businessKey ?? '—'),
+        h('td', { class: 'nowrap' }, fmtTime(r.createdAt)),
+        h('td', { class: 'state-cell' }, r.nextEvents.length ? r.nextEvents.join(', ') : '—'))));
       if (!res.items.length) tbody.append(h('tr', {}, h('td', { colspan: 7 }, 'No runs match.')));
       prev.disabled = page === 0;
       next.disabled = !res.nextCursor;
