@@ -56,9 +56,14 @@ test('an incident from a GitHub issue writes its closing state and priority back
   const run = await h.engine.getRun(runId);
   await close(h, runId, String((run.context as { caller: string }).caller));
 
-  const got = await waitFor(() => (received.length ? received : null), 10_000, 'a POST to the GitHub bridge');
-  assert.is(got.length, 1);
-  const [{ headers, raw }] = got;
+  const got = await waitFor(() => (received.length >= 2 ? received : null), 10_000, 'the resolve and the closing update at the GitHub bridge');
+  await new Promise((r) => setTimeout(r, 300));
+  assert.is(got.length, 2, 'one POST per effect, none repeated');
+  const resolvedBody = JSON.parse(got[0].raw);
+  assert.is(resolvedBody.task, 'resolve_external_alert');
+  assert.is(resolvedBody.payload.key, `${issue.repository.full_name}#77`);
+  assert.match(resolvedBody.payload.summaryText, /is resolved/);
+  const [, { headers, raw }] = got;
   assert.is(headers['x-servicechart-signature-256'], `sha256=${createHmac('sha256', OUT_SECRET).update(raw).digest('hex')}`, 'signed over the exact body');
   assert.ok(String(headers['idempotency-key']).length > 8, 'the task idempotency key travels with it');
   const body = JSON.parse(raw);

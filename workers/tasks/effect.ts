@@ -36,8 +36,9 @@ export function effectTask(spec: EffectTaskSpec, adapters: AdapterConfig): TaskD
 /** A one-line comment a ticket tool can post as is (a Jira comment, a GitHub issue comment). */
 function withSummary(input: Record<string, unknown>): Record<string, unknown> {
   if (typeof input.summaryText === 'string') return input;
-  const parts = [`Servicechart: ${String(input.kind ?? 'incident')} ${String(input.ticketRef ?? input.businessKey ?? '')}`.trim()];
-  if (input.state) parts.push(`is ${String(input.state)}`);
+  const parts = [`Servicechart: ${String(input.kind ?? 'incident')} ${String(input.ticketRef ?? input.key ?? input.businessKey ?? '')}`.trim()];
+  const state = input.state ?? (input.eventAction === 'resolve' ? 'resolved' : undefined);
+  if (state) parts.push(`is ${String(state)}`);
   if (input.priority !== undefined && input.priority !== null) parts.push(`(priority P${String(input.priority)})`);
   if (input.resolutionCode) parts.push(`resolution ${String(input.resolutionCode)}`);
   const text = parts.join(' ') + (input.comment ? `: ${String(input.comment)}` : '');

@@ -306,7 +306,8 @@ export function incidentTasks(adapters: AdapterConfig): TaskDefinition<any, any>
     }, adapters),
     effectTask({
       name: 'resolve_external_alert',
-      description: 'Resolve the alert behind the incident: PagerDuty `resolve` with the same dedup_key; a comment on a GitHub issue.',
+      description: 'Resolve the alert behind the incident: PagerDuty `resolve` with the same dedup_key; a comment on a GitHub issue (back to the tool that started the run when SERVICECHART_OUTBOUND_<TOOL> is set).',
+      toSourceTool: true,
     }, adapters),
     effectTask({
       name: 'open_bridge',
