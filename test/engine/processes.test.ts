@@ -7,7 +7,7 @@ import type { Redis } from 'ioredis';
 import { createEngine, type Engine } from '../../engine/index.ts';
 import { builtInTasks } from '../../workers/tasks/index.ts';
 import { builtInWorkflows } from '../../workflows/index.ts';
-import { connect, dropPrefix, newPrefix, redisUrl, waitFor } from '../helpers.ts';
+import { connect, dropPrefix, kill9, newPrefix, redisUrl, waitFor } from '../helpers.ts';
 import { testTasks, testWorkflows } from '../fixtures/workflows.ts';
 
 interface Ctx {
@@ -60,16 +60,21 @@ test('servicechart worker stops on SIGTERM after finishing its in-flight task, a
   let out = '';
   child.stdout.on('data', (d) => (out += d));
   child.stderr.on('data', (d) => (out += d));
-  await waitFor(() => out.includes('consumers running'), 20_000, 'the worker');
-  const { run: r } = await ctx.engine.startRun({ workflow: 'demo', input: { sleepMs: 800, coolDownMs: 60_000 } });
-  await waitFor(async () => (await ctx.engine.getRun(r.id)).tasks[0]?.status === 'running', 10_000, 'the task to run');
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  child.kill('SIGTERM');
-  assert.is(await exited, 0, out);
-  const now = await ctx.engine.getRun(r.id);
-  assert.is(now.state, 'coolingDown', 'the in-flight task finished and its result was applied before the process left');
-  assert.ok((now.context as { slept: number }).slept >= 800);
-  await ctx.engine.cancelRun(r.id);
+  try {
+    await waitFor(() => out.includes('consumers running'), 20_000, 'the worker');
+    const { run: r } = await ctx.engine.startRun({ workflow: 'demo', input: { sleepMs: 800, coolDownMs: 60_000 } });
+    await waitFor(async () => (await ctx.engine.getRun(r.id)).tasks[0]?.status === 'running', 10_000, 'the task to run');
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    child.kill('SIGTERM');
+    assert.is(await exited, 0, out);
+    const now = await ctx.engine.getRun(r.id);
+    assert.is(now.state, 'coolingDown', 'the in-flight task finished and its result was applied before the process left');
+    assert.ok((now.context as { slept: number }).slept >= 800);
+    await ctx.engine.cancelRun(r.id);
+  } finally {
+    // A failed assertion must not leave the worker running (the test process would never exit).
+    await kill9(child);
+  }
 });
 
 test.run();
