@@ -70,7 +70,7 @@ export async function kpiBench(url: string, sizes = [10_000, 100_000]): Promise<
     const allMs = await timed(() => report(null), 15);
     const window30Ms = await timed(() => report(now - 30 * DAY - 3_600_000), 15);
     const window1Ms = await timed(() => report(now - DAY), 15);
-    const scanAllMs = await timed(() => redis.hgetall(`${keys.custom('kpi')}:{incident}:e`), 3);
+    const scanAllMs = await timed(() => redis.hgetall(`${keys.kpiBase('incident')}:e`), 3);
     rows.push({ runs: size, entries, kpis: incidentKpis.length, allMs, window30Ms, window1Ms, scanAllMs });
   }
   let cursor = '0';

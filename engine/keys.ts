@@ -19,6 +19,8 @@ export interface Keys {
   humanTask(id: string): string;
   workflowVersions(name: string): string;
   workflowNames(): string;
+  /** The base of a workflow's KPI keys (kpis.ts derives the rest); its hash tag keeps them in one slot. */
+  kpiBase(workflow: string): string;
   taskCancelChannel(): string;
   queuePrefix(): string;
   custom(...parts: string[]): string;
@@ -43,6 +45,7 @@ export function createKeys(prefix: string): Keys {
     humanTask: (id) => `${prefix}:htask:${id}`,
     workflowVersions: (name) => `${prefix}:wf:{${name}}:versions`,
     workflowNames: () => `${prefix}:wf-names`,
+    kpiBase: (workflow) => `${prefix}:kpi:{${workflow}}`,
     taskCancelChannel: () => `${prefix}:task-cancel`,
     // BullMQ keys all carry this hash tag, so every queue script stays in one slot.
     queuePrefix: () => `{${prefix}-q}`,

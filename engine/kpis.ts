@@ -114,7 +114,7 @@ function readHash(into: Sums, hash: Record<string, string>): void {
 }
 
 export function createKpiStore(redis: Redis, keys: Keys, scripts: Scripts) {
-  const base = (workflow: string) => `${keys.custom('kpi')}:{${workflow}}`;
+  const base = (workflow: string) => keys.kpiBase(workflow);
 
   /** Record a step's entries (one script call); entries recorded before are skipped. */
   async function record(workflow: string, runId: string, entries: MeasureEntry[]): Promise<void> {

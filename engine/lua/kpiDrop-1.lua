@@ -1,6 +1,9 @@
 -- Leave a run out of every figure (a run cancelled is not measured): undo each entry it recorded and
 -- refuse any it might still record.
+-- Every key is derived from KEYS[1] (which key depends on the data: the day, the dimension values), and
+-- all carry its hash tag, so the script stays in one Redis Cluster slot.
 -- KEYS[1] = the workflow's KPI key base; ARGV[1] = runId
+-- Reply: how many entries were undone.
 local base, runId = KEYS[1], ARGV[1]
 redis.call('SADD', base .. ':x', runId)
 local ids = redis.call('SMEMBERS', base .. ':r:' .. runId)

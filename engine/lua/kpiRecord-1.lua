@@ -1,10 +1,13 @@
 -- Record a step's measure entries, each once: the entry, its place in time, and the running figures
 -- (all time, and per UTC day of the run's opening) for the measure and each dimension value.
+-- Every key is derived from KEYS[1] (which key depends on the data: the day, the dimension values), and
+-- all carry its hash tag, so the script stays in one Redis Cluster slot.
 -- KEYS[1] = the workflow's KPI key base (carries the hash tag; every key below shares it)
 -- ARGV: runId, then per entry: id, measure, value, openedAtMs, day, quantileMember ('' when the measure
 -- has no median/p90 KPI; else value, dims and id in one string, so a window reads it without the entry),
 -- entryJson, count (1; 0 for a correction that moves the sum of a measure the run recorded before, not its
 -- count), nDims, dim...
+-- Reply: how many entries were new (0 when the run is left out, or every entry was recorded before).
 local base, runId = KEYS[1], ARGV[1]
 if redis.call('SISMEMBER', base .. ':x', runId) == 1 then return 0 end
 local recorded = 0
