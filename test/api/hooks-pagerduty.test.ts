@@ -150,4 +150,19 @@ test('GET /v1/hooks/deliveries lists deliveries newest first for admins, with 40
   assert.is((await h.call('GET', '/v1/hooks/deliveries', { key: null })).status, 401);
 });
 
+test('incident.priority_updated to P1 raises the incident to priority 1 (UPDATE_PRIORITY); a priority outside P1–P5 is ignored', async ({ h }) => {
+  const started = await postHook(h, 'pagerduty', event('pagerduty-triggered', 'PDPRIO1'), delivery());
+  const id = result(started).runId;
+  assert.is((await getRun(h, id)).context.priority, 2);
+  const raised = event('pagerduty-triggered', 'PDPRIO1', 'incident.priority_updated');
+  raised.event.data.priority = { id: 'PXYZ', type: 'priority_reference', summary: 'P1' };
+  const res = await postHook(h, 'pagerduty', raised, delivery());
+  assert.equal([result(res).action, result(res).runId], ['event', id]);
+  assert.is((await getRun(h, id)).context.priority, 1);
+  const odd = event('pagerduty-triggered', 'PDPRIO1', 'incident.priority_updated');
+  odd.event.data.priority = { id: 'PXYZ', type: 'priority_reference', summary: 'SEV-A' };
+  assert.is(result(await postHook(h, 'pagerduty', odd, delivery())).action, 'ignored');
+  assert.is((await getRun(h, id)).context.priority, 1);
+});
+
 test.run();
