@@ -57,7 +57,7 @@ export async function kpiBench(url: string, sizes = [10_000, 100_000]): Promise<
   for (const size of sizes) {
     // Runs opened evenly over the last 90 days; recorded 500 at a time.
     for (; filled < size; ) {
-      const batch: Promise<void>[] = [];
+      const batch: Promise<unknown>[] = [];
       for (let j = 0; j < 500 && filled < size; j++, filled++) {
         const openedAt = now - spanDays * DAY + Math.floor((filled * 7919) % (spanDays * DAY / MIN)) * MIN;
         const list = measureEntries(`run-${filled}`, 3, openedAt, runMeasures(filled, openedAt), quantiles);

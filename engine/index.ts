@@ -11,7 +11,8 @@ import { createKpiStore, type KpiReport, type OpenRun } from './kpis.ts';
 import { createRunStore, type StartRunArgs, type SendEventOptions, type RunResult, type HumanTaskDoc } from './runs.ts';
 import { createHistory } from './history.ts';
 import { createBusinessKeys, type StartOrFindOpenArgs, type OpenRunResult } from './business-keys.ts';
-import { createRunIndex } from './run-index.ts';
+import { createRunIndex, topLevelStates } from './run-index.ts';
+import { timeOf } from '../workflows/lib/time.ts';
 import { startTimerWorker } from './timers.ts';
 import { defaultRetry, type TaskDefinition, type TaskServices } from './tasks.ts';
 import { ErrorCode, ServicechartError, notFound, validationError } from './errors.ts';
@@ -160,6 +161,11 @@ export function createEngine(opts: EngineOptions) {
     return runId;
   }
 
+  /** One entry on a run's history that changes nothing else (task records, refused hook events). */
+  function appendEntry(runId: RunId, type: string, fields: Record<string, unknown>, actor: string): Promise<boolean> {
+    return scripts.appendHistory([keys.run(runId), keys.history(runId)], [JSON.stringify({ ...fields, type, at: iso(clock.now()), actor })]);
+  }
+
   function taskServices(runId: RunId, taskName: string): TaskServices {
     return {
       async startRun(args) {
@@ -211,7 +217,7 @@ export function createEngine(opts: EngineOptions) {
         return kpis.amend(stored.workflow, stored.id, measure, change, `${runId}:${key}`);
       },
       async record(type, fields) {
-        await scripts.appendHistory([keys.run(runId), keys.history(runId)], [JSON.stringify({ ...fields, type, at: iso(clock.now()), actor: `task:${taskName}` })]);
+        await appendEntry(runId, type, fields, `task:${taskName}`);
       },
       now: () => clock.now(),
     };
@@ -225,9 +231,7 @@ export function createEngine(opts: EngineOptions) {
       const page = await index.list({ workflow, status: 'running', limit: 500, cursor });
       for (const r of page.items) {
         const context = (r.context ?? {}) as Record<string, unknown>;
-        const opened = typeof context.openedAt === 'number' ? context.openedAt : typeof context.openedAt === 'string' ? Date.parse(context.openedAt) : NaN;
-        const states = typeof r.state === 'string' ? [r.state] : r.state && typeof r.state === 'object' ? Object.keys(r.state) : [];
-        out.push({ openedAt: Number.isFinite(opened) ? opened : Date.parse(r.createdAt), states, context });
+        out.push({ openedAt: timeOf(context.openedAt) ?? Date.parse(r.createdAt), states: topLevelStates(r.state), context });
       }
       cursor = page.nextCursor;
     } while (cursor && out.length < 20_000);
@@ -424,8 +428,7 @@ export function createEngine(opts: EngineOptions) {
      */
     async appendNote(runId: string, type: string, fields: JsonObject, actor: string): Promise<boolean> {
       if (!/^[a-z][a-z0-9_]*\.[a-z0-9_.]+$/.test(type)) throw validationError('bad history entry type', [{ path: '/type', message: 'a dotted lower-case name such as hook.ignored' }]);
-      const id = runIdOrThrow(runId);
-      return scripts.appendHistory([keys.run(id), keys.history(id)], [JSON.stringify({ ...fields, type, at: iso(clock.now()), actor })]);
+      return appendEntry(runIdOrThrow(runId), type, fields, actor);
     },
 
     /** The seq of the newest history entry (0 for none). */

@@ -11,6 +11,7 @@
 //   :r:RUN      the entries of a run; :x runs left out (cancelled)
 import type { Redis } from 'ioredis';
 import type { KpiDefinition } from '../workflows/lib/define.ts';
+import { timeOf } from '../workflows/lib/time.ts';
 import type { Keys } from './keys.ts';
 import type { Scripts } from './scripts.ts';
 
@@ -63,18 +64,9 @@ export function measureEntries(runId: string, seq: number, createdAt: number, hi
     if (h.type !== 'measure.recorded' || typeof h.measure !== 'string' || !/^[A-Za-z][A-Za-z0-9_]{0,63}$/.test(h.measure)) return;
     const value = typeof h.value === 'boolean' ? Number(h.value) : h.value;
     if (typeof value !== 'number' || !Number.isFinite(value)) return;
-    out.push({ id: `${runId}:${seq}.${i}`, measure: h.measure, value, openedAt: openedAtMs(h.openedAt) ?? createdAt, dims: dimsOf(h.dims), q: quantiles.has(h.measure) });
+    out.push({ id: `${runId}:${seq}.${i}`, measure: h.measure, value, openedAt: timeOf(h.openedAt) ?? createdAt, dims: dimsOf(h.dims), q: quantiles.has(h.measure) });
   });
   return out;
-}
-
-function openedAtMs(v: unknown): number | null {
-  if (typeof v === 'number' && Number.isFinite(v)) return v;
-  if (typeof v === 'string') {
-    const t = Date.parse(v);
-    return Number.isNaN(t) ? null : t;
-  }
-  return null;
 }
 
 /** Dimension values as short strings; `|`, `=`, `,` and tabs would break the field and member names, so they become `_`. */
@@ -86,6 +78,20 @@ function dimsOf(v: unknown): Record<string, string> {
     out[k] = String(raw).replace(/[|=,\t]/g, '_').slice(0, 200);
   }
   return out;
+}
+
+/** A measure entry as the `:e` hash keeps it (kpiRecord writes it, kpiDrop and the window edges read it). */
+interface StoredMeasure {
+  m: string;
+  v: number;
+  o: number;
+  day: number;
+  dims: string[];
+  runId: string;
+  /** Its member in `:qt:M`, when a median/p90 KPI reads the measure. */
+  qm?: string;
+  /** 0 for a correction, which moves the sum and not the count; absent means 1. */
+  n?: 0;
 }
 
 interface Agg {
@@ -116,18 +122,19 @@ function readHash(into: Sums, hash: Record<string, string>): void {
 export function createKpiStore(redis: Redis, keys: Keys, scripts: Scripts) {
   const base = (workflow: string) => keys.kpiBase(workflow);
 
-  /** Record a step's entries (one script call); entries recorded before are skipped. */
-  async function record(workflow: string, runId: string, entries: MeasureEntry[]): Promise<void> {
-    if (!entries.length) return;
+  /** Record a step's entries (one script call); entries recorded before are skipped. Answers how many were new. */
+  async function record(workflow: string, runId: string, entries: MeasureEntry[]): Promise<number> {
+    if (!entries.length) return 0;
     const args: string[] = [runId];
     for (const e of entries) {
       const dims = Object.entries(e.dims).map(([k, v]) => `${k}=${v}`);
       const day = Math.floor(e.openedAt / DAY);
       const qm = e.q && !e.correction ? quantileMember(e.value, dims, e.id) : '';
-      const json = JSON.stringify({ m: e.measure, v: e.value, o: e.openedAt, day, dims, runId, ...(qm ? { qm } : {}), ...(e.correction ? { n: 0 } : {}) });
+      const stored: StoredMeasure = { m: e.measure, v: e.value, o: e.openedAt, day, dims, runId, ...(qm ? { qm } : {}), ...(e.correction ? { n: 0 as const } : {}) };
+      const json = JSON.stringify(stored);
       args.push(e.id, e.measure, String(e.value), String(e.openedAt), String(day), qm, json, e.correction ? '0' : '1', String(dims.length), ...dims);
     }
-    await scripts.kpiRecord(base(workflow), args);
+    return scripts.kpiRecord(base(workflow), args);
   }
 
   /**
@@ -140,7 +147,7 @@ export function createKpiStore(redis: Redis, keys: Keys, scripts: Scripts) {
     const ids = await redis.smembers(`${b}:r:${runId}`);
     if (!ids.length) return false;
     const raws = await redis.hmget(`${b}:e`, ...ids);
-    const mine = raws.filter((r): r is string => !!r).map((r) => JSON.parse(r) as { m: string; v: number; o: number; dims: string[]; n?: number }).filter((e) => e.m === measure);
+    const mine = raws.filter((r): r is string => !!r).map((r) => JSON.parse(r) as StoredMeasure).filter((e) => e.m === measure);
     const original = mine.find((e) => e.n !== 0);
     if (!original) return false;
     const current = mine.reduce((sum, e) => sum + e.v, 0);
@@ -148,10 +155,8 @@ export function createKpiStore(redis: Redis, keys: Keys, scripts: Scripts) {
     if (delta === 0) return false;
     const dims = Object.fromEntries(original.dims.map((d) => d.split('=') as [string, string]));
     const entry: MeasureEntry = { id: `${runId}:fix:${measure}:${key}`, measure, value: delta, openedAt: original.o, dims, correction: true };
-    const before = await redis.hexists(`${b}:e`, entry.id);
-    if (before) return false;
-    await record(workflow, runId, [entry]);
-    return true;
+    // The script records an id once: a key used before records nothing.
+    return (await record(workflow, runId, [entry])) > 0;
   }
 
   function drop(workflow: string, runId: string): Promise<number> {
@@ -159,13 +164,13 @@ export function createKpiStore(redis: Redis, keys: Keys, scripts: Scripts) {
   }
 
   /** Entries whose openedAt is in [from, to), read one by one (window edges, quantiles in a window). */
-  async function entriesBetween(zset: string, eHash: string, from: number | null, to: number | null): Promise<{ m: string; v: number; dims: string[]; n?: number }[]> {
+  async function entriesBetween(zset: string, eHash: string, from: number | null, to: number | null): Promise<StoredMeasure[]> {
     if (from !== null && to !== null && to <= from) return [];
-    const out: { m: string; v: number; dims: string[]; n?: number }[] = [];
+    const out: StoredMeasure[] = [];
     const ids = await redis.zrangebyscore(zset, from ?? '-inf', to === null ? '+inf' : `(${to}`);
     for (let i = 0; i < ids.length; i += 1000) {
       const raws = await redis.hmget(eHash, ...ids.slice(i, i + 1000));
-      for (const raw of raws) if (raw) out.push(JSON.parse(raw) as { m: string; v: number; dims: string[]; n?: number });
+      for (const raw of raws) if (raw) out.push(JSON.parse(raw) as StoredMeasure);
     }
     return out;
   }
@@ -257,14 +262,15 @@ export function createKpiStore(redis: Redis, keys: Keys, scripts: Scripts) {
         out.push(openFigure(k, await open, window.now));
         continue;
       }
+      const measure = k.measure ?? k.name;
       const fig = async (dim: string): Promise<{ value: number | null; count: number }> => {
         if (k.aggregate === 'median' || k.aggregate === 'p90') {
           const q = k.aggregate === 'median' ? 0.5 : 0.9;
-          if (whole) return rankQuantile(`${b}:q:${k.measure ?? k.name}|${dim}`, q);
-          const values = (await windowValues(k.measure ?? k.name)).get(dim) ?? [];
+          if (whole) return rankQuantile(`${b}:q:${measure}|${dim}`, q);
+          const values = (await windowValues(measure)).get(dim) ?? [];
           return { value: quantileOf(values, q), count: values.length };
         }
-        const a = sums.get(`${k.measure ?? k.name}|${dim}`) ?? { n: 0, s: 0 };
+        const a = sums.get(`${measure}|${dim}`) ?? { n: 0, s: 0 };
         if (k.per) {
           const of = sums.get(`${k.per.measure}|${dim}`) ?? { n: 0, s: 0 };
           return { value: of.n ? (a.s / of.n) * k.per.scale : null, count: of.n };
@@ -279,10 +285,8 @@ export function createKpiStore(redis: Redis, keys: Keys, scripts: Scripts) {
       if (k.breakdown?.length) {
         figure.breakdown = {};
         for (const dimName of k.breakdown) {
-          const values = dimValues(sums, k.per?.measure ?? k.measure ?? k.name, dimName);
-          if (k.aggregate === 'median' || k.aggregate === 'p90') {
-            for (const v of await quantileDimValues(b, k.measure ?? k.name, dimName)) if (!values.includes(v)) values.push(v);
-          }
+          // The sums read for this report name every dimension value a measure has in it, medians' too.
+          const values = dimValues(sums, k.per?.measure ?? measure, dimName);
           const rows = [];
           for (const v of values.sort()) {
             const f = await fig(`${dimName}=${v}`);
@@ -294,13 +298,6 @@ export function createKpiStore(redis: Redis, keys: Keys, scripts: Scripts) {
       out.push(figure);
     }
     return { workflow, since: since === null ? null : new Date(since).toISOString(), until: until === null ? null : new Date(until).toISOString(), kpis: out };
-  }
-
-  async function quantileDimValues(b: string, measure: string, dimName: string): Promise<string[]> {
-    // The all-time sums name every dimension value the measure has seen.
-    const fields = await redis.hkeys(`${b}:all`);
-    const prefix = `${measure}|${dimName}=`;
-    return [...new Set(fields.filter((f) => f.startsWith(prefix)).map((f) => f.slice(prefix.length, -2)))];
   }
 
   return { record, drop, report, amend };
@@ -353,7 +350,7 @@ function openFigure(k: KpiDefinition, all: OpenRun[], now: number): KpiFigure {
   return figure;
 }
 
-function addEntry(sums: Sums, e: { m: string; v: number; dims: string[]; n?: number }): void {
+function addEntry(sums: Sums, e: StoredMeasure): void {
   const n = e.n ?? 1;
   addSums(sums, `${e.m}|`, n, e.v);
   for (const d of e.dims) addSums(sums, `${e.m}|${d}`, n, e.v);

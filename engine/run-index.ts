@@ -6,7 +6,8 @@ import { validationError } from './errors.ts';
 
 const SCAN_BUDGET = 5000;
 
-function topLevelStates(value: unknown): string[] {
+/** The top-level state names of an XState state value (`open` of `{ open: { work: 'new' } }`). */
+export function topLevelStates(value: unknown): string[] {
   if (typeof value === 'string') return [value];
   if (value && typeof value === 'object') return Object.keys(value);
   return [];
