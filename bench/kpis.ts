@@ -39,7 +39,7 @@ function runMeasures(i: number, openedAt: number) {
   const ttr = (30 + ((i * 7) % 600)) * MIN;
   const m = (measure: string, value: number) => ({ type: 'measure.recorded', measure, value, openedAt, dims });
   return [
-    m('mtta', mtta), m('meanTimeToResolve', ttr), m('meanTimeToResolveSla', ttr), m('medianTimeToResolve', ttr), m('p90TimeToResolve', ttr),
+    m('mtta', mtta), m('meanTimeToResolve', ttr), m('meanTimeToResolveSla', ttr),
     m('slaComplianceResponse', i % 10 ? 1 : 0), m('slaComplianceResolution', i % 7 ? 1 : 0), m('reopenRate', i % 25 ? 0 : 1),
   ];
 }

@@ -6,7 +6,7 @@ export const DELIVERY_KPIS: KpiDefinition[] = [
   { name: 'deploymentFrequency', label: 'Deployment frequency (production deployments per day)', unit: 'perDay', aggregate: 'perDay', breakdown: ['service'], description: 'Runs that entered production, per day of the window (DORA).' },
   { name: 'promotedDeploymentFrequency', label: 'Promoted deployments per day', unit: 'perDay', aggregate: 'perDay', breakdown: ['service'], description: 'Deployments whose new version took all traffic.' },
   { name: 'changeLeadTime', label: 'Change lead time (median)', unit: 'ms', aggregate: 'median', breakdown: ['service'], description: 'deployedAt − committedAt of each commit a deployment carries (DORA).' },
-  { name: 'changeLeadTimeP90', label: 'Change lead time (p90)', unit: 'ms', aggregate: 'p90', breakdown: ['service'] },
+  { name: 'changeLeadTimeP90', label: 'Change lead time (p90)', unit: 'ms', aggregate: 'p90', measure: 'changeLeadTime', breakdown: ['service'] },
   { name: 'changeFailRate', label: 'Change fail rate', unit: 'ratio', aggregate: 'mean', breakdown: ['service', 'strategy'], description: 'Production deployments rolled back, or followed by a P1/P2 incident in bake or ELS, ÷ production deployments (DORA).' },
   { name: 'failedDeploymentRecoveryTime', label: 'Failed deployment recovery time', unit: 'ms', aggregate: 'mean', breakdown: ['service'], description: 'restoredAt − failureDetectedAt of rolled-back deployments (DORA).' },
   { name: 'deploymentReworkRate', label: 'Deployment rework rate', unit: 'ratio', aggregate: 'mean', breakdown: ['service'], description: 'Production deployments with reason incident:* ÷ all production deployments (DORA).' },

@@ -118,9 +118,8 @@ export const actions = {
     enqueue.emit({ type: 'incident.resolved', code: context.resolutionCode, resolvedAt: at, reopenCount: context.reopenCount });
     if (firstTime) {
       const wall = Math.max(0, at - context.openedAt);
+      // The median and p90 KPIs read this same measure.
       enqueue.emit(measure(context, 'meanTimeToResolve', wall));
-      enqueue.emit(measure(context, 'medianTimeToResolve', wall));
-      enqueue.emit(measure(context, 'p90TimeToResolve', wall));
     }
   }),
   /** After both clocks stopped: SLA time to resolve (pauses excluded). */
