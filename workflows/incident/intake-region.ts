@@ -3,6 +3,12 @@ import type { Args } from './types.ts';
 import { routeInput } from './task-inputs.ts';
 import { incidentSetup } from './setup.ts';
 
+/** Whether the report succeeded or not, it is recorded and the intake goes on. */
+const afterChangeReport = [
+  { guard: 'deliveriesToNotify', target: 'notifyingDeliveries', actions: 'changeFailureReported' },
+  { target: 'enriching', actions: 'changeFailureReported' },
+] as const;
+
 export const intake = incidentSetup.createStateConfig({
   initial: 'init',
   states: {
@@ -19,8 +25,8 @@ export const intake = incidentSetup.createStateConfig({
       invoke: {
         id: 'reportChangeFailure', src: 'report_change_failure',
         input: ({ context }: Args) => ({ changeRunId: context.links.causedByChange, priority: context.priority, openedAt: context.openedAt }),
-        onDone: [{ guard: 'deliveriesToNotify', target: 'notifyingDeliveries', actions: 'changeFailureReported' }, { target: 'enriching', actions: 'changeFailureReported' }],
-        onError: [{ guard: 'deliveriesToNotify', target: 'notifyingDeliveries', actions: 'changeFailureReported' }, { target: 'enriching', actions: 'changeFailureReported' }],
+        onDone: afterChangeReport,
+        onError: afterChangeReport,
       },
     },
     // First, and once: a delivery in bake rolls back on a P1/P2, so it should hear at once (§1.9).
