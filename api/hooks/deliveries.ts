@@ -48,7 +48,7 @@ export function createDeliveryStore(engine: Engine) {
       const stored = JSON.parse(current) as StoredDelivery;
       if (stored.state === 'done') return { kind: 'repeat', results: stored.results };
       if (clock.now() - stored.at > STALE_PENDING_MS) {
-        if (await scriptsCas(key, current, token)) return { kind: 'claimed', token };
+        if (await engine.compareAndSet(key, current, token, DELIVERY_TTL_SECONDS)) return { kind: 'claimed', token };
         continue;
       }
       if (Date.now() > deadline) throw new ServicechartError(ErrorCode.UNAVAILABLE, `delivery ${id} is still being processed; retry it later`);
@@ -56,14 +56,10 @@ export function createDeliveryStore(engine: Engine) {
     }
   }
 
-  function scriptsCas(key: string, expected: string, value: string): Promise<boolean> {
-    return engine.compareAndSet(key, expected, value, DELIVERY_TTL_SECONDS);
-  }
-
   /** Store the results a repeat of this delivery will answer with. */
   async function finish(source: string, id: string, token: string, results: HookResult[]): Promise<void> {
     const done: StoredDelivery = { schemaVersion: 1, state: 'done', at: clock.now(), results };
-    await scriptsCas(claimKey(source, id), token, JSON.stringify(done));
+    await engine.compareAndSet(claimKey(source, id), token, JSON.stringify(done), DELIVERY_TTL_SECONDS);
   }
 
   /** Give the claim back after a failure, so the tool's retry does the work. */
