@@ -1,7 +1,7 @@
 // Owns the mapping from error codes to HTTP statuses, and the one middleware that answers every
 // error in the contract's shape.
 import type Koa from 'koa';
-import { ErrorCode, ServicechartError, type Logger } from '../engine/index.ts';
+import { ErrorCode, ServicechartError, isRedisUnavailable, type Logger } from '../engine/index.ts';
 
 export const statusOf: Record<string, number> = {
   [ErrorCode.BAD_JSON]: 400,
@@ -17,16 +17,6 @@ export const statusOf: Record<string, number> = {
   [ErrorCode.RATE_LIMITED]: 429,
   [ErrorCode.UNAVAILABLE]: 503,
 };
-
-/** Errors from a Redis that does not answer: connection refused, closed, or no offline queue. */
-function isRedisDown(err: unknown): boolean {
-  const e = err as { name?: string; message?: string; code?: string };
-  return (
-    e?.name === 'MaxRetriesPerRequestError' ||
-    e?.code === 'ECONNREFUSED' ||
-    /Stream isn't writeable|Connection is closed|enableOfflineQueue|ECONNREFUSED|ETIMEDOUT|Command timed out|Redis timed out/.test(e?.message ?? '')
-  );
-}
 
 export function errorBody(code: string, message: string, details?: unknown) {
   return { error: details === undefined ? { code, message } : { code, message, details } };
@@ -46,13 +36,14 @@ export function errorMiddleware(logger: Logger): Koa.Middleware {
       if (err instanceof ServicechartError && statusOf[err.code]) {
         ctx.status = statusOf[err.code];
         ctx.body = errorBody(err.code, err.message, err.details);
-        if (err.code === ErrorCode.RATE_LIMITED) ctx.set('Retry-After', '1');
+        if (err.code === ErrorCode.RATE_LIMITED || err.code === ErrorCode.UNAVAILABLE) ctx.set('Retry-After', '1');
         return;
       }
-      if (isRedisDown(err)) {
+      if (isRedisUnavailable(err)) {
         ctx.status = 503;
-        ctx.body = errorBody(ErrorCode.UNAVAILABLE, 'Redis is unreachable; nothing was changed. Try again.');
-        logger.warn({ err: (err as Error).message, path: ctx.path }, 'request refused: Redis unreachable');
+        ctx.set('Retry-After', '1');
+        ctx.body = errorBody(ErrorCode.UNAVAILABLE, 'Redis is unavailable (unreachable, or failing over); try again, with the same Idempotency-Key for a write.');
+        logger.warn({ err: (err as Error).message, path: ctx.path }, 'request refused: Redis unavailable');
         return;
       }
       const status = (err as { status?: number }).status;

@@ -1,9 +1,11 @@
 // The process entry point: reads the environment, connects Redis (or starts the embedded one) and runs
 // the parts a role asks for: `start` (API + engine + workers), `api`, or `worker`.
-import type { Redis } from 'ioredis';
 import pino from 'pino';
 import type { Server } from 'node:http';
-import { connectRedis, createEngine, startEmbeddedRedis, type EmbeddedRedis, type Logger } from '../engine/index.ts';
+import { createEngine, startEmbeddedRedis, type EmbeddedRedis, type Logger } from '../engine/index.ts';
+import { connectRedis, parseHostList, type RedisTarget } from '../engine/connection.ts';
+import type { ReplicaAcks } from '../engine/replication.ts';
+import type { RedisClient } from '../engine/clients.ts';
 import { builtInWorkflows } from '../workflows/index.ts';
 import { createBuiltInTasks } from '../workers/tasks/index.ts';
 import { adaptersFromEnv } from '../workers/adapters/index.ts';
@@ -18,7 +20,11 @@ export interface Config {
   role: Role;
   host: string;
   port: number;
-  redisUrl: string | null;
+  /** The Redis to run on; null starts the embedded redis-server in the data dir. */
+  redis: RedisTarget | null;
+  /** Partitions of a new installation (an existing one keeps its own; a different value refuses to start). */
+  partitions: number;
+  replicaAcks: ReplicaAcks;
   dataDir: string;
   fsync: 'everysec' | 'always';
   prefix: string;
@@ -37,12 +43,55 @@ function parseRateLimit(value: string | undefined): { perSecond: number; burst: 
   return { perSecond: rate, burst: burst > 0 ? burst : rate * 2 };
 }
 
+function nonNegativeInt(env: NodeJS.ProcessEnv, name: string, fallback: number, max = Number.MAX_SAFE_INTEGER): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0 || n > max) throw new Error(`${name} must be a whole number from 0 to ${max}, got "${raw}"`);
+  return n;
+}
+
+/**
+ * Which Redis: REDIS_URL (one node), REDIS_CLUSTER_NODES (a Redis Cluster seed list) or
+ * REDIS_SENTINELS + REDIS_SENTINEL_MASTER; none of them means the embedded redis-server.
+ */
+export function readRedisTarget(env: NodeJS.ProcessEnv): RedisTarget | null {
+  const set = ['REDIS_URL', 'REDIS_CLUSTER_NODES', 'REDIS_SENTINELS'].filter((name) => env[name]);
+  if (set.length > 1) throw new Error(`${set.join(' and ')} are both set: name one Redis topology (REDIS_URL for one node, REDIS_CLUSTER_NODES for a cluster, REDIS_SENTINELS for Sentinel)`);
+  const tlsRaw = env.REDIS_TLS ?? '';
+  if (!['', '0', '1', 'true', 'false'].includes(tlsRaw)) throw new Error(`REDIS_TLS must be 1 or 0, got "${tlsRaw}"`);
+  const login = { username: env.REDIS_USERNAME || undefined, password: env.REDIS_PASSWORD || undefined, tls: tlsRaw === '1' || tlsRaw === 'true' };
+  if (env.REDIS_SENTINEL_MASTER && !env.REDIS_SENTINELS) throw new Error('REDIS_SENTINEL_MASTER is set without REDIS_SENTINELS (the sentinels\' host:port list)');
+  if (!set.length) {
+    const stray = ['REDIS_USERNAME', 'REDIS_PASSWORD', 'REDIS_TLS'].filter((name) => env[name]);
+    if (stray.length) throw new Error(`${stray.join(', ')} set, but no Redis is named: set REDIS_URL, REDIS_CLUSTER_NODES or REDIS_SENTINELS (the embedded redis-server needs no login)`);
+    return null;
+  }
+  if (env.REDIS_URL) {
+    if (!/^rediss?:\/\//.test(env.REDIS_URL)) {
+      throw new Error(`REDIS_URL must be a redis:// or rediss:// URL (got "${env.REDIS_URL}"); for a Redis Cluster give its nodes in REDIS_CLUSTER_NODES=host:port,host:port`);
+    }
+    return { topology: 'single', url: env.REDIS_URL, ...login };
+  }
+  if (env.REDIS_CLUSTER_NODES) return { topology: 'cluster', nodes: parseHostList(env.REDIS_CLUSTER_NODES, 'REDIS_CLUSTER_NODES'), ...login };
+  if (!env.REDIS_SENTINEL_MASTER) throw new Error('REDIS_SENTINELS needs REDIS_SENTINEL_MASTER, the name of the master the sentinels monitor');
+  return { topology: 'sentinel', sentinels: parseHostList(env.REDIS_SENTINELS!, 'REDIS_SENTINELS'), masterName: env.REDIS_SENTINEL_MASTER, ...login };
+}
+
 export function readConfig(env: NodeJS.ProcessEnv, role: Role): Config {
+  const redis = readRedisTarget(env);
+  const replicaAcks = { replicas: nonNegativeInt(env, 'SERVICECHART_REPLICA_ACKS', 0, 16), timeoutMs: nonNegativeInt(env, 'SERVICECHART_REPLICA_ACK_TIMEOUT_MS', 1000, 60_000) };
+  if (replicaAcks.replicas > 0 && !redis) {
+    throw new Error('SERVICECHART_REPLICA_ACKS needs replicas, and the embedded redis-server has none: run on a Redis with replicas (REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES)');
+  }
+  if (replicaAcks.replicas > 0 && replicaAcks.timeoutMs === 0) throw new Error('SERVICECHART_REPLICA_ACK_TIMEOUT_MS must be above 0 (0 would make WAIT block until the replicas answer)');
   return {
     role,
     host: env.HOST || '127.0.0.1',
     port: Number(env.PORT || 3000),
-    redisUrl: env.REDIS_URL || null,
+    redis,
+    partitions: nonNegativeInt(env, 'SERVICECHART_PARTITIONS', redis?.topology === 'cluster' ? 16 : 1, 256) || 1,
+    replicaAcks,
     dataDir: env.SERVICECHART_DATA_DIR || './.servicechart',
     fsync: env.SERVICECHART_FSYNC === 'always' ? 'always' : 'everysec',
     prefix: env.SERVICECHART_PREFIX || 'sc',
@@ -55,7 +104,7 @@ export function readConfig(env: NodeJS.ProcessEnv, role: Role): Config {
 }
 
 /** Warn where a Redis we are pointed at would evict keys or forget them on restart. */
-async function checkRedisDurability(redis: Redis, logger: Logger): Promise<void> {
+async function checkRedisDurability(redis: RedisClient, logger: Logger): Promise<void> {
   try {
     const [, policy] = (await redis.config('GET', 'maxmemory-policy')) as [string, string];
     if (policy !== 'noeviction') {
@@ -81,23 +130,23 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
   // Webhook secrets and mapping files: a bad mapping file stops the process here, before anything starts.
   const hooks = role !== 'worker' ? hookConfigFromEnv(env) : undefined;
 
-  if (cfg.redisUrl && !/^rediss?:\/\//.test(cfg.redisUrl)) {
-    // TODO(#3): Redis Cluster. Keys and scripts are laid out per slot already; listing and index
-    // pipelines still mix slots, so seed lists are refused rather than half supported.
-    throw new Error(`REDIS_URL must be a redis:// or rediss:// URL; Redis Cluster seed lists are not supported yet (got "${cfg.redisUrl}")`);
-  }
   let embedded: EmbeddedRedis | null = null;
-  let url = cfg.redisUrl;
-  if (!url) {
+  let target = cfg.redis;
+  if (!target) {
     embedded = await startEmbeddedRedis({ dataDir: cfg.dataDir, fsync: cfg.fsync, logger });
-    url = embedded.url;
-    logger.info({ url, dataDir: cfg.dataDir }, 'embedded redis-server running (AOF on)');
+    target = { topology: 'single', url: embedded.url };
+    logger.info({ url: embedded.url, dataDir: cfg.dataDir }, 'embedded redis-server running (AOF on)');
   }
-  const redis = await connectRedis(url);
-  redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
-  if (cfg.redisUrl) await checkRedisDurability(redis, logger);
+  // A WAIT must fit inside one command's time limit.
+  const redis: RedisClient = await connectRedis(target, { commandTimeoutMs: Math.max(5000, cfg.replicaAcks.timeoutMs + 2000) });
+  redis.on('error', (err: Error) => logger.warn({ err: err.message }, 'redis connection error'));
+  if (cfg.redis) await checkRedisDurability(redis, logger);
+  logger.info({ topology: target.topology, partitions: cfg.partitions, replicaAcks: cfg.replicaAcks.replicas }, 'connected to Redis');
 
-  const engine = createEngine({ redis, logger, prefix: cfg.prefix, workflows: builtInWorkflows, tasks: createBuiltInTasks(adaptersFromEnv(env)) });
+  const engine = createEngine({
+    redis, logger, prefix: cfg.prefix, partitions: cfg.partitions, replicaAcks: cfg.replicaAcks,
+    workflows: builtInWorkflows, tasks: createBuiltInTasks(adaptersFromEnv(env)),
+  });
 
   let taskWorker: TaskWorker | null = null;
   if (role !== 'api') {

@@ -69,3 +69,35 @@ export function toErrorData(err: unknown): ErrorData {
   }
   return { code: ErrorCode.TASK_FAILED, message: String(err) };
 }
+
+// Replies and client errors that mean "Redis cannot take this command now", not "the command is wrong":
+// a node down or unreachable, a cluster reconfiguring (failover, resharding), a replica that is not
+// (or no longer) the master, a node still loading its data.
+const unavailableReplies = /^(CLUSTERDOWN|TRYAGAIN|LOADING|READONLY|MASTERDOWN|NOREPLICAS|MOVED|ASK) /;
+const unavailableClientErrors =
+  /Connection is closed|Stream isn't writeable|enableOfflineQueue|Cluster isn't ready|Cluster is ended|None of startup nodes is available|Failed to refresh slots cache|Too many Cluster redirections|Command timed out|Redis timed out|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|EPIPE|All sentinels are unreachable|connect ETIMEDOUT/;
+const unavailableNames = new Set(['MaxRetriesPerRequestError', 'ClusterAllFailedError', 'ConnectionClosedError']);
+const unavailableSysCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN']);
+
+/**
+ * Whether an error means Redis is unavailable for now (so the answer is 503 UNAVAILABLE and a retry
+ * may succeed), as opposed to a bug or a refused request. The one place that knows the shapes
+ * ioredis, BullMQ and Redis give such failures.
+ */
+export function isRedisUnavailable(err: unknown): boolean {
+  if (!err || typeof err !== 'object') return false;
+  if (err instanceof ServicechartError) return err.code === ErrorCode.UNAVAILABLE;
+  const e = err as { name?: unknown; message?: unknown; code?: unknown; lastNodeError?: unknown };
+  const message = typeof e.message === 'string' ? e.message : '';
+  return (
+    (typeof e.name === 'string' && unavailableNames.has(e.name)) ||
+    (typeof e.code === 'string' && unavailableSysCodes.has(e.code)) ||
+    unavailableReplies.test(message) ||
+    unavailableClientErrors.test(message)
+  );
+}
+
+/** The error a refused or unconfirmed write surfaces as: 503 with a retry hint. */
+export function unavailable(message: string, details?: unknown): ServicechartError {
+  return new ServicechartError(ErrorCode.UNAVAILABLE, message, { details });
+}

@@ -1,0 +1,50 @@
+// Owns "acknowledged means replicated": after a write, WAIT until N replicas of the master that took
+// it confirm it, or refuse the acknowledgement with UNAVAILABLE.
+import { Command, type Redis } from 'ioredis';
+import { isCluster, type RedisClient } from './clients.ts';
+import { isRedisUnavailable, unavailable } from './errors.ts';
+
+export interface ReplicaAcks {
+  /** Replicas that must hold a write before it is acknowledged; 0 acknowledges at once. */
+  replicas: number;
+  /** How long to wait for them before answering UNAVAILABLE. */
+  timeoutMs: number;
+}
+
+export const noReplicaAcks: ReplicaAcks = { replicas: 0, timeoutMs: 0 };
+
+/**
+ * The connection that carried writes to `key`'s slot. WAIT takes no key, so a Cluster client would
+ * send it to any node; it must go to the master that owns the slot, on the connection that wrote
+ * (WAIT counts replicas that reached that connection's last write).
+ */
+function writerOf(redis: RedisClient, key: string): Redis {
+  if (!isCluster(redis)) return redis;
+  const slot = new Command('exists', [key]).getSlot();
+  const owner = slot === null ? undefined : redis.slots[slot]?.[0];
+  const node = owner && redis.nodes('master').find((n) => `${n.options.host}:${n.options.port}` === owner);
+  if (!node) throw unavailable(`no master is known for the slot of ${key} (the cluster is reconfiguring); try again`);
+  return node;
+}
+
+/**
+ * Wait until `acks.replicas` replicas hold every write made so far to `key`'s master over this
+ * connection. Throws UNAVAILABLE (503, retry with the same Idempotency-Key) when they do not confirm
+ * within the timeout: the write stays on the master and may still survive, or be lost in a failover.
+ */
+export async function awaitReplicas(redis: RedisClient, key: string, acks: ReplicaAcks): Promise<void> {
+  if (acks.replicas <= 0) return;
+  let confirmed: number;
+  try {
+    confirmed = Number(await writerOf(redis, key).call('WAIT', acks.replicas, acks.timeoutMs));
+  } catch (err) {
+    if (isRedisUnavailable(err)) throw unavailable(`the write could not be confirmed on ${acks.replicas} replica(s): ${(err as Error).message}; it may still apply, retry with the same Idempotency-Key`);
+    throw err;
+  }
+  if (confirmed < acks.replicas) {
+    throw unavailable(
+      `the write reached ${confirmed} of ${acks.replicas} required replica(s) within ${acks.timeoutMs} ms; it may still apply, retry with the same Idempotency-Key`,
+      { replicas: confirmed, required: acks.replicas },
+    );
+  }
+}
