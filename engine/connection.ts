@@ -120,6 +120,11 @@ export async function connectRedis(target: string | RedisTarget, opts: ConnectOp
       resolve();
     });
   });
+  if (redis instanceof Cluster) {
+    // The client is ready once it knows the slots; its connection to each master opens lazily, and
+    // without an offline queue a command to a master still connecting would fail: open them all now.
+    await Promise.all(redis.nodes('master').map((node) => node.ping()));
+  }
   return redis;
 }
 
