@@ -1,7 +1,8 @@
 // `npm run bench`: the engine's step throughput against a raw BullMQ chain baseline measured in the
 // same run, run latency, timer lateness and Redis memory per run. Last line:
 // `bench: engine <N> steps/s, baseline <M> steps/s, ratio <R>`. Also what a KPI request costs at
-// 10,000 and 100,000 ended runs (bench/kpis.ts).
+// 10,000 and 100,000 ended runs (bench/kpis.ts). BENCH_TOPOLOGY=cluster measures on a local Redis
+// Cluster instead (bench/cluster.ts).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +13,7 @@ import { createEngine, defineWorkflow, startEmbeddedRedis, taskActors, type Engi
 import { startTaskWorker } from '../workers/runtime.ts';
 import { builtInTasks } from '../workers/tasks/index.ts';
 import { kpiBench } from './kpis.ts';
+import { clusterBench } from './cluster.ts';
 
 const CHAINS = Number(process.env.BENCH_CHAINS ?? 1000);
 const STEPS = 10;
@@ -80,10 +82,9 @@ function timerWorkflow() {
 }
 
 async function waitDone(redis: Redis, engine: Engine, n: number, timeoutMs: number): Promise<void> {
-  const key = engine.keys.runsByStatus('done');
   const deadline = Date.now() + timeoutMs;
-  while ((await redis.zcard(key)) < n) {
-    if (Date.now() > deadline) throw new Error(`only ${await redis.zcard(key)} of ${n} runs finished in time`);
+  while ((await engine.countRuns('done')) < n) {
+    if (Date.now() > deadline) throw new Error(`only ${await engine.countRuns('done')} of ${n} runs finished in time`);
     await new Promise((r) => setTimeout(r, 20));
   }
 }
@@ -94,7 +95,7 @@ async function engineBench(url: string) {
   const engine = createEngine({ redis, prefix, workflows: [chainWorkflow(), timerWorkflow()], tasks: builtInTasks });
   engine.startTimerConsumer({ concurrency: CONCURRENCY });
   const worker = await startTaskWorker({ engine, concurrency: CONCURRENCY });
-  await worker.worker.waitUntilReady();
+  await worker.waitUntilReady();
 
   const memBefore = await usedMemory(redis);
   const started = performance.now();
@@ -125,6 +126,13 @@ async function engineBench(url: string) {
   await engine.close();
   await redis.quit();
   return { stepsPerSecond, latencies, lateness, memFinished, memActive };
+}
+
+if (process.env.BENCH_TOPOLOGY === 'cluster') {
+  await clusterBench({ workflow: chainWorkflow(), chains: CHAINS, steps: STEPS, concurrency: CONCURRENCY, partitions: Number(process.env.BENCH_PARTITIONS ?? 16), log });
+  process.exit();
+} else if (process.env.BENCH_TOPOLOGY && process.env.BENCH_TOPOLOGY !== 'single') {
+  throw new Error(`BENCH_TOPOLOGY must be "single" (the default) or "cluster", got "${process.env.BENCH_TOPOLOGY}"`);
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'sc-bench-'));

@@ -8,7 +8,7 @@ import type { Keys } from './keys.ts';
 import type { Scripts } from './scripts.ts';
 import type { RunResult, RunStore, StartRunArgs } from './runs.ts';
 import type { JsonObject } from './types.ts';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './clients.ts';
 
 /** How long a claim may name a run that never appeared (its starter crashed) before another takes it. */
 const STALE_CLAIM_MS = 10_000;
@@ -35,7 +35,7 @@ interface Claim {
 }
 
 export interface BusinessKeyDeps {
-  redis: Redis;
+  redis: RedisClient;
   keys: Keys;
   scripts: Scripts;
   clock: Clock;

@@ -1,5 +1,5 @@
 // Owns reading a run's history: pages from its Redis stream, and a live follow for SSE.
-import type { Redis } from 'ioredis';
+import { duplicateUnbounded, type RedisClient } from './clients.ts';
 import type { Keys } from './keys.ts';
 import type { RunId } from './ids.ts';
 import type { HistoryEntry, Page } from './types.ts';
@@ -9,7 +9,7 @@ function parse(id: string, fields: string[]): HistoryEntry {
   return { ...(JSON.parse(json) as Omit<HistoryEntry, 'seq'>), seq: Number(id.split('-')[0]) } as HistoryEntry;
 }
 
-export function createHistory(redis: Redis, keys: Keys) {
+export function createHistory(redis: RedisClient, keys: Keys) {
   /** Oldest first; the cursor is the last seq seen. */
   async function page(runId: RunId, opts: { cursor?: string | null; limit?: number } = {}): Promise<Page<HistoryEntry>> {
     const limit = opts.limit ?? 50;
@@ -29,7 +29,7 @@ export function createHistory(redis: Redis, keys: Keys) {
    * so entries written by any process arrive.
    */
   async function* follow(runId: RunId, afterSeq: number, signal: AbortSignal): AsyncGenerator<HistoryEntry> {
-    const conn = redis.duplicate({ commandTimeout: undefined, enableOfflineQueue: true, maxRetriesPerRequest: null });
+    const conn = duplicateUnbounded(redis);
     const onAbort = () => conn.disconnect();
     signal.addEventListener('abort', onAbort, { once: true });
     let last = `${afterSeq}-0`;

@@ -1,8 +1,10 @@
 // The engine's public surface: the only module `api/` and `workers/` import.
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { systemClock, type Clock } from './clock.ts';
 import { createKeys } from './keys.ts';
+import { duplicateUnbounded, isCluster, type RedisClient } from './clients.ts';
+import { ensureLayout } from './layout.ts';
+import { awaitReplicas, noReplicaAcks, type ReplicaAcks } from './replication.ts';
 import { createScripts } from './scripts.ts';
 import { Registry, type RegisteredWorkflow } from './registry.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
@@ -11,9 +13,9 @@ import { createKpiStore, type KpiReport, type OpenRun } from './kpis.ts';
 import { createRunStore, type StartRunArgs, type SendEventOptions, type RunResult, type HumanTaskDoc } from './runs.ts';
 import { createHistory } from './history.ts';
 import { createBusinessKeys, type StartOrFindOpenArgs, type OpenRunResult } from './business-keys.ts';
-import { createRunIndex, topLevelStates } from './run-index.ts';
+import { createRunIndex, topLevelStates, type HumanTaskFilter } from './run-index.ts';
 import { timeOf } from '../workflows/lib/time.ts';
-import { startTimerWorker } from './timers.ts';
+import { partitionConcurrency, startTimerWorker } from './timers.ts';
 import { defaultRetry, type TaskDefinition, type TaskServices } from './tasks.ts';
 import { ErrorCode, ServicechartError, notFound, validationError } from './errors.ts';
 import { parseRunId, runIdOfHumanTask, type RunId } from './ids.ts';
@@ -35,11 +37,25 @@ export type { KpiReport, KpiFigure } from './kpis.ts';
 export { startEmbeddedRedis, type EmbeddedRedis } from './redis-server.ts';
 export { connectRedis } from './connection.ts';
 export { jsonWorkflowSchema, builtInActions, builtInGuards } from './json-workflow.ts';
+export { LayoutError, type LayoutProblem } from './layout.ts';
+export { MAX_PARTITIONS } from './keys.ts';
+export { isCluster, masters, duplicateUnbounded, type RedisClient } from './clients.ts';
 export { toMermaid, toSvg } from './diagram.ts';
 
 export interface EngineOptions {
-  /** Borrowed: the engine never closes it. */
-  redis: Redis;
+  /** Borrowed: the engine never closes it. One node (or a Sentinel-managed master), or a Redis Cluster. */
+  redis: RedisClient;
+  /**
+   * How many partitions runs are spread over (1 to 256): each has its own queues and indexes in one
+   * Redis Cluster slot. Default 1 on one node, 16 on a cluster. Fixed when an installation is first
+   * used; a different value later makes `ready()` reject with a LayoutError.
+   */
+  partitions?: number;
+  /**
+   * Acknowledge a write from outside (a started run, an accepted event, a completed human task, a
+   * cancel) only once this many replicas hold it (WAIT); else UNAVAILABLE. Default none.
+   */
+  replicaAcks?: ReplicaAcks;
   clock?: Clock;
   logger?: Logger;
   /** Key prefix; every key and queue of this engine lives under it. */
@@ -90,20 +106,29 @@ export function createEngine(opts: EngineOptions) {
   const redis = opts.redis;
   const clock = opts.clock ?? systemClock;
   const logger = opts.logger ?? silentLogger;
-  const keys = createKeys(opts.prefix ?? 'sc');
+  const prefix = opts.prefix ?? 'sc';
+  const keys = createKeys(prefix, opts.partitions ?? (isCluster(redis) ? 16 : 1));
+  // Every read and write of runs waits for this; a mismatch rejects them all with the LayoutError.
+  const layoutChecked = ensureLayout(redis, keys, prefix);
+  layoutChecked.catch(() => undefined);
   const scripts = createScripts(redis);
   const registry = new Registry();
   const metrics: Metrics = createMetrics();
   // BullMQ wants its own connections with no per-request retry limit; these the engine owns.
-  const bullConnection = redis.duplicate({ maxRetriesPerRequest: null, enableOfflineQueue: true, commandTimeout: undefined });
+  const bullConnection = duplicateUnbounded(redis);
+  // Each partition's queues carry its hash tag, so every BullMQ script stays in the partition's slot.
   const queues = {
-    tasks: new Queue('tasks', { connection: bullConnection, prefix: keys.queuePrefix() }),
-    timers: new Queue('timers', { connection: bullConnection, prefix: keys.queuePrefix() }),
+    tasks: keys.all.map((p) => new Queue('tasks', { connection: bullConnection, prefix: keys.queuePrefix(p) })),
+    timers: keys.all.map((p) => new Queue('timers', { connection: bullConnection, prefix: keys.queuePrefix(p) })),
   };
-  metrics.setQueueDepth(async () => ({
-    tasks: await queues.tasks.getJobCounts('waiting', 'active', 'delayed', 'failed'),
-    timers: await queues.timers.getJobCounts('waiting', 'active', 'delayed', 'failed'),
-  }));
+  const jobCounts = async (list: Queue[]) => {
+    const sum: Record<string, number> = {};
+    for (const counts of await Promise.all(list.map((q) => q.getJobCounts('waiting', 'active', 'delayed', 'failed')))) {
+      for (const [state, n] of Object.entries(counts)) sum[state] = (sum[state] ?? 0) + n;
+    }
+    return sum;
+  };
+  metrics.setQueueDepth(async () => ({ tasks: await jobCounts(queues.tasks), timers: await jobCounts(queues.timers) }));
   const kpis = createKpiStore(redis, keys, scripts);
   const outbox = createOutbox({
     redis, keys, queues, logger, now: () => clock.now(), kpis,
@@ -150,10 +175,19 @@ export function createEngine(opts: EngineOptions) {
     return loadJson(name, version);
   }
 
-  const runs = createRunStore({ redis, keys, scripts, clock, logger, registry, outbox, metrics, resolveWorkflow, maxContextBytes: opts.maxContextBytes ?? 256 * 1024, hooks: opts.hooks ?? {} });
+  const runs = createRunStore({
+    redis, keys, scripts, clock, logger, registry, outbox, metrics, resolveWorkflow, maxContextBytes: opts.maxContextBytes ?? 256 * 1024, hooks: opts.hooks ?? {}, layoutChecked,
+  });
   const history = createHistory(redis, keys);
-  const index = createRunIndex(redis, keys, (r) => runs.view(r));
+  const index = createRunIndex(redis, keys, (r) => runs.view(r), layoutChecked);
   const businessKeys = createBusinessKeys({ redis, keys, scripts, clock, runs, startRun: (a) => runs.startRun(a) });
+
+  const replicaAcks = opts.replicaAcks ?? noReplicaAcks;
+  /** Hand back `result` once the run's write is on the replicas asked for; UNAVAILABLE (503) otherwise. */
+  async function acknowledged<T>(runId: string, result: T): Promise<T> {
+    await awaitReplicas(redis, keys.run(runId as RunId), replicaAcks);
+    return result;
+  }
 
   function runIdOrThrow(id: string): RunId {
     const runId = parseRunId(id);
@@ -241,7 +275,21 @@ export function createEngine(opts: EngineOptions) {
   const closers: (() => Promise<void>)[] = [];
 
   const engine = {
-    redis, clock, logger, keys, registry, metrics, runs, bullConnection, taskServices,
+    redis, clock, logger, keys, registry, metrics, runs, bullConnection, queues, taskServices,
+
+    /**
+     * Settles once the installation's stored layout is checked (recorded on first use). Rejects with a
+     * LayoutError when this process's partition count differs from the stored one, or the Redis holds
+     * data of the release before partitions: a process should await it before serving.
+     */
+    ready(): Promise<void> {
+      return layoutChecked;
+    },
+
+    /** How many runs have a status, over every partition. */
+    countRuns(status: string): Promise<number> {
+      return index.countByStatus(status);
+    },
 
     registerTask(task: TaskDefinition<any, any>): void {
       registry.registerTask(task);
@@ -300,15 +348,16 @@ export function createEngine(opts: EngineOptions) {
 
     resolveWorkflow,
 
-    startRun(args: StartRunArgs): Promise<RunResult> {
-      return runs.startRun(args);
+    async startRun(args: StartRunArgs): Promise<RunResult> {
+      const res = await runs.startRun(args);
+      return acknowledged(res.run.id, res);
     },
 
     sendEvent(runId: string, event: JsonObject & { type: string }, opts: SendEventOptions = {}): Promise<RunResult> {
       if (typeof event.type !== 'string' || !/^[A-Za-z][A-Za-z0-9_.:-]{0,127}$/.test(event.type) || event.type.startsWith('xstate.')) {
         return Promise.reject(validationError('bad event type', [{ path: '/type', message: 'an event type is a name such as ACKNOWLEDGE (not xstate.*)' }]));
       }
-      return runs.sendEvent(runIdOrThrow(runId), event, opts);
+      return runs.sendEvent(runIdOrThrow(runId), event, opts).then((res) => acknowledged(runId, res));
     },
 
     /**
@@ -316,8 +365,9 @@ export function createEngine(opts: EngineOptions) {
      * @example
      * const { runId, started } = await engine.startOrFindOpen({ workflow: 'incident', businessKey: 'a1b2', input });
      */
-    startOrFindOpen(args: StartOrFindOpenArgs): Promise<OpenRunResult> {
-      return businessKeys.startOrFindOpen(args);
+    async startOrFindOpen(args: StartOrFindOpenArgs): Promise<OpenRunResult> {
+      const res = await businessKeys.startOrFindOpen(args);
+      return acknowledged(res.runId, res);
     },
 
     /** Replace (or, with '', delete) a key only while it still holds `expected`: one Lua call. */
@@ -336,7 +386,7 @@ export function createEngine(opts: EngineOptions) {
     },
 
     cancelRun(runId: string, opts: { reason?: string | null; actor?: string } = {}): Promise<RunView> {
-      return runs.cancelRun(runIdOrThrow(runId), opts);
+      return runs.cancelRun(runIdOrThrow(runId), opts).then((view) => acknowledged(runId, view));
     },
 
     getRun(runId: string): Promise<RunView> {
@@ -353,34 +403,9 @@ export function createEngine(opts: EngineOptions) {
       return history.page(id, opts);
     },
 
-    /** Human tasks, newest first, from the open or done index. */
-    async listHumanTasks(filter: { status?: 'open' | 'done'; role?: string; workflow?: string; runId?: string; limit?: number; cursor?: string | null } = {}): Promise<Page<HumanTaskDoc>> {
-      const key = filter.status === 'done' ? keys.humanTasksDone() : keys.humanTasksOpen();
-      const limit = filter.limit ?? 50;
-      let offset = 0;
-      if (filter.cursor) {
-        if (!/^\d+$/.test(filter.cursor)) throw validationError('bad cursor', [{ path: '/query/cursor', message: 'not a cursor this endpoint returned' }]);
-        offset = Number(filter.cursor);
-      }
-      const items: HumanTaskDoc[] = [];
-      let pos = offset;
-      const total = await redis.zcard(key);
-      while (items.length < limit && pos < total) {
-        const ids = await redis.zrevrange(key, pos, pos + 199);
-        if (!ids.length) break;
-        const docs = ids.length ? await redis.mget(...ids.map((id) => keys.humanTask(id))) : [];
-        for (let i = 0; i < ids.length; i++) {
-          pos++;
-          const doc = docs[i] ? (JSON.parse(docs[i]!) as HumanTaskDoc) : null;
-          if (!doc) continue;
-          if (filter.role && doc.role !== filter.role) continue;
-          if (filter.workflow && doc.workflow !== filter.workflow) continue;
-          if (filter.runId && doc.runId !== filter.runId) continue;
-          items.push(doc);
-          if (items.length === limit) break;
-        }
-      }
-      return { items, nextCursor: items.length === limit && pos < total ? String(pos) : null };
+    /** Human tasks, newest first, from the open or done index of every partition. */
+    listHumanTasks(filter: HumanTaskFilter = {}): Promise<Page<HumanTaskDoc>> {
+      return index.listHumanTasks(filter);
     },
 
     async getHumanTask(taskId: string): Promise<HumanTaskDoc> {
@@ -407,6 +432,7 @@ export function createEngine(opts: EngineOptions) {
       if (body.comment !== undefined && body.comment !== null) event.comment = body.comment;
       const completion = { id: taskId, outcome: body.outcome, by: body.by, comment: body.comment ?? null };
       const { run } = await runs.sendEvent(runId, event, { actor, completion });
+      await acknowledged(runId, null);
       const now = iso(clock.now());
       return { task: { ...task, status: 'done', completedAt: now, outcome: body.outcome, by: body.by, comment: body.comment ?? null }, run };
     },
@@ -440,24 +466,30 @@ export function createEngine(opts: EngineOptions) {
       return history.follow(runIdOrThrow(runId), afterSeq, signal);
     },
 
-    /** Finish outboxes older than `graceMs` that a crash left half-flushed. */
-    sweepOutbox(graceMs = 5000): Promise<number> {
+    /** Finish outboxes older than `graceMs` that a crash left half-flushed, in every partition. */
+    async sweepOutbox(graceMs = 5000): Promise<number> {
+      await layoutChecked;
       return outbox.sweep(graceMs);
     },
 
-    /** Consume timers and sweep outboxes in this process (task handlers: workers/runtime.ts). */
+    /**
+     * Consume every partition's timers and sweep every partition's outboxes in this process (task
+     * handlers: workers/runtime.ts). `concurrency` is the process's total, split over the partitions.
+     */
     startTimerConsumer(options: { concurrency?: number; sweepEveryMs?: number } = {}): void {
-      const worker = startTimerWorker({ connection: bullConnection, prefix: keys.queuePrefix(), runs, logger, concurrency: options.concurrency });
+      const concurrency = partitionConcurrency(options.concurrency ?? 50, keys.partitions);
+      const workers = layoutChecked.then(() => keys.all.map((p) => startTimerWorker({ connection: bullConnection, prefix: keys.queuePrefix(p), runs, logger, concurrency })));
+      workers.catch((err) => logger.error({ err }, 'timer consumer not started'));
       const every = options.sweepEveryMs ?? 1000;
       // A second flush of an outbox is harmless (job ids are deterministic, stale jobs are dropped),
       // so the grace before re-applying another process's outbox can be short.
       const sweeper = setInterval(() => {
-        outbox.sweep(1000).catch((err) => logger.warn({ err }, 'outbox sweep failed'));
+        layoutChecked.then(() => outbox.sweep(1000)).catch((err) => logger.warn({ err }, 'outbox sweep failed'));
       }, every);
       sweeper.unref();
       closers.push(async () => {
         clearInterval(sweeper);
-        await worker.close();
+        await Promise.all((await workers.catch(() => [])).map((w) => w.close()));
       });
     },
 
@@ -472,8 +504,7 @@ export function createEngine(opts: EngineOptions) {
     /** Stop consumers and close the connections the engine opened (not the borrowed one). */
     async close(): Promise<void> {
       for (const c of closers.splice(0)) await c();
-      await queues.tasks.close();
-      await queues.timers.close();
+      await Promise.all([...queues.tasks, ...queues.timers].map((q) => q.close()));
       await bullConnection.quit().catch(() => undefined);
     },
   };

@@ -1,54 +1,109 @@
-// Builds every Redis key name, and nothing else. Keys of one run share a {hash tag}, so a
-// script touching them stays in one Redis Cluster slot.
-import type { RunId } from './ids.ts';
+// Builds every Redis key name, and nothing else.
+//
+// Layout: a run belongs to one of P partitions (the CRC16 of its id, modulo P). Everything of a
+// partition shares one hash tag, so it lives in one Redis Cluster slot: its runs (record, history,
+// outbox, idempotency keys), its run and human-task indexes, its outbox marker set, its webhook
+// delivery log and its BullMQ queues. One script can therefore commit a step together with its index
+// updates and its outbox marker, and P partitions spread the load over the masters. Keys outside the
+// partitions (the stored partition count, workflow versions, KPI figures per workflow, claims by
+// business key or delivery id) each stay in one slot of their own.
+import calculateSlot from 'cluster-key-slot';
+import { runIdOfHumanTask, type RunId } from './ids.ts';
+
+const SLOTS = 16384;
+export const MAX_PARTITIONS = 256;
 
 export interface Keys {
+  /** How many partitions this installation has. */
+  readonly partitions: number;
+  /** 0 .. partitions-1. */
+  readonly all: readonly number[];
+  /** The partition a run belongs to. */
+  partitionOf(id: RunId | string): number;
   run(id: RunId): string;
   history(id: RunId): string;
   outbox(id: RunId): string;
   eventIdem(id: RunId, route: string, key: string): string;
   noIdem(id: RunId): string;
-  outboxPending(): string;
-  runsAll(): string;
-  runsByWorkflow(workflow: string): string;
-  runsByStatus(status: string): string;
-  runsByBusinessKey(key: string): string;
-  runsByParent(id: string): string;
-  humanTasksOpen(): string;
-  humanTasksDone(): string;
+  outboxPending(p: number): string;
+  runsAll(p: number): string;
+  runsByWorkflow(p: number, workflow: string): string;
+  runsByStatus(p: number, status: string): string;
+  runsByBusinessKey(p: number, key: string): string;
+  runsByParent(p: number, id: string): string;
+  humanTasksOpen(p: number): string;
+  humanTasksDone(p: number): string;
+  /** A human task's document, in the partition of its run (read from the task id). */
   humanTask(id: string): string;
+  hookDeliveries(p: number): string;
+  /** BullMQ prefix of a partition's queues: its hash tag, so every queue script stays in its slot. */
+  queuePrefix(p: number): string;
+  /** Installation facts fixed at first use (the partition count). */
+  layout(): string;
   workflowVersions(name: string): string;
   workflowNames(): string;
   /** The base of a workflow's KPI keys (kpis.ts derives the rest); its hash tag keeps them in one slot. */
   kpiBase(workflow: string): string;
   taskCancelChannel(): string;
-  queuePrefix(): string;
   custom(...parts: string[]): string;
 }
 
-export function createKeys(prefix: string): Keys {
-  const runKey = (id: RunId, suffix: string) => `${prefix}:run:{${id}}${suffix}`;
+/**
+ * The hash tag of each partition. Partition p's tag is the first of `<prefix>-p<p>`, `<prefix>-p<p>-1`,
+ * ... whose slot falls in the p-th of P equal ranges of the slot space, so P partitions sit evenly
+ * over masters that split the slots in contiguous ranges (what `redis-cli --cluster create` does).
+ */
+export function partitionTags(prefix: string, partitions: number): string[] {
+  const tags: string[] = [];
+  for (let p = 0; p < partitions; p++) {
+    const lo = Math.floor((p * SLOTS) / partitions);
+    const hi = Math.floor(((p + 1) * SLOTS) / partitions);
+    for (let n = 0; ; n++) {
+      const tag = n === 0 ? `${prefix}-p${p}` : `${prefix}-p${p}-${n}`;
+      const slot = calculateSlot(tag);
+      if (slot >= lo && slot < hi) {
+        tags.push(`{${tag}}`);
+        break;
+      }
+    }
+  }
+  return tags;
+}
+
+export function createKeys(prefix: string, partitions = 1): Keys {
+  if (!Number.isInteger(partitions) || partitions < 1 || partitions > MAX_PARTITIONS) {
+    throw new RangeError(`partitions must be an integer from 1 to ${MAX_PARTITIONS} (got ${partitions})`);
+  }
+  const tags = partitionTags(prefix, partitions);
+  const partitionOf = (id: string) => (partitions === 1 ? 0 : calculateSlot(id) % partitions);
+  const runKey = (id: RunId, suffix: string) => `${tags[partitionOf(id)]}:run:${id}${suffix}`;
   return {
+    partitions,
+    all: tags.map((_, p) => p),
+    partitionOf,
     run: (id) => runKey(id, ''),
     history: (id) => runKey(id, ':history'),
     outbox: (id) => runKey(id, ':outbox'),
     eventIdem: (id, route, key) => runKey(id, `:idem:${route}:${key}`),
     noIdem: (id) => runKey(id, ':idem:-'),
-    outboxPending: () => `${prefix}:outbox-pending`,
-    runsAll: () => `${prefix}:runs`,
-    runsByWorkflow: (w) => `${prefix}:runs:wf:${w}`,
-    runsByStatus: (s) => `${prefix}:runs:status:${s}`,
-    runsByBusinessKey: (k) => `${prefix}:runs:bk:${k}`,
-    runsByParent: (id) => `${prefix}:runs:parent:${id}`,
-    humanTasksOpen: () => `${prefix}:htasks:open`,
-    humanTasksDone: () => `${prefix}:htasks:done`,
-    humanTask: (id) => `${prefix}:htask:${id}`,
+    outboxPending: (p) => `${tags[p]}:outbox-pending`,
+    runsAll: (p) => `${tags[p]}:runs`,
+    runsByWorkflow: (p, w) => `${tags[p]}:runs:wf:${w}`,
+    runsByStatus: (p, s) => `${tags[p]}:runs:status:${s}`,
+    runsByBusinessKey: (p, k) => `${tags[p]}:runs:bk:${k}`,
+    runsByParent: (p, id) => `${tags[p]}:runs:parent:${id}`,
+    humanTasksOpen: (p) => `${tags[p]}:htasks:open`,
+    humanTasksDone: (p) => `${tags[p]}:htasks:done`,
+    humanTask: (id) => `${tags[partitionOf(runIdOfHumanTask(id) ?? id)]}:htask:${id}`,
+    hookDeliveries: (p) => `${tags[p]}:hook-deliveries`,
+    // BullMQ names its keys `<prefix>:<queue>:...`; the queues are `tasks` and `timers`, which no key
+    // above starts with.
+    queuePrefix: (p) => tags[p],
+    layout: () => `${prefix}:layout`,
     workflowVersions: (name) => `${prefix}:wf:{${name}}:versions`,
     workflowNames: () => `${prefix}:wf-names`,
     kpiBase: (workflow) => `${prefix}:kpi:{${workflow}}`,
     taskCancelChannel: () => `${prefix}:task-cancel`,
-    // BullMQ keys all carry this hash tag, so every queue script stays in one slot.
-    queuePrefix: () => `{${prefix}-q}`,
     custom: (...parts) => [prefix, ...parts].join(':'),
   };
 }

@@ -9,7 +9,7 @@
 //   :q:M|D      values of a median/p90 measure M (D = `dim=value` or empty), scored by value
 //   :qt:M       the same entries by openedAt, for a window, each member `value\tdims\tid`
 //   :r:RUN      the entries of a run; :x runs left out (cancelled)
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './clients.ts';
 import type { KpiDefinition } from '../workflows/lib/define.ts';
 import { timeOf } from '../workflows/lib/time.ts';
 import type { Keys } from './keys.ts';
@@ -119,7 +119,7 @@ function readHash(into: Sums, hash: Record<string, string>): void {
   }
 }
 
-export function createKpiStore(redis: Redis, keys: Keys, scripts: Scripts) {
+export function createKpiStore(redis: RedisClient, keys: Keys, scripts: Scripts) {
   const base = (workflow: string) => keys.kpiBase(workflow);
 
   /** Record a step's entries (one script call); entries recorded before are skipped. Answers how many were new. */

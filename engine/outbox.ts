@@ -1,21 +1,23 @@
-// Owns the outbox: after a step commits, its jobs go to BullMQ with deterministic ids and its index
-// updates are written; a sweeper finishes what a crash between the two left behind.
-import type { Redis } from 'ioredis';
+// Owns the outbox: after a step commits, its jobs go to its partition's BullMQ queues with deterministic
+// ids and its KPI figures are recorded; a sweeper, over every partition, finishes what a crash between
+// the two left behind. (Index updates are not in the outbox: the commit script writes them, in the
+// run's partition.)
 import type { Queue } from 'bullmq';
+import type { RedisClient } from './clients.ts';
 import type { Keys } from './keys.ts';
 import type { OutboxOp } from './step.ts';
 import type { RunId } from './ids.ts';
 import type { Logger } from './types.ts';
 import type { KpiStore, MeasureEntry } from './kpis.ts';
 
-export type IndexOp = { op: 'index'; add: [string, number, string][]; remove: [string, string][]; docs?: [string, string][] };
 /** Measures a step recorded, or a run left out of the figures (kpis.ts); both idempotent. */
 export type KpiOp = { op: 'kpi'; workflow: string; runId: string; entries: MeasureEntry[] } | { op: 'kpiDrop'; workflow: string; runId: string };
-export type OutboxEntry = OutboxOp | IndexOp | KpiOp;
+export type OutboxEntry = OutboxOp | KpiOp;
 
+/** Each partition's queues, by partition number. */
 export interface Queues {
-  tasks: Queue;
-  timers: Queue;
+  tasks: Queue[];
+  timers: Queue[];
 }
 
 export interface TaskJobOptions {
@@ -24,7 +26,7 @@ export interface TaskJobOptions {
 }
 
 export interface OutboxDeps {
-  redis: Redis;
+  redis: RedisClient;
   keys: Keys;
   queues: Queues;
   logger: Logger;
@@ -45,10 +47,11 @@ export function pendingMember(runId: RunId, seq: number): string {
 export function createOutbox(deps: OutboxDeps) {
   const { redis, keys, queues, logger } = deps;
 
-  async function apply(entry: OutboxEntry): Promise<void> {
+  /** Carry out one entry of a run in partition `p`. */
+  async function apply(entry: OutboxEntry, p: number): Promise<void> {
     switch (entry.op) {
       case 'add': {
-        const queue = queues[entry.queue];
+        const queue = queues[entry.queue][p];
         const opts = entry.queue === 'tasks' ? deps.taskJobOptions(entry.name) : { attempts: 1, backoffMs: 0 };
         // A second add of an id BullMQ still holds is ignored; a copy that slips through after removal
         // carries a step token the run no longer knows, and the consumer drops it.
@@ -65,7 +68,7 @@ export function createOutbox(deps: OutboxDeps) {
         return;
       }
       case 'remove': {
-        const job = await queues[entry.queue].getJob(entry.jobId);
+        const job = await queues[entry.queue][p].getJob(entry.jobId);
         if (!job) return;
         try {
           await job.remove();
@@ -78,14 +81,6 @@ export function createOutbox(deps: OutboxDeps) {
       case 'cancelTask':
         await redis.publish(keys.taskCancelChannel(), entry.taskId);
         return;
-      case 'index': {
-        const pipe = redis.pipeline();
-        for (const [key, score, member] of entry.add) pipe.zadd(key, score, member);
-        for (const [key, member] of entry.remove) pipe.zrem(key, member);
-        for (const [key, json] of entry.docs ?? []) pipe.set(key, json);
-        await pipe.exec();
-        return;
-      }
       case 'kpi':
         await deps.kpis.record(entry.workflow, entry.runId, entry.entries);
         return;
@@ -95,10 +90,10 @@ export function createOutbox(deps: OutboxDeps) {
     }
   }
 
-  // Clearing flushed entries and their markers is batched: one pipeline per tick for every step
-  // flushed in it. Field names carry the step's seq, so deleting by name never touches a newer
-  // step's entries; a crash before the batch only makes the sweeper flush those steps again, which
-  // is harmless (deterministic job ids, stale jobs dropped).
+  // Clearing flushed entries and their markers is batched: one pipeline per partition per tick for
+  // every step flushed in it (a pipeline stays in one slot). Field names carry the step's seq, so
+  // deleting by name never touches a newer step's entries; a crash before the batch only makes the
+  // sweeper flush those steps again, which is harmless (deterministic job ids, stale jobs dropped).
   let pendingClears: { runId: RunId; seq: number; fields: string[] }[] = [];
   let clearScheduled = false;
   function scheduleClear(runId: RunId, seq: number, fields: string[]): void {
@@ -109,12 +104,19 @@ export function createOutbox(deps: OutboxDeps) {
       const batch = pendingClears;
       pendingClears = [];
       clearScheduled = false;
-      const pipe = redis.pipeline();
+      const byPartition = new Map<number, typeof batch>();
       for (const c of batch) {
-        if (c.fields.length) pipe.hdel(keys.outbox(c.runId), ...c.fields);
+        const p = keys.partitionOf(c.runId);
+        const list = byPartition.get(p);
+        if (list) list.push(c);
+        else byPartition.set(p, [c]);
       }
-      pipe.zrem(keys.outboxPending(), ...batch.map((c) => pendingMember(c.runId, c.seq)));
-      pipe.exec().catch((err) => logger.warn({ err }, 'clearing flushed outboxes failed; the sweeper will flush them again'));
+      for (const [p, clears] of byPartition) {
+        const pipe = redis.pipeline();
+        for (const c of clears) if (c.fields.length) pipe.hdel(keys.outbox(c.runId), ...c.fields);
+        pipe.zrem(keys.outboxPending(p), ...clears.map((c) => pendingMember(c.runId, c.seq)));
+        pipe.exec().catch((err) => logger.warn({ err }, 'clearing flushed outboxes failed; the sweeper will flush them again'));
+      }
     });
   }
 
@@ -122,24 +124,39 @@ export function createOutbox(deps: OutboxDeps) {
    * Carry out a committed step's outbox, then clear exactly those entries and the step's marker. */
   async function flush(runId: RunId, seq: number, pairs: [string, string][]): Promise<void> {
     // Entries of one step never depend on each other's order (job ids carry the step's seq).
-    await Promise.all(pairs.map(([, json]) => apply(JSON.parse(json) as OutboxEntry)));
+    const p = keys.partitionOf(runId);
+    await Promise.all(pairs.map(([, json]) => apply(JSON.parse(json) as OutboxEntry, p)));
     scheduleClear(runId, seq, pairs.map(([field]) => field));
   }
 
-  /** Re-run every outbox older than `graceMs`: what a crash between commit and flush left. */
-  async function sweep(graceMs: number): Promise<number> {
-    const members = await redis.zrangebyscore(keys.outboxPending(), 0, deps.now() - graceMs, 'LIMIT', 0, 500);
+  /** Re-run a partition's outboxes older than `graceMs`: what a crash between commit and flush left. */
+  async function sweepPartition(p: number, graceMs: number): Promise<number> {
+    const members = await redis.zrangebyscore(keys.outboxPending(p), 0, deps.now() - graceMs, 'LIMIT', 0, 500);
     let done = 0;
     for (const member of members) {
       const [runId] = member.split('|') as [RunId];
       const all = await redis.hgetall(keys.outbox(runId));
       const pairs = Object.entries(all).sort(([a], [b]) => Number(a.split('.')[0]) - Number(b.split('.')[0]) || Number(a.split('.')[1]) - Number(b.split('.')[1]));
-      for (const [, json] of pairs) await apply(JSON.parse(json) as OutboxEntry);
+      for (const [, json] of pairs) await apply(JSON.parse(json) as OutboxEntry, p);
       if (pairs.length) await redis.hdel(keys.outbox(runId), ...pairs.map(([field]) => field));
-      await redis.zrem(keys.outboxPending(), member);
+      await redis.zrem(keys.outboxPending(p), member);
       done += pairs.length;
     }
+    return done;
+  }
+
+  /** Re-run every partition's outboxes older than `graceMs`. */
+  async function sweep(graceMs: number): Promise<number> {
+    // A partition whose master is failing over does not hold up the others.
+    const results = await Promise.allSettled(keys.all.map((p) => sweepPartition(p, graceMs)));
+    let done = 0;
+    let failure: unknown = null;
+    for (const r of results) {
+      if (r.status === 'fulfilled') done += r.value;
+      else failure ??= r.reason;
+    }
     if (done) logger.info({ entries: done }, 'outbox sweeper re-applied entries left by an interrupted step');
+    if (failure) throw failure;
     return done;
   }
 

@@ -1,7 +1,7 @@
 // Owns the life of a run in Redis: start, apply events, timer and task results, cancel, read.
 // Every write is one commitStep script guarded by the run's sequence number.
-import type { Redis } from 'ioredis';
 import type { AnyStateMachine } from 'xstate';
+import type { RedisClient } from './clients.ts';
 import type { Clock } from './clock.ts';
 import { iso } from './clock.ts';
 import { ErrorCode, EventNotAcceptedError, ServicechartError, notFound, validationError } from './errors.ts';
@@ -9,7 +9,7 @@ import { newRunId, runIdFromKey, type RunId, type TaskId } from './ids.ts';
 import type { Keys } from './keys.ts';
 import type { MarkResult, Scripts } from './scripts.ts';
 import { stepCancel, stepEvent, stepStart, type HumanCompletion, type StepOutcome, type StepEvent } from './step.ts';
-import { outboxPairs, pendingMember, type IndexOp, type KpiOp, type Outbox, type OutboxEntry } from './outbox.ts';
+import { outboxPairs, pendingMember, type KpiOp, type Outbox, type OutboxEntry } from './outbox.ts';
 import { measureEntries, quantileMeasures } from './kpis.ts';
 import type { Registry, RegisteredWorkflow } from './registry.ts';
 import type { HistoryDraft, JsonObject, Logger, RunView, StoredHumanTask, StoredRun, StoredTask, TaskStatus } from './types.ts';
@@ -42,7 +42,7 @@ export interface RunResult {
 }
 
 export interface RunStoreDeps {
-  redis: Redis;
+  redis: RedisClient;
   keys: Keys;
   scripts: Scripts;
   clock: Clock;
@@ -53,6 +53,8 @@ export interface RunStoreDeps {
   resolveWorkflow(name: string, version?: number): Promise<RegisteredWorkflow | undefined>;
   maxContextBytes: number;
   hooks: { afterCommit?: (runId: string, seq: number) => void };
+  /** Settles once the installation's layout is checked (layout.ts); nothing is read or written before. */
+  layoutChecked: Promise<void>;
 }
 
 /** A human task as the API lists it; kept under its own key so it outlives the run's open set. */
@@ -116,6 +118,7 @@ export function createRunStore(deps: RunStoreDeps) {
   }
 
   async function readStored(runId: RunId): Promise<{ run: StoredRun; live: Record<string, string> } | null> {
+    await deps.layoutChecked;
     const all = await redis.hgetall(keys.run(runId));
     if (!all.doc) return null;
     const live: Record<string, string> = {};
@@ -154,32 +157,34 @@ export function createRunStore(deps: RunStoreDeps) {
     };
   }
 
-  function indexOps(outcome: StepOutcome): IndexOp | null {
+  /** The step's index updates, all in the run's partition: the commit script writes them with the step. */
+  function indexOps(outcome: StepOutcome): { add: [string, number, string][]; remove: [string, string][]; docs: [string, string][] } {
     const run = outcome.run;
+    const p = keys.partitionOf(run.id);
     const add: [string, number, string][] = [];
     const remove: [string, string][] = [];
     if (outcome.statusChanged) {
       const { from, to } = outcome.statusChanged;
       if (from === null) {
-        add.push([keys.runsAll(), run.createdAt, run.id], [keys.runsByWorkflow(run.workflow), run.createdAt, run.id]);
-        if (run.businessKey) add.push([keys.runsByBusinessKey(run.businessKey), run.createdAt, run.id]);
-        if (run.parentRunId) add.push([keys.runsByParent(run.parentRunId), run.createdAt, run.id]);
+        add.push([keys.runsAll(p), run.createdAt, run.id], [keys.runsByWorkflow(p, run.workflow), run.createdAt, run.id]);
+        if (run.businessKey) add.push([keys.runsByBusinessKey(p, run.businessKey), run.createdAt, run.id]);
+        if (run.parentRunId) add.push([keys.runsByParent(p, run.parentRunId), run.createdAt, run.id]);
       } else if (from !== to) {
-        remove.push([keys.runsByStatus(from), run.id]);
+        remove.push([keys.runsByStatus(p, from), run.id]);
       }
-      add.push([keys.runsByStatus(to), run.createdAt, run.id]);
+      add.push([keys.runsByStatus(p, to), run.createdAt, run.id]);
     }
     const docs: [string, string][] = [];
     for (const h of outcome.openedHumanTasks) {
-      add.push([keys.humanTasksOpen(), h.createdAt, h.id]);
+      add.push([keys.humanTasksOpen(p), h.createdAt, h.id]);
       docs.push([keys.humanTask(h.id), JSON.stringify(humanTaskDoc(run, h, 'open', null, null))]);
     }
     for (const c of outcome.closedHumanTasks) {
-      remove.push([keys.humanTasksOpen(), c.task.id]);
-      add.push([keys.humanTasksDone(), c.at, c.task.id]);
+      remove.push([keys.humanTasksOpen(p), c.task.id]);
+      add.push([keys.humanTasksDone(p), c.at, c.task.id]);
       docs.push([keys.humanTask(c.task.id), JSON.stringify(humanTaskDoc(run, c.task, c.completion ? 'done' : 'withdrawn', c.completion, c.at))]);
     }
-    return add.length || remove.length ? { op: 'index', add, remove, docs } : null;
+    return { add, remove, docs };
   }
 
   /** Measures the step recorded feed the KPI figures; a cancelled run leaves them all. */
@@ -193,8 +198,8 @@ export function createRunStore(deps: RunStoreDeps) {
   }
 
   /**
-   * Commit a step: snapshot, history and outbox in one script; then flush the outbox.
-   * Returns null when the run moved on meanwhile (the caller re-reads and retries).
+   * Commit a step: snapshot, history, outbox, outbox marker and index updates in one script; then
+   * flush the outbox. Returns null when the run moved on meanwhile (the caller re-reads and retries).
    */
   async function commit(
     outcome: StepOutcome,
@@ -202,18 +207,13 @@ export function createRunStore(deps: RunStoreDeps) {
     idem: { key: string; value: (run: RunView) => string } | null,
     prevTasks: Record<string, StoredTask>,
   ): Promise<{ ok: true } | { ok: false; reason: 'stale' | 'exists' } | { ok: false; reason: 'duplicate'; stored: string }> {
+    await deps.layoutChecked;
     const run = outcome.run;
     const entries: OutboxEntry[] = [...outcome.outbox];
-    const idx = indexOps(outcome);
-    if (idx) entries.push(idx);
     const kpi = kpiOps(outcome);
     if (kpi) entries.push(kpi);
     const pairs = outboxPairs(run.seq, entries);
-    const member = pendingMember(run.id, run.seq);
-    // Sent together with the commit (one round trip); the sweeper finds the step by it if this process
-    // dies before the outbox is flushed. A marker without a commit behind it is harmless.
-    const marker = pairs.length ? redis.zadd(keys.outboxPending(), clock.now(), member) : Promise.resolve(0);
-    marker.catch(() => undefined);
+    const idx = indexOps(outcome);
     const history = outcome.history.map((h) => JSON.stringify(h));
     // `ts:<taskId>` beside the record says the run awaits that task: workers check it before running.
     const dropped = new Set(outcome.droppedTasks);
@@ -221,7 +221,10 @@ export function createRunStore(deps: RunStoreDeps) {
     const awaitTasks: [string, string][] = Object.keys(run.tasks)
       .filter((id) => !prevTasks[id])
       .map((id) => [id, JSON.stringify({ status: 'queued', attempts: 0 })]);
-    const result = await scripts.commitStep([keys.run(run.id), keys.history(run.id), keys.outbox(run.id), idem ? idem.key : keys.noIdem(run.id)], {
+    const result = await scripts.commitStep({
+      run: keys.run(run.id), history: keys.history(run.id), outbox: keys.outbox(run.id), idem: idem ? idem.key : keys.noIdem(run.id),
+      outboxPending: keys.outboxPending(keys.partitionOf(run.id)),
+    }, {
       expectedSeq,
       newSeq: run.seq,
       doc: JSON.stringify(run),
@@ -231,10 +234,13 @@ export function createRunStore(deps: RunStoreDeps) {
       outbox: pairs,
       dropTaskStatus: [...dropped],
       awaitTasks,
+      // The sweeper finds the step by its marker if this process dies before the outbox is flushed.
+      marker: pairs.length ? [pendingMember(run.id, run.seq), clock.now()] : null,
+      indexAdd: idx.add,
+      indexRemove: idx.remove,
+      docs: idx.docs,
     });
-    await marker.catch(() => undefined);
     if (!result.ok) {
-      if (pairs.length) void redis.zrem(keys.outboxPending(), member).catch(() => undefined);
       return result.reason === 'duplicate' ? { ok: false, reason: 'duplicate', stored: result.stored } : { ok: false, reason: result.reason };
     }
     if (outcome.statusChanged && outcome.statusChanged.to !== 'running') {
@@ -398,6 +404,7 @@ export function createRunStore(deps: RunStoreDeps) {
     const entry: HistoryDraft = result.ok
       ? { type: 'task.completed', at, actor: `task:${taskName}`, task: taskName, taskId, output: result.output, ignored: true, reason: 'the run no longer waits for this task' }
       : { type: 'task.failed', at, actor: `task:${taskName}`, task: taskName, taskId, error: result.error, ignored: true, reason: 'the run no longer waits for this task' };
+    await deps.layoutChecked;
     await scripts.appendHistory([keys.run(runId), keys.history(runId)], [JSON.stringify(entry)]);
     return { applied: false };
   }
@@ -414,7 +421,8 @@ export function createRunStore(deps: RunStoreDeps) {
    * Record a task attempt's status (and its history entry) while the run still awaits the task.
    * Answers `ok: false` for a stale job (the run no longer awaits the task).
    */
-  function markTask(runId: RunId, taskId: string, status: TaskStatus, attempts: number, entry: HistoryDraft | null): Promise<MarkResult> {
+  async function markTask(runId: RunId, taskId: string, status: TaskStatus, attempts: number, entry: HistoryDraft | null): Promise<MarkResult> {
+    await deps.layoutChecked;
     return scripts.markTask([keys.run(runId), keys.history(runId)], taskId, JSON.stringify({ status, attempts }), entry ? JSON.stringify(entry) : '');
   }
 

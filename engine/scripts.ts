@@ -2,19 +2,20 @@
 // Nothing else calls a script by its string name.
 import { readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './clients.ts';
 
 const dir = fileURLToPath(new URL('./lua/', import.meta.url));
-const sources = new Map<string, { numberOfKeys: number; lua: string }>();
+// `name-3.lua` takes 3 keys; `name-n.lua` a varying number, passed first on each call.
+const sources = new Map<string, { numberOfKeys?: number; lua: string }>();
 for (const file of readdirSync(dir)) {
-  const m = /^([A-Za-z]+)-(\d+)\.lua$/.exec(file);
-  if (m) sources.set(m[1], { numberOfKeys: Number(m[2]), lua: readFileSync(dir + file, 'utf8') });
+  const m = /^([A-Za-z]+)-(\d+|n)\.lua$/.exec(file);
+  if (m) sources.set(m[1], { numberOfKeys: m[2] === 'n' ? undefined : Number(m[2]), lua: readFileSync(dir + file, 'utf8') });
 }
 
 type ScriptReply = [number, ...(string | number | null)[]];
 type ScriptFn = (...args: (string | number)[]) => Promise<unknown>;
 
-function command(redis: Redis, name: string): ScriptFn {
+function command(redis: RedisClient, name: string): ScriptFn {
   const r = redis as unknown as Record<string, ScriptFn>;
   if (typeof r[name] !== 'function') {
     const src = sources.get(name);
@@ -30,6 +31,15 @@ export type CommitResult =
   | { ok: false; reason: 'exists' }
   | { ok: false; reason: 'duplicate'; stored: string };
 
+/** The keys of a step's commit, all in the run's partition. */
+export interface CommitKeys {
+  run: string;
+  history: string;
+  outbox: string;
+  idem: string;
+  outboxPending: string;
+}
+
 export interface CommitArgs {
   expectedSeq: number | 'new';
   newSeq: number;
@@ -41,12 +51,18 @@ export interface CommitArgs {
   dropTaskStatus: string[];
   /** Tasks the run starts awaiting: [taskId, live status JSON]. */
   awaitTasks: [string, string][];
+  /** The step's outbox marker [member, score], written with the outbox; null when the outbox is empty. */
+  marker: [string, number] | null;
+  /** Index updates in the run's partition: sorted-set additions [key, score, member], removals [key, member], documents [key, JSON]. */
+  indexAdd: [string, number, string][];
+  indexRemove: [string, string][];
+  docs: [string, string][];
 }
 
 export type MarkResult = { ok: true; seq: number } | { ok: false; reason: 'missing' | 'stale' };
 
 export interface Scripts {
-  commitStep(keys: [string, string, string, string], args: CommitArgs): Promise<CommitResult>;
+  commitStep(keys: CommitKeys, args: CommitArgs): Promise<CommitResult>;
   markTask(keys: [string, string], taskId: string, status: string, entry: string): Promise<MarkResult>;
   appendHistory(keys: [string, string], entries: string[]): Promise<boolean>;
   /** Record measure entries once each (kpis.ts); answers how many were new. */
@@ -57,7 +73,7 @@ export interface Scripts {
   compareAndSet(key: string, expected: string, value: string, ttlSeconds?: number): Promise<boolean>;
 }
 
-export function createScripts(redis: Redis): Scripts {
+export function createScripts(redis: RedisClient): Scripts {
   const commit = command(redis, 'commitStep');
   const mark = command(redis, 'markTask');
   const append = command(redis, 'appendHistory');
@@ -66,14 +82,28 @@ export function createScripts(redis: Redis): Scripts {
   const cas = command(redis, 'compareAndSet');
   return {
     async commitStep(keys, a) {
+      const keyList = [keys.run, keys.history, keys.outbox, keys.idem, keys.outboxPending];
+      const keyNumber = new Map<string, number>();
+      const numberOf = (key: string): number => {
+        let n = keyNumber.get(key);
+        if (n === undefined) {
+          n = keyList.push(key);
+          keyNumber.set(key, n);
+        }
+        return n;
+      };
       const argv: (string | number)[] = [
         String(a.expectedSeq), String(a.newSeq), a.doc, a.idemValue, a.idemTtlSeconds,
+        a.marker ? a.marker[0] : '', a.marker ? a.marker[1] : 0,
         a.history.length, ...a.history,
         a.outbox.length, ...a.outbox.flat(),
         a.dropTaskStatus.length, ...a.dropTaskStatus,
         a.awaitTasks.length, ...a.awaitTasks.flat(),
+        a.indexAdd.length, ...a.indexAdd.flatMap(([key, score, member]) => [numberOf(key), score, member]),
+        a.indexRemove.length, ...a.indexRemove.flatMap(([key, member]) => [numberOf(key), member]),
+        a.docs.length, ...a.docs.flatMap(([key, json]) => [numberOf(key), json]),
       ];
-      const reply = (await commit(...keys, ...argv)) as ScriptReply;
+      const reply = (await commit(keyList.length, ...keyList, ...argv)) as ScriptReply;
       switch (reply[0]) {
         case 1: return { ok: true, firstSeq: Number(reply[1]), lastSeq: Number(reply[2]) };
         case -1: return { ok: false, reason: 'stale', currentSeq: String(reply[1] ?? '') };

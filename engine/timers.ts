@@ -1,5 +1,6 @@
-// Owns the timer consumer: XState `after` delays live as BullMQ delayed jobs, and firing one
-// applies its event to the run (a stale copy, whose timer the run no longer holds, is dropped).
+// Owns the timer consumer: XState `after` delays live as BullMQ delayed jobs in the run's partition,
+// and firing one applies its event to the run (a stale copy, whose timer the run no longer holds, is
+// dropped).
 import { Worker, type ConnectionOptions } from 'bullmq';
 import type { RunStore } from './runs.ts';
 import type { RunId } from './ids.ts';
@@ -13,6 +14,15 @@ export interface TimerWorkerOptions {
   concurrency?: number;
 }
 
+/**
+ * How many jobs one partition's worker runs at once when a process runs `total` over `partitions`:
+ * runs hash evenly over partitions, so an even split keeps the process near its total.
+ */
+export function partitionConcurrency(total: number, partitions: number): number {
+  return Math.max(1, Math.ceil(total / partitions));
+}
+
+/** The timer consumer of one partition's queue (the engine starts one per partition). */
 export function startTimerWorker(opts: TimerWorkerOptions): Worker {
   const worker = new Worker(
     'timers',

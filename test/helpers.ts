@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startEmbeddedRedis, type EmbeddedRedis } from '../engine/index.ts';
+import { masters, startEmbeddedRedis, type EmbeddedRedis, type RedisClient } from '../engine/index.ts';
 import { freePort } from '../engine/redis-server.ts';
 
 /** A free loopback port for a server a test starts. */
@@ -60,15 +60,25 @@ export function manualClock(start = Date.UTC(2026, 0, 1)) {
   return { now: () => now, set: (t: number) => (now = t), advance: (ms: number) => (now += ms) };
 }
 
-/** Delete every key under a prefix (queue keys included). */
-export async function dropPrefix(redis: Redis, prefix: string): Promise<void> {
-  for (const pattern of [`${prefix}:*`, `{${prefix}-q}:*`]) {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length) await redis.del(...keys);
-    } while (cursor !== '0');
+/**
+ * Delete every key under a prefix: `<prefix>:*` and every partition's `{<prefix>-p...}` keys (queues
+ * included). On a cluster every master is scanned, and keys are deleted one by one (they sit in
+ * different slots).
+ */
+export async function dropPrefix(redis: RedisClient, prefix: string): Promise<void> {
+  for (const node of masters(redis)) {
+    for (const pattern of [`${prefix}:*`, `{${prefix}-*`]) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+        cursor = next;
+        if (keys.length) {
+          const pipe = node.pipeline();
+          for (const key of keys) pipe.unlink(key);
+          await pipe.exec();
+        }
+      } while (cursor !== '0');
+    }
   }
 }
 

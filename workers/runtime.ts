@@ -2,14 +2,15 @@
 // retries with backoff, cancellation, and handing the result to the run in the same job.
 import { Worker, UnrecoverableError, type Job } from 'bullmq';
 import { Ajv, type ValidateFunction } from 'ajv';
-import { ErrorCode, ServicechartError, toErrorData, iso, type Engine, type ErrorData, type RunId, type TaskId, type TaskDefinition } from '../engine/index.ts';
+import { ErrorCode, ServicechartError, duplicateUnbounded, toErrorData, iso, type Engine, type ErrorData, type RunId, type TaskId, type TaskDefinition } from '../engine/index.ts';
+import { partitionConcurrency } from '../engine/timers.ts';
 
 /** How long a task may run before it is marked running on its own (see process()). */
 const SLOW_TASK_MS = 100;
 
 export interface TaskWorkerOptions {
   engine: Engine;
-  /** Handlers this process runs; defaults to every task registered with the engine. */
+  /** How many task jobs this process runs at once, split over the partitions. */
   concurrency?: number;
   /** How often a killed worker's jobs are noticed and retried (BullMQ lock duration). */
   lockDurationMs?: number;
@@ -25,11 +26,19 @@ interface TaskJobData {
 
 export interface TaskWorker {
   close(deadlineMs?: number): Promise<void>;
-  worker: Worker;
+  /** One BullMQ worker per partition: this process consumes every partition's task queue. */
+  workers: Worker[];
+  /** Resolves once every partition's worker is connected. */
+  waitUntilReady(): Promise<void>;
 }
 
+/**
+ * Run task handlers for every partition's task queue. Refuses (rejects with the engine's LayoutError)
+ * when the installation's stored layout differs from the engine's.
+ */
 export async function startTaskWorker(opts: TaskWorkerOptions): Promise<TaskWorker> {
   const { engine } = opts;
+  await engine.ready();
   const ajv = new Ajv({ allErrors: true, strict: false });
   const validators = new Map<string, { input: ValidateFunction; output: ValidateFunction }>();
   const inFlight = new Map<string, AbortController>();
@@ -44,9 +53,9 @@ export async function startTaskWorker(opts: TaskWorkerOptions): Promise<TaskWork
     return v;
   }
 
-  const subscriber = engine.redis.duplicate({ commandTimeout: undefined, enableOfflineQueue: true, maxRetriesPerRequest: null });
+  const subscriber = duplicateUnbounded(engine.redis);
   await subscriber.subscribe(engine.keys.taskCancelChannel());
-  subscriber.on('message', (_channel, taskId: string) => {
+  subscriber.on('message', (_channel: string, taskId: string) => {
     inFlight.get(taskId)?.abort(new ServicechartError(ErrorCode.TASK_FAILED, 'the task was withdrawn'));
   });
 
@@ -143,25 +152,32 @@ export async function startTaskWorker(opts: TaskWorkerOptions): Promise<TaskWork
   }
 
   const lockDuration = opts.lockDurationMs ?? 10_000;
-  const worker = new Worker('tasks', process, {
-    connection: engine.bullConnection,
-    prefix: engine.keys.queuePrefix(),
-    concurrency: opts.concurrency ?? 50,
-    lockDuration,
-    stalledInterval: Math.max(1000, Math.floor(lockDuration / 2)),
-    maxStalledCount: 1000,
-    drainDelay: 1,
+  const concurrency = partitionConcurrency(opts.concurrency ?? 50, engine.keys.partitions);
+  const workers = engine.keys.all.map((p) => {
+    const worker = new Worker('tasks', process, {
+      connection: engine.bullConnection,
+      prefix: engine.keys.queuePrefix(p),
+      concurrency,
+      lockDuration,
+      stalledInterval: Math.max(1000, Math.floor(lockDuration / 2)),
+      maxStalledCount: 1000,
+      drainDelay: 1,
+    });
+    worker.on('error', (err) => logger.error({ err, partition: p }, 'task worker error'));
+    return worker;
   });
-  worker.on('error', (err) => logger.error({ err }, 'task worker error'));
 
   return {
-    worker,
+    workers,
+    async waitUntilReady() {
+      await Promise.all(workers.map((w) => w.waitUntilReady()));
+    },
     async close(deadlineMs = 10_000) {
-      const graceful = worker.close();
+      const graceful = Promise.all(workers.map((w) => w.close()));
       const deadline = new Promise<'late'>((r) => setTimeout(() => r('late'), deadlineMs).unref());
       if ((await Promise.race([graceful, deadline])) === 'late') {
         for (const c of inFlight.values()) c.abort(new ServicechartError(ErrorCode.UNAVAILABLE, 'worker shutting down'));
-        await worker.close(true);
+        await Promise.all(workers.map((w) => w.close(true)));
       }
       await subscriber.quit().catch(() => undefined);
     },

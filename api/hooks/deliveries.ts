@@ -1,5 +1,6 @@
 // Owns webhook delivery bookkeeping: the claim that makes a redelivered id answer with the first
-// delivery's results, and the capped log of every delivery (GET /v1/hooks/deliveries).
+// delivery's results, and the capped log of every delivery (GET /v1/hooks/deliveries), kept as one
+// stream per partition (so no one slot takes every delivery) and read back merged, newest first.
 import { ErrorCode, ServicechartError, validationError, type Engine, type Page } from '../../engine/index.ts';
 import type { HookResult } from './dispatch.ts';
 
@@ -8,6 +9,7 @@ const DELIVERY_TTL_SECONDS = 7 * 24 * 3600;
 const STALE_PENDING_MS = 30_000;
 /** How long a concurrent repeat waits for the first delivery's results. */
 const WAIT_FOR_PENDING_MS = 5_000;
+/** About this many entries are kept, over all partitions. */
 const LOG_MAX = 10_000;
 
 /** What the claim key holds; JSON with a schemaVersion so later releases can read it. */
@@ -16,6 +18,7 @@ type StoredDelivery = { schemaVersion: 1; state: 'pending'; at: number } | { sch
 export type DeliveryClaim = { kind: 'claimed'; token: string } | { kind: 'repeat'; results: HookResult[] };
 
 export interface DeliveryLogEntry {
+  /** `<ms>-<seq>-<partition>`: the entry's stream id and its partition. */
   id: string;
   source: string;
   deliveryId: string | null;
@@ -28,10 +31,22 @@ export interface DeliveryLogEntry {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** A log entry's place: its stream id and its partition. */
+interface LogPosition {
+  ms: number;
+  seq: number;
+  p: number;
+}
+
+function newerEntry(a: LogPosition, b: LogPosition): boolean {
+  return a.ms !== b.ms ? a.ms > b.ms : a.seq !== b.seq ? a.seq > b.seq : a.p > b.p;
+}
+
 export function createDeliveryStore(engine: Engine) {
   const { redis, keys, clock } = engine;
   const claimKey = (source: string, id: string) => keys.custom('hook-delivery', source, id);
-  const logKey = keys.custom('hook-deliveries');
+  const perPartitionMax = Math.ceil(LOG_MAX / keys.partitions);
+  let nextPartition = Math.floor(Math.random() * keys.partitions);
 
   /**
    * Claim a delivery id. A repeat of a finished delivery gets its results; a repeat of one in flight
@@ -69,29 +84,49 @@ export function createDeliveryStore(engine: Engine) {
 
   async function log(entry: Omit<DeliveryLogEntry, 'id' | 'receivedAt'> & { receivedAt: number }): Promise<void> {
     const doc = { ...entry, receivedAt: new Date(entry.receivedAt).toISOString() };
-    await redis.xadd(logKey, 'MAXLEN', '~', String(LOG_MAX), '*', 'd', JSON.stringify(doc));
+    // Round robin over the partitions: each stream takes its share and keeps its share of the cap.
+    nextPartition = (nextPartition + 1) % keys.partitions;
+    await redis.xadd(keys.hookDeliveries(nextPartition), 'MAXLEN', '~', String(perPartitionMax), '*', 'd', JSON.stringify(doc));
   }
 
-  /** Newest first; `cursor` is the stream id of the last entry of the previous page. */
+  /**
+   * Newest first over every partition's stream: by stream id, then partition, both descending; `cursor`
+   * is the id of the last entry of the previous page.
+   */
   async function list(filter: { source?: string; limit: number; cursor?: string | null }): Promise<Page<DeliveryLogEntry>> {
-    if (filter.cursor && !/^\d+-\d+$/.test(filter.cursor)) throw validationError('bad cursor', [{ path: '/query/cursor', message: 'not a cursor this endpoint returned' }]);
-    const items: DeliveryLogEntry[] = [];
-    let end = filter.cursor ? `(${filter.cursor}` : '+';
-    let last: string | null = null;
-    let more = true;
-    while (items.length < filter.limit && more) {
-      const batch = (await redis.xrevrange(logKey, end, '-', 'COUNT', Math.max(filter.limit, 100))) as [string, string[]][];
-      more = batch.length > 0;
-      for (const [id, fields] of batch) {
-        end = `(${id}`;
-        const doc = JSON.parse(fields[1]) as Omit<DeliveryLogEntry, 'id'>;
-        if (filter.source && doc.source !== filter.source) continue;
-        items.push({ id, ...doc });
-        last = id;
-        if (items.length === filter.limit) break;
-      }
+    let after: LogPosition | null = null;
+    if (filter.cursor) {
+      const m = /^(\d+)-(\d+)-(\d+)$/.exec(filter.cursor);
+      if (!m || Number(m[3]) >= keys.partitions) throw validationError('bad cursor', [{ path: '/query/cursor', message: 'not a cursor this endpoint returned' }]);
+      after = { ms: Number(m[1]), seq: Number(m[2]), p: Number(m[3]) };
     }
-    return { items, nextCursor: items.length === filter.limit ? last : null };
+    const batch = Math.max(filter.limit, 100);
+    // Per stream: what is left to merge, and where the next read ends (exclusive unless `inclusive`).
+    const streams = keys.all.map((p) => {
+      // Entries of a lower partition with the cursor's exact stream id come after it.
+      const end = after ? (p < after.p ? `${after.ms}-${after.seq}` : `(${after.ms}-${after.seq}`) : '+';
+      return { p, end, buf: [] as { pos: LogPosition; doc: Omit<DeliveryLogEntry, 'id'> }[], done: false };
+    });
+    const fill = async (s: (typeof streams)[number]) => {
+      const rows = (await redis.xrevrange(keys.hookDeliveries(s.p), s.end, '-', 'COUNT', batch)) as [string, string[]][];
+      s.done = rows.length < batch;
+      for (const [id, fields] of rows) {
+        const [ms, seq] = id.split('-').map(Number);
+        s.buf.push({ pos: { ms, seq, p: s.p }, doc: JSON.parse(fields[1]) as Omit<DeliveryLogEntry, 'id'> });
+        s.end = `(${id}`;
+      }
+    };
+    const items: DeliveryLogEntry[] = [];
+    while (items.length < filter.limit) {
+      await Promise.all(streams.filter((s) => !s.buf.length && !s.done).map(fill));
+      let best: (typeof streams)[number] | null = null;
+      for (const s of streams) if (s.buf.length && (!best || newerEntry(s.buf[0].pos, best.buf[0].pos))) best = s;
+      if (!best) break;
+      const { pos, doc } = best.buf.shift()!;
+      if (filter.source && doc.source !== filter.source) continue;
+      items.push({ id: `${pos.ms}-${pos.seq}-${pos.p}`, ...doc });
+    }
+    return { items, nextCursor: items.length === filter.limit ? items[items.length - 1].id : null };
   }
 
   return { claim, finish, release, log, list };

@@ -77,7 +77,8 @@ export function queueBoard(engine: Engine, sessions: BoardSessions): Koa.Middlew
   const build = () => {
     const adapter = new KoaAdapter();
     adapter.setBasePath(BOARD_PATH);
-    const queues = ['tasks', 'timers'].map((name) => new Queue(name, { connection: engine.bullConnection, prefix: engine.keys.queuePrefix() }));
+    // Every partition's queues (one pair per partition, told apart by their prefix).
+    const queues = engine.keys.all.flatMap((p) => ['tasks', 'timers'].map((name) => new Queue(name, { connection: engine.bullConnection, prefix: engine.keys.queuePrefix(p) })));
     createBullBoard({ queues: queues.map((q) => new BullMQAdapter(q, { readOnlyMode: true })), serverAdapter: adapter });
     return adapter.registerPlugin();
   };

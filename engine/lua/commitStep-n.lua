@@ -1,18 +1,25 @@
--- commitStep: write a run's new record, its history entries and the outbox of jobs the step implies,
--- all or nothing, guarded by the run's sequence number.
+-- commitStep: write a run's new record, its history entries, the outbox of jobs the step implies, the
+-- step's outbox marker and its index updates, all or nothing, guarded by the run's sequence number.
+-- Every key is in the run's partition (one hash tag, one Redis Cluster slot) and declared.
 -- KEYS[1] run hash          (fields: seq, doc, hseq, ts:<taskId>)
 -- KEYS[2] history stream    (entry ids "<hseq>-0", field e = entry JSON without seq)
 -- KEYS[3] outbox hash       (field = outbox entry id, value = entry JSON)
 -- KEYS[4] idempotency key   (string; only read/written when ARGV[4] ~= '')
+-- KEYS[5] the partition's outbox marker set (only written when ARGV[6] ~= '')
+-- KEYS[6..] index keys the step updates (sorted sets, human task documents), named below by number
 -- ARGV[1] expected seq, or 'new' when the run must not exist yet
 -- ARGV[2] new seq
 -- ARGV[3] new doc JSON
 -- ARGV[4] idempotency value to store ('' = no idempotency key)
 -- ARGV[5] idempotency TTL in seconds
--- ARGV[6] n = number of history entries, then ARGV[7 .. 6+n] the entries
+-- ARGV[6] outbox marker member ('' = the step has no outbox), ARGV[7] its score
+-- ARGV[8] n = number of history entries, then the n entries
 -- then m = number of outbox entries, then m pairs (id, JSON)
 -- then k = number of task ids whose live status fields to drop, then the k ids
 -- then j = number of tasks newly awaited, then j pairs (task id, live status JSON)
+-- then a = number of index additions, then a triples (key number, score, member)
+-- then r = number of index removals, then r pairs (key number, member)
+-- then d = number of documents to store, then d pairs (key number, JSON)
 -- Replies: {1, firstSeq, lastSeq}   committed
 --          {-1, currentSeq}         the run moved on (or does not exist): re-read and retry
 --          {-2}                     'new' but the run exists already
@@ -28,19 +35,23 @@ elseif cur ~= ARGV[1] then
   return {-1, cur or ''}
 end
 redis.call('HSET', KEYS[1], 'seq', ARGV[2], 'doc', ARGV[3])
-local n = tonumber(ARGV[6])
+local at = 8
+local n = tonumber(ARGV[at])
 local first = 0
 local last = 0
 for i = 1, n do
   local s = redis.call('HINCRBY', KEYS[1], 'hseq', 1)
   if i == 1 then first = s end
   last = s
-  redis.call('XADD', KEYS[2], s .. '-0', 'e', ARGV[6 + i])
+  redis.call('XADD', KEYS[2], s .. '-0', 'e', ARGV[at + i])
 end
-local at = 7 + n
+at = at + n + 1
 local m = tonumber(ARGV[at])
 for i = 1, m do
   redis.call('HSET', KEYS[3], ARGV[at + 2 * i - 1], ARGV[at + 2 * i])
+end
+if ARGV[6] ~= '' then
+  redis.call('ZADD', KEYS[5], ARGV[7], ARGV[6])
 end
 at = at + 2 * m + 1
 local k = tonumber(ARGV[at])
@@ -51,6 +62,22 @@ at = at + k + 1
 local j = tonumber(ARGV[at])
 for i = 1, j do
   redis.call('HSET', KEYS[1], 'ts:' .. ARGV[at + 2 * i - 1], ARGV[at + 2 * i])
+end
+at = at + 2 * j + 1
+local a = tonumber(ARGV[at])
+for i = 1, a do
+  local b = at + 3 * (i - 1)
+  redis.call('ZADD', KEYS[tonumber(ARGV[b + 1])], ARGV[b + 2], ARGV[b + 3])
+end
+at = at + 3 * a + 1
+local r = tonumber(ARGV[at])
+for i = 1, r do
+  redis.call('ZREM', KEYS[tonumber(ARGV[at + 2 * i - 1])], ARGV[at + 2 * i])
+end
+at = at + 2 * r + 1
+local d = tonumber(ARGV[at])
+for i = 1, d do
+  redis.call('SET', KEYS[tonumber(ARGV[at + 2 * i - 1])], ARGV[at + 2 * i])
 end
 if ARGV[4] ~= '' then
   redis.call('SET', KEYS[4], ARGV[4], 'EX', tonumber(ARGV[5]))

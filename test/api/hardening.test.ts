@@ -5,6 +5,7 @@ import * as assert from 'uvu/assert';
 import { startHarness, type Harness } from './harness.ts';
 import { testTasks, testWorkflows } from '../fixtures/workflows.ts';
 import { connect } from '../helpers.ts';
+import type { RunId } from '../../engine/index.ts';
 
 const test = suite<{ h: Harness; side: Redis }>('api hardening', {} as { h: Harness; side: Redis });
 
@@ -17,7 +18,7 @@ test.after(async (ctx) => {
 });
 
 async function runCount(h: Harness): Promise<number> {
-  return h.redis.zcard(`${h.prefix}:runs`);
+  return h.redis.zcard(h.engine.keys.runsAll(0));
 }
 
 test('malformed JSON answers 400 BAD_JSON', async ({ h }) => {
@@ -66,13 +67,13 @@ test('limits: nesting past 64, strings over 64 KiB and arrays over 1,000 items a
 test("an event that would grow a run's context past 256 KiB answers 422 and stores nothing", async ({ h }) => {
   const { body: run } = await h.call('POST', '/v1/runs', { body: { workflow: 'counter' } });
   // Each ADD appends to context.log; big payloads are refused by the context limit, not stored.
-  const seqBefore = await h.redis.hget(`${h.prefix}:run:{${run.id}}`, 'seq');
+  const seqBefore = await h.redis.hget(h.engine.keys.run(run.id as RunId), 'seq');
   const res = await h.call('POST', `/v1/runs/${run.id}/events`, { body: { type: 'ADD', amount: 1, pad: 'y'.repeat(60_000) } });
   assert.is(res.status, 200, 'payload fields the machine does not keep do not count');
   const bigStart = await h.call('POST', '/v1/runs', { body: { workflow: 'tasky', input: { task: 'echo', payload: Object.fromEntries(Array.from({ length: 5 }, (_, i) => [`k${i}`, 'z'.repeat(60_000)])) } } });
   assert.is(bigStart.status, 422);
   assert.is(bigStart.body.error.details[0].path, '/context');
-  assert.is(Number(await h.redis.hget(`${h.prefix}:run:{${run.id}}`, 'seq')), Number(seqBefore) + 1);
+  assert.is(Number(await h.redis.hget(h.engine.keys.run(run.id as RunId), 'seq')), Number(seqBefore) + 1);
 });
 
 test('unknown routes answer 404 in the contract shape', async ({ h }) => {

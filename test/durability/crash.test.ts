@@ -7,7 +7,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { createEngine, startEmbeddedRedis, type Engine } from '../../engine/index.ts';
+import { createEngine, startEmbeddedRedis, type Engine, type RunId } from '../../engine/index.ts';
 import { builtInTasks } from '../../workers/tasks/index.ts';
 import { builtInWorkflows } from '../../workflows/index.ts';
 import { connect, dropPrefix, kill9, newPrefix, redisUrl, spawnReady, waitFor } from '../helpers.ts';
@@ -81,7 +81,7 @@ test('the whole process killed while a timer is pending: after a restart the tim
     return r.state === 'coolingDown' ? r : null;
   }, 10_000, 'the timer to be armed');
   const dueAt = Date.parse(cooling.timers[0].dueAt);
-  await waitFor(async () => (await ctx.redis.zcard(`{${ctx.prefix}-q}:timers:delayed`)) > 0, 5000, 'the delayed job');
+  await waitFor(async () => (await ctx.redis.zcard(`${ctx.engine.keys.queuePrefix(0)}:timers:delayed`)) > 0, 5000, 'the delayed job');
   await kill9(server);
   await new Promise((r) => setTimeout(r, 1000));
   assert.is((await ctx.engine.getRun(run.id)).state, 'coolingDown');
@@ -110,8 +110,8 @@ test('a crash between a commit and its outbox flush loses nothing and duplicates
   const stored = await ctx.engine.getRun(run.id);
   assert.is(stored.state, 'coolingDown', 'the step was committed');
   const dueAt = Date.parse(stored.timers[0].dueAt);
-  assert.ok((await ctx.redis.hlen(`${ctx.prefix}:run:{${run.id}}:outbox`)) > 0, 'its outbox was left behind');
-  assert.is(await ctx.redis.zcard(`{${ctx.prefix}-q}:timers:delayed`), 0, 'the timer never reached BullMQ');
+  assert.ok((await ctx.redis.hlen(ctx.engine.keys.outbox(run.id as RunId))) > 0, 'its outbox was left behind');
+  assert.is(await ctx.redis.zcard(`${ctx.engine.keys.queuePrefix(0)}:timers:delayed`), 0, 'the timer never reached BullMQ');
   await spawnProcess(ctx, ['--import', 'tsx', 'test/fixtures/worker-process.ts'], env);
   const done = await waitFor(async () => {
     const r = await ctx.engine.getRun(run.id);
@@ -121,7 +121,7 @@ test('a crash between a commit and its outbox flush loses nothing and duplicates
   const hist = (await ctx.engine.getHistory(run.id, { limit: 200 })).items;
   assert.is(hist.filter((h) => h.type === 'timer.fired').length, 1);
   assert.is(hist.filter((h) => h.type === 'task.completed' && !h.ignored).length, 1);
-  await waitFor(async () => (await ctx.redis.hlen(`${ctx.prefix}:run:{${run.id}}:outbox`)) === 0, 5000, 'every outbox entry cleared');
+  await waitFor(async () => (await ctx.redis.hlen(ctx.engine.keys.outbox(run.id as RunId))) === 0, 5000, 'every outbox entry cleared');
   for (const c of ctx.children) if (c.exitCode === null) await kill9(c);
 });
 

@@ -4,7 +4,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { assign, setup, type AnyEventObject } from 'xstate';
 import type { Redis } from 'ioredis';
-import { createEngine, defineWorkflow, taskActors, type Engine } from '../../engine/index.ts';
+import { createEngine, defineWorkflow, taskActors, type Engine, type RunId } from '../../engine/index.ts';
 import { startTaskWorker, type TaskWorker } from '../../workers/runtime.ts';
 import { builtInTasks } from '../../workers/tasks/index.ts';
 import { connect, dropPrefix, manualClock, newPrefix, waitFor } from '../helpers.ts';
@@ -96,7 +96,7 @@ test.after(async (ctx) => {
 });
 
 async function storedDoc(ctx: Ctx, runId: string): Promise<{ input: unknown; snapshot: { context: StampedContext } }> {
-  return JSON.parse((await ctx.redis.hget(`${ctx.prefix}:run:{${runId}}`, 'doc'))!);
+  return JSON.parse((await ctx.redis.hget(ctx.engine.keys.run(runId as RunId), 'doc'))!);
 }
 
 async function openReviewTasks(ctx: Ctx, runId: string): Promise<string[]> {

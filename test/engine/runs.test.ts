@@ -2,7 +2,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Redis } from 'ioredis';
-import { createEngine, type Engine } from '../../engine/index.ts';
+import { createEngine, type Engine, type RunId } from '../../engine/index.ts';
 import { startTaskWorker, type TaskWorker } from '../../workers/runtime.ts';
 import { builtInTasks } from '../../workers/tasks/index.ts';
 import { connect, dropPrefix, newPrefix, redisUrl, waitFor } from '../helpers.ts';
@@ -33,7 +33,7 @@ test.after(async (ctx) => {
 });
 
 async function storedSeq(ctx: Ctx, runId: string): Promise<number> {
-  return Number(await ctx.redis.hget(`${ctx.prefix}:run:{${runId}}`, 'seq'));
+  return Number(await ctx.redis.hget(ctx.engine.keys.run(runId as RunId), 'seq'));
 }
 
 test('a started run is stored in Redis with its state, accepted events and history', async (ctx) => {
@@ -41,7 +41,7 @@ test('a started run is stored in Redis with its state, accepted events and histo
   assert.is(run.status, 'running');
   assert.is(run.state, 'counting');
   assert.equal(run.nextEvents, ['ADD', 'DONE', 'INC', 'PAUSE']);
-  const doc = JSON.parse((await ctx.redis.hget(`${ctx.prefix}:run:{${run.id}}`, 'doc'))!);
+  const doc = JSON.parse((await ctx.redis.hget(ctx.engine.keys.run(run.id as RunId), 'doc'))!);
   assert.is(doc.snapshot.context.count, 2);
   assert.is(doc.businessKey, 'CNT-1');
   const history = await ctx.engine.getHistory(run.id);
@@ -50,14 +50,14 @@ test('a started run is stored in Redis with its state, accepted events and histo
 });
 
 test('an input that breaks the workflow input schema is refused and stores nothing', async (ctx) => {
-  const before = await ctx.redis.zcard(`${ctx.prefix}:runs`);
+  const before = await ctx.redis.zcard(ctx.engine.keys.runsAll(0));
   try {
     await ctx.engine.startRun({ workflow: 'counter', input: { start: 'many' } as never });
     assert.unreachable();
   } catch (err) {
     assert.is((err as { code: string }).code, 'VALIDATION_FAILED');
   }
-  assert.is(await ctx.redis.zcard(`${ctx.prefix}:runs`), before);
+  assert.is(await ctx.redis.zcard(ctx.engine.keys.runsAll(0)), before);
 });
 
 test('an unknown workflow answers NOT_FOUND', async (ctx) => {
@@ -106,7 +106,7 @@ test('a repeated idempotency key applies the event once and answers the same run
   }
   const now = await ctx.engine.getRun(run.id);
   assert.is((now.context as { count: number }).count, 5);
-  const ttl = await ctx.redis.ttl(`${ctx.prefix}:run:{${run.id}}:idem:events:k1`);
+  const ttl = await ctx.redis.ttl(ctx.engine.keys.eventIdem(run.id as RunId, 'events', 'k1'));
   assert.ok(ttl > 23 * 3600);
 });
 
@@ -154,7 +154,7 @@ test('an after delay fires once as a durable timer and moves the run', async (ct
   const { run } = await ctx.engine.startRun({ workflow: 'timed', input: { delayMs: 200 } });
   assert.is(run.timers.length, 1);
   const dueAt = Date.parse(run.timers[0].dueAt);
-  const job = await ctx.redis.keys(`{${ctx.prefix}-q}:timers:*`);
+  const job = await ctx.redis.keys(`${ctx.engine.keys.queuePrefix(0)}:timers:*`);
   assert.ok(job.length > 0, 'the timer is a BullMQ job');
   const done = await waitFor(async () => {
     const r = await ctx.engine.getRun(run.id);
@@ -178,7 +178,7 @@ test('leaving the state withdraws its timer: it never fires', async (ctx) => {
   const hist = (await ctx.engine.getHistory(run.id)).items;
   assert.is(hist.filter((h) => h.type === 'timer.cancelled').length, 1);
   assert.is(hist.filter((h) => h.type === 'timer.fired').length, 0);
-  assert.is(await ctx.redis.exists(`{${ctx.prefix}-q}:timers:${jobId.replace(/[^A-Za-z0-9_.@#-]/g, '_')}`), 0);
+  assert.is(await ctx.redis.exists(`${ctx.engine.keys.queuePrefix(0)}:timers:${jobId.replace(/[^A-Za-z0-9_.@#-]/g, '_')}`), 0);
 });
 
 test('re-entering a state arms a fresh timer; the old one is stale and ignored', async (ctx) => {
