@@ -147,6 +147,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
     redis, logger, prefix: cfg.prefix, partitions: cfg.partitions, replicaAcks: cfg.replicaAcks,
     workflows: builtInWorkflows, tasks: createBuiltInTasks(adaptersFromEnv(env)),
   });
+  // A partition count that differs from the installation's stops the process here, before it serves.
+  await engine.ready();
 
   let taskWorker: TaskWorker | null = null;
   if (role !== 'api') {
