@@ -370,6 +370,14 @@ export function createEngine(opts: EngineOptions) {
       return acknowledged(res.runId, res);
     },
 
+    /**
+     * Wait until the writes made so far to `key` are on the replicas asked for (SERVICECHART_REPLICA_ACKS),
+     * for callers that acknowledge a write of their own (a webhook delivery's record); UNAVAILABLE otherwise.
+     */
+    awaitReplicas(key: string): Promise<void> {
+      return awaitReplicas(redis, key, replicaAcks);
+    },
+
     /** Replace (or, with '', delete) a key only while it still holds `expected`: one Lua call. */
     compareAndSet(key: string, expected: string, value: string, ttlSeconds = 0): Promise<boolean> {
       return scripts.compareAndSet(key, expected, value, ttlSeconds);
