@@ -229,6 +229,20 @@ function redisCli(args: string[], timeoutMs = 30_000): Promise<string> {
   });
 }
 
+/** One standalone redis-server (no persistence) with extra arguments, e.g. ACL users. */
+export async function startRedis(args: string[] = []): Promise<RedisNode & { stop(): Promise<void> }> {
+  const root = mkdtempSync(join(tmpdir(), 'sc-redis-'));
+  everyDir.add(root);
+  const node = await launchNode(root, 'server', () => ['--save', '', '--appendonly', 'no', ...args]);
+  return Object.assign(node, {
+    async stop() {
+      if (node.running) await node.kill();
+      rmSync(root, { recursive: true, force: true });
+      everyDir.delete(root);
+    },
+  });
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Redis Cluster
 
