@@ -28,6 +28,60 @@ function writerOf(redis: RedisClient, key: string): Redis {
 }
 
 /**
+ * WAIT blocks the connection it is sent on, and every command queued behind it, for up to its
+ * timeout. So the writes waiting on one connection share short WAITs (at most `SLICE_MS` each, one
+ * in flight): every WAIT confirms each write made before it was sent (it counts replicas that reached
+ * the connection's latest write), and a write that joins while one is in flight is covered by the
+ * next. While replicas are missing, other commands on the connection then wait a slice at most, and
+ * each write gets its answer after its own timeout, not after everyone else's.
+ */
+const SLICE_MS = 100;
+
+interface Waiter {
+  deadline: number;
+  resolve(replicas: number): void;
+  reject(err: unknown): void;
+}
+interface Waits {
+  waiting: Waiter[];
+  inFlight: boolean;
+}
+const waitsOf = new WeakMap<Redis, Waits>();
+
+function groupWait(node: Redis, acks: ReplicaAcks): Promise<number> {
+  let w = waitsOf.get(node);
+  if (!w) waitsOf.set(node, (w = { waiting: [], inFlight: false }));
+  const state = w;
+  const pump = () => {
+    if (state.inFlight || !state.waiting.length) return;
+    const covered = state.waiting.splice(0);
+    const slice = Math.max(1, Math.min(SLICE_MS, Math.min(...covered.map((c) => c.deadline)) - Date.now()));
+    state.inFlight = true;
+    (node.call('WAIT', acks.replicas, slice) as Promise<unknown>).then(
+      (reply) => {
+        state.inFlight = false;
+        const n = Number(reply);
+        const now = Date.now();
+        for (const c of covered) {
+          if (n >= acks.replicas || now >= c.deadline) c.resolve(n);
+          else state.waiting.push(c);
+        }
+        pump();
+      },
+      (err) => {
+        state.inFlight = false;
+        for (const c of covered) c.reject(err);
+        pump();
+      },
+    );
+  };
+  return new Promise<number>((resolve, reject) => {
+    state.waiting.push({ deadline: Date.now() + acks.timeoutMs, resolve, reject });
+    pump();
+  });
+}
+
+/**
  * Wait until `acks.replicas` replicas hold every write made so far to `key`'s master over this
  * connection. Throws UNAVAILABLE (503, retry with the same Idempotency-Key) when they do not confirm
  * within the timeout: the write stays on the master and may still survive, or be lost in a failover.
@@ -36,7 +90,7 @@ export async function awaitReplicas(redis: RedisClient, key: string, acks: Repli
   if (acks.replicas <= 0) return;
   let confirmed: number;
   try {
-    confirmed = Number(await writerOf(redis, key).call('WAIT', acks.replicas, acks.timeoutMs));
+    confirmed = await groupWait(writerOf(redis, key), acks);
   } catch (err) {
     if (isRedisUnavailable(err)) throw unavailable(`the write could not be confirmed on ${acks.replicas} replica(s): ${(err as Error).message}; it may still apply, retry with the same Idempotency-Key`);
     throw err;

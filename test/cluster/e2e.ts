@@ -23,7 +23,7 @@ export interface Servers {
   api: ChildProcess;
   workers: ChildProcess[];
   /** Every answer, for the checks on statuses and times. */
-  answers: { what: string; status: number; ms: number }[];
+  answers: { what: string; status: number; ms: number; error?: string }[];
   call(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<Answer>;
   /** Send a write until it is acknowledged (2xx), retrying 503s (and dropped connections) with the same Idempotency-Key. */
   untilAcked(method: string, path: string, body: unknown, idempotencyKey: string | null, timeoutMs?: number): Promise<Answer & { refusals: number }>;
@@ -75,7 +75,7 @@ export async function startServers(env: Record<string, string>, workers = 1): Pr
         parsed = { error: { code: 'CLIENT', message: String(err) } };
       }
       const ms = Date.now() - started;
-      answers.push({ what: `${method} ${path}`, status, ms });
+      answers.push({ what: `${method} ${path}`, status, ms, ...(parsed?.error ? { error: String(parsed.error.message).slice(0, 200) } : {}) });
       return { status, body: parsed, ms };
     };
     return {
