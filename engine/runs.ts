@@ -16,6 +16,9 @@ import type { HistoryDraft, JsonObject, Logger, RunView, StoredHumanTask, Stored
 import type { Metrics } from './metrics.ts';
 import type { ErrorData } from './errors.ts';
 
+/** How long a step's caller waits for its outbox to reach the queues before answering anyway. */
+const OUTBOX_FLUSH_WAIT_MS = 1500;
+
 export const IDEMPOTENCY_TTL_SECONDS = 24 * 3600;
 const MAX_COMMIT_ATTEMPTS = 50;
 
@@ -248,12 +251,20 @@ export function createRunStore(deps: RunStoreDeps) {
     }
     deps.hooks.afterCommit?.(run.id, run.seq);
     if (pairs.length) {
-      try {
-        await outbox.flush(run.id, run.seq, pairs);
-      } catch (err) {
-        // The step is committed; the sweeper will finish the outbox.
-        logger.warn({ err, runId: run.id }, 'outbox flush failed; the sweeper will retry it');
-      }
+      // The step is committed: a flush that fails is finished by the sweeper, and one that waits on
+      // the queue connection through a failover goes on in the background instead of holding the
+      // caller's answer (the API answers within seconds, never after the outage).
+      const flushed = outbox.flush(run.id, run.seq, pairs).then(
+        () => true,
+        (err) => {
+          logger.warn({ err, runId: run.id }, 'outbox flush failed; the sweeper will retry it');
+          return true;
+        },
+      );
+      let timer: NodeJS.Timeout | undefined;
+      const waited = await Promise.race([flushed, new Promise<false>((r) => (timer = setTimeout(() => r(false), OUTBOX_FLUSH_WAIT_MS)))]);
+      clearTimeout(timer);
+      if (!waited) logger.warn({ runId: run.id }, `outbox flush still waiting after ${OUTBOX_FLUSH_WAIT_MS} ms (Redis failing over?); it goes on in the background`);
     }
     return { ok: true };
   }
