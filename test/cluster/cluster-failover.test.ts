@@ -8,6 +8,7 @@ import * as assert from 'uvu/assert';
 import { startCluster, type TestCluster } from './harness.ts';
 import { assertAnswersHealthy, assertAppliedOnce, burst, finish, startServers, startWorkload, type Servers } from './e2e.ts';
 import { newPrefix, waitFor } from '../helpers.ts';
+import { fixture, signed, SECRETS } from '../api/hooks-util.ts';
 
 const test = suite<{ cluster: TestCluster; servers: Servers }>('cluster failover', {} as never);
 
@@ -16,13 +17,35 @@ test.before(async (ctx) => {
   ctx.servers = await startServers({
     REDIS_CLUSTER_NODES: ctx.cluster.nodes.slice(0, 2).map((n) => n.address).join(','),
     SERVICECHART_PARTITIONS: '16', SERVICECHART_REPLICA_ACKS: '1', SERVICECHART_REPLICA_ACK_TIMEOUT_MS: '1000',
-    SERVICECHART_PREFIX: newPrefix(),
+    SERVICECHART_PREFIX: newPrefix(), SERVICECHART_HOOK_SECRET_ALERTMANAGER: SECRETS.alertmanager,
   }, 2);
 });
 
 test.after(async (ctx) => {
   await ctx.servers?.stop();
   await ctx.cluster?.stop();
+});
+
+test('the console and a signed webhook work on the cluster; a repeat of the alert reaches the same runs', async ({ servers }) => {
+  assert.is((await fetch(`${servers.url}/`)).status, 200, 'the console page');
+  const body = fixture('alertmanager-firing');
+  for (const a of body.alerts) a.fingerprint = `${a.fingerprint.slice(0, 10)}cl`;
+  const raw = JSON.stringify(body);
+  const deliver = async () => {
+    const res = await fetch(`${servers.url}/v1/hooks/alertmanager`, { method: 'POST', headers: signed('alertmanager', raw), body: raw });
+    return { status: res.status, body: await res.json() };
+  };
+  const first = await deliver();
+  assert.is(first.status, 202, JSON.stringify(first.body));
+  assert.ok(first.body.results.some((r: any) => r.action === 'started'), 'the alert started a run');
+  const again = await deliver();
+  assert.is(again.status, 202);
+  // Alertmanager sends no delivery id: a repeat is an event to the open run the business key finds.
+  assert.equal(again.body.results.map((r: any) => [r.action, r.runId]), first.body.results.map((r: any) => ['event', r.runId]), 'the repeat reached the same runs');
+  const log = await servers.call('GET', '/v1/hooks/deliveries?limit=10');
+  assert.is(log.status, 200);
+  assert.is(log.body.items.length, 2, 'both deliveries are in the log, read across partitions');
+  for (const r of first.body.results.filter((x: any) => x.runId)) assert.is((await servers.call('GET', `/v1/runs/${r.runId}`)).status, 200);
 });
 
 test('a master killed mid-burst: 503s within 5 s or 2xx, retries apply once, timers fire once, every run ends', async ({ cluster, servers }) => {
@@ -52,7 +75,7 @@ test('a master killed mid-burst: 503s within 5 s or 2xx, retries apply once, tim
   for (const p of [servers.api, ...servers.workers]) assert.is(p.exitCode, null, 'no process crashed');
   // The API still answers reads across every partition.
   const listed = await waitFor(async () => {
-    const res = await servers.call('GET', '/v1/runs?status=done&limit=100');
+    const res = await servers.call('GET', '/v1/runs?status=done&limit=200');
     return res.status === 200 ? res.body.items : null;
   });
   assert.is(listed.length, w.incidents.length + w.demos.length + w.changes.length);

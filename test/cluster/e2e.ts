@@ -35,7 +35,7 @@ export async function startServers(env: Record<string, string>, workers = 1): Pr
   const dir = mkdtempSync(join(tmpdir(), 'sc-e2e-'));
   const port = await freePortForTest();
   const base = {
-    ...env, SERVICECHART_DATA_DIR: dir, SERVICECHART_API_KEYS: `ops:${KEY}:operator`, HOST: '127.0.0.1', PORT: String(port),
+    ...env, SERVICECHART_DATA_DIR: dir, SERVICECHART_API_KEYS: `ops:${KEY}:admin`, HOST: '127.0.0.1', PORT: String(port),
     SERVICECHART_RATE_LIMIT: '10000', LOG_LEVEL: 'info',
   };
   const children: ChildProcess[] = [];
