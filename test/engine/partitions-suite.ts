@@ -21,6 +21,8 @@ export interface Topology {
   env(): Record<string, string>;
   /** Whether it is a Redis Cluster (each master is checked to hold keys). */
   cluster: boolean;
+  /** Stop what the topology started, after the suite. */
+  stop?(): Promise<void>;
 }
 
 const P = 4;
@@ -61,6 +63,7 @@ export function partitionSuite(t: Topology) {
 
   test.after(async (ctx) => {
     ctx.redis.disconnect();
+    await t.stop?.();
   });
 
   function engine(ctx: Ctx, prefix: string, partitions: number, extra: Partial<Parameters<typeof createEngine>[0]> = {}): Engine {
