@@ -53,7 +53,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Run one command on host:port over a fresh connection that gives up quickly. */
 export async function nodeCommand(port: number, ...args: (string | number)[]): Promise<unknown> {
-  const r = new Redis({ host: HOST, port, lazyConnect: true, connectTimeout: 1000, commandTimeout: 3000, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  const r = new Redis({ host: HOST, port, lazyConnect: true, enableReadyCheck: false, connectTimeout: 1000, commandTimeout: 3000, maxRetriesPerRequest: 0, retryStrategy: () => null });
   r.on('error', () => {});
   try {
     await r.connect();
