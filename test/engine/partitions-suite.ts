@@ -4,7 +4,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import calculateSlot from 'cluster-key-slot';
 import type { ChildProcess } from 'node:child_process';
-import { setup, type AnyStateMachine } from 'xstate';
+import { emit, setup, type AnyStateMachine } from 'xstate';
 import { createEngine, defineWorkflow, masters, LayoutError, type Engine, type RedisClient, type RunId, type WorkflowDefinition } from '../../engine/index.ts';
 import { runIdFromKey } from '../../engine/ids.ts';
 import { createDeliveryStore } from '../../api/hooks/deliveries.ts';
@@ -38,7 +38,31 @@ const review = defineWorkflow({
   }) as unknown as AnyStateMachine,
 });
 
-const workflows: WorkflowDefinition[] = [...builtInWorkflows, counter, review];
+const scored = defineWorkflow({
+  name: 'scored', version: 1, description: 'records a score when closed',
+  kpis: [
+    { name: 'score', label: 'Mean score', unit: 'count', aggregate: 'mean', breakdown: ['team'] },
+    { name: 'scoreMedian', measure: 'score', label: 'Median score', unit: 'count', aggregate: 'median', breakdown: ['team'] },
+    { name: 'backlog', label: 'Open', unit: 'count', aggregate: 'open' },
+  ],
+  machine: setup({ types: {} as { context: { team: string; score: number; openedAt: number }; input: { team: string; score: number; $at: number } } }).createMachine({
+    id: 'scored', initial: 'open',
+    context: ({ input }) => ({ team: input.team, score: input.score, openedAt: input.$at }),
+    states: {
+      open: {
+        on: {
+          CLOSE: {
+            target: 'closed',
+            actions: emit(({ context }) => ({ type: 'measure.recorded', measure: 'score', value: context.score, openedAt: context.openedAt, dims: { team: context.team } })),
+          },
+        },
+      },
+      closed: { type: 'final' },
+    },
+  }) as unknown as AnyStateMachine,
+});
+
+const workflows: WorkflowDefinition[] = [...builtInWorkflows, counter, review, scored];
 
 interface Ctx {
   redis: RedisClient;
@@ -180,6 +204,33 @@ export function partitionSuite(t: Topology) {
     } catch (err) {
       assert.is((err as { code: string }).code, 'VALIDATION_FAILED');
     }
+  });
+
+  test('KPIs read the same figures with 4 partitions as with 1, open runs gathered from every partition', async (ctx) => {
+    const clock = manualClock(Date.UTC(2026, 2, 1));
+    const reports = [];
+    for (const partitions of [1, P]) {
+      const e = engine(ctx, newPrefix(), partitions, { clock });
+      for (let i = 0; i < 10; i++) {
+        clock.set(Date.UTC(2026, 2, 1) + i * 3_600_000);
+        const { run } = await e.startRun({ workflow: 'scored', idempotencyKey: `kpi-${i}`, input: { team: i % 2 ? 'red' : 'blue', score: i * 10 } });
+        if (i < 7) await e.sendEvent(run.id, { type: 'CLOSE' });
+      }
+      // Measures reach the figures through the outbox, flushed after each commit.
+      const report = await waitFor(async () => {
+        const r = await e.kpiReport('scored');
+        return r.kpis[0].count === 7 ? r : null;
+      }, 5000, 'every measure recorded');
+      reports.push(report);
+      const byName = Object.fromEntries(report.kpis.map((k) => [k.name, k]));
+      assert.is(byName.score.value, 30);
+      assert.is(byName.scoreMedian.value, 30);
+      assert.equal(byName.score.breakdown!.team.map((b) => [b.key, b.count]), [['blue', 4], ['red', 3]]);
+      assert.is(byName.backlog.value, 3, 'the open runs of every partition');
+      const windowed = await e.kpiReport('scored', { since: Date.UTC(2026, 2, 1, 2), until: Date.UTC(2026, 2, 1, 5) });
+      assert.is(windowed.kpis[0].count, 3);
+    }
+    assert.equal(reports[1], reports[0]);
   });
 
   test("the webhook delivery log reads every partition's stream as one, newest first", async (ctx) => {
