@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { startCluster, startRedis } from './harness.ts';
 import { startServers } from './e2e.ts';
 import { freePortForTest, kill9, newPrefix, spawnReady } from '../helpers.ts';
+import { readConfig } from '../../bin/config.ts';
 
 const test = suite('startup');
 const repoRoot = new URL('../..', import.meta.url).pathname;
@@ -41,11 +42,32 @@ test('two topologies at once: exit 1, naming both variables', async () => {
   assert.match(s.out, /REDIS_CLUSTER_NODES and REDIS_SENTINELS are both set/);
 });
 
-test('bad settings are refused before anything connects', async () => {
-  assert.match((await refusal({ REDIS_SENTINELS: '127.0.0.1:26379' })).out, /REDIS_SENTINELS needs REDIS_SENTINEL_MASTER/);
-  assert.match((await refusal({ SERVICECHART_REPLICA_ACKS: '1' })).out, /SERVICECHART_REPLICA_ACKS needs replicas/);
-  assert.match((await refusal({ REDIS_CLUSTER_NODES: 'nohostport' })).out, /REDIS_CLUSTER_NODES must be a comma-separated list of host:port/);
-  assert.match((await refusal({ REDIS_URL: '127.0.0.1:6379,127.0.0.1:6380' })).out, /REDIS_URL must be a redis:\/\/ or rediss:\/\/ URL.*REDIS_CLUSTER_NODES/);
+test('bad settings are refused before anything connects, each naming the variable', () => {
+  const refused = (env: Record<string, string>) => assert.throws(() => readConfig(env, 'api'));
+  const message = (env: Record<string, string>) => {
+    try {
+      readConfig(env, 'api');
+    } catch (err) {
+      return (err as Error).message;
+    }
+    throw new Error(`accepted ${JSON.stringify(env)}`);
+  };
+  assert.match(message({ REDIS_URL: 'redis://a:1', REDIS_SENTINELS: 'b:2', REDIS_SENTINEL_MASTER: 'm' }), /REDIS_URL and REDIS_SENTINELS are both set/);
+  assert.match(message({ REDIS_SENTINELS: '127.0.0.1:26379' }), /REDIS_SENTINELS needs REDIS_SENTINEL_MASTER/);
+  assert.match(message({ REDIS_SENTINEL_MASTER: 'm' }), /REDIS_SENTINEL_MASTER is set without REDIS_SENTINELS/);
+  assert.match(message({ SERVICECHART_REPLICA_ACKS: '1' }), /SERVICECHART_REPLICA_ACKS needs replicas/);
+  assert.match(message({ REDIS_PASSWORD: 'x' }), /REDIS_PASSWORD set, but no Redis is named/);
+  assert.match(message({ REDIS_CLUSTER_NODES: 'nohostport' }), /REDIS_CLUSTER_NODES must be a comma-separated list of host:port/);
+  assert.match(message({ REDIS_URL: '127.0.0.1:6379,127.0.0.1:6380' }), /REDIS_URL must be a redis:\/\/ or rediss:\/\/ URL.*REDIS_CLUSTER_NODES/);
+  assert.match(message({ REDIS_URL: 'redis://a:1', REDIS_TLS: 'yes' }), /REDIS_TLS must be 1 or 0/);
+  assert.match(message({ REDIS_CLUSTER_NODES: 'a:1', SERVICECHART_PARTITIONS: '300' }), /SERVICECHART_PARTITIONS must be a whole number from 0 to 256/);
+  refused({ REDIS_URL: 'redis://a:1', SERVICECHART_REPLICA_ACKS: '1', SERVICECHART_REPLICA_ACK_TIMEOUT_MS: '0' });
+  const cluster = readConfig({ REDIS_CLUSTER_NODES: 'a:1, b:2', REDIS_USERNAME: 'sc', REDIS_PASSWORD: 'pw', REDIS_TLS: '1', SERVICECHART_REPLICA_ACKS: '1' }, 'api');
+  assert.equal(cluster.redis, { topology: 'cluster', nodes: [{ host: 'a', port: 1 }, { host: 'b', port: 2 }], username: 'sc', password: 'pw', tls: true });
+  assert.is(cluster.partitions, 16, '16 partitions by default on a cluster');
+  assert.equal(cluster.replicaAcks, { replicas: 1, timeoutMs: 1000 });
+  assert.is(readConfig({}, 'api').partitions, 1, 'one partition by default on one node');
+  assert.is(readConfig({}, 'api').redis, null, 'the embedded Redis by default');
 });
 
 test('a cluster with uncovered slots: exit 1, saying how many slots are served', async () => {
