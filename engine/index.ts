@@ -4,7 +4,7 @@ import { systemClock, type Clock } from './clock.ts';
 import { createKeys } from './keys.ts';
 import { duplicateUnbounded, isCluster, type RedisClient } from './clients.ts';
 import { ensureLayout } from './layout.ts';
-import { awaitReplicas, noReplicaAcks, type ReplicaAcks } from './replication.ts';
+import { awaitReplicas, noReplicaAcks, watchConnections, writeMark, type ReplicaAcks } from './replication.ts';
 import { createScripts } from './scripts.ts';
 import { Registry, type RegisteredWorkflow } from './registry.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
@@ -184,8 +184,9 @@ export function createEngine(opts: EngineOptions) {
 
   const replicaAcks = opts.replicaAcks ?? noReplicaAcks;
   /** Hand back `result` once the run's write is on the replicas asked for; UNAVAILABLE (503) otherwise. */
-  async function acknowledged<T>(runId: string, result: T): Promise<T> {
-    await awaitReplicas(redis, keys.run(runId as RunId), replicaAcks);
+  if (replicaAcks.replicas > 0) watchConnections(redis);
+  async function acknowledged<T>(runId: string, result: T, writtenAfter: number): Promise<T> {
+    await awaitReplicas(redis, keys.run(runId as RunId), replicaAcks, writtenAfter);
     return result;
   }
 
@@ -349,15 +350,17 @@ export function createEngine(opts: EngineOptions) {
     resolveWorkflow,
 
     async startRun(args: StartRunArgs): Promise<RunResult> {
+      const mark = writeMark();
       const res = await runs.startRun(args);
-      return acknowledged(res.run.id, res);
+      return acknowledged(res.run.id, res, mark);
     },
 
     sendEvent(runId: string, event: JsonObject & { type: string }, opts: SendEventOptions = {}): Promise<RunResult> {
       if (typeof event.type !== 'string' || !/^[A-Za-z][A-Za-z0-9_.:-]{0,127}$/.test(event.type) || event.type.startsWith('xstate.')) {
         return Promise.reject(validationError('bad event type', [{ path: '/type', message: 'an event type is a name such as ACKNOWLEDGE (not xstate.*)' }]));
       }
-      return runs.sendEvent(runIdOrThrow(runId), event, opts).then((res) => acknowledged(runId, res));
+      const mark = writeMark();
+      return runs.sendEvent(runIdOrThrow(runId), event, opts).then((res) => acknowledged(runId, res, mark));
     },
 
     /**
@@ -366,17 +369,21 @@ export function createEngine(opts: EngineOptions) {
      * const { runId, started } = await engine.startOrFindOpen({ workflow: 'incident', businessKey: 'a1b2', input });
      */
     async startOrFindOpen(args: StartOrFindOpenArgs): Promise<OpenRunResult> {
+      const mark = writeMark();
       const res = await businessKeys.startOrFindOpen(args);
-      return acknowledged(res.runId, res);
+      return acknowledged(res.runId, res, mark);
     },
 
     /**
      * Wait until the writes made so far to `key` are on the replicas asked for (SERVICECHART_REPLICA_ACKS),
      * for callers that acknowledge a write of their own (a webhook delivery's record); UNAVAILABLE otherwise.
      */
-    awaitReplicas(key: string): Promise<void> {
-      return awaitReplicas(redis, key, replicaAcks);
+    awaitReplicas(key: string, writtenAfter?: number): Promise<void> {
+      return awaitReplicas(redis, key, replicaAcks, writtenAfter);
     },
+
+    /** The moment to pass to `awaitReplicas`, taken before the write. */
+    writeMark,
 
     /** Replace (or, with '', delete) a key only while it still holds `expected`: one Lua call. */
     compareAndSet(key: string, expected: string, value: string, ttlSeconds = 0): Promise<boolean> {
@@ -394,7 +401,8 @@ export function createEngine(opts: EngineOptions) {
     },
 
     cancelRun(runId: string, opts: { reason?: string | null; actor?: string } = {}): Promise<RunView> {
-      return runs.cancelRun(runIdOrThrow(runId), opts).then((view) => acknowledged(runId, view));
+      const mark = writeMark();
+      return runs.cancelRun(runIdOrThrow(runId), opts).then((view) => acknowledged(runId, view, mark));
     },
 
     getRun(runId: string): Promise<RunView> {
@@ -439,8 +447,9 @@ export function createEngine(opts: EngineOptions) {
       const event: JsonObject & { type: string } = { type: eventType, by: body.by };
       if (body.comment !== undefined && body.comment !== null) event.comment = body.comment;
       const completion = { id: taskId, outcome: body.outcome, by: body.by, comment: body.comment ?? null };
+      const mark = writeMark();
       const { run } = await runs.sendEvent(runId, event, { actor, completion });
-      await acknowledged(runId, null);
+      await acknowledged(runId, null, mark);
       const now = iso(clock.now());
       return { task: { ...task, status: 'done', completedAt: now, outcome: body.outcome, by: body.by, comment: body.comment ?? null }, run };
     },

@@ -14,6 +14,35 @@ export interface ReplicaAcks {
 export const noReplicaAcks: ReplicaAcks = { replicas: 0, timeoutMs: 0 };
 
 /**
+ * When each connection last (re)connected. WAIT on a connection counts replicas of that connection's
+ * own writes: one opened after the write (the client moved to a new master in a failover) would confirm
+ * nothing of it, and a promoted master with replicas would answer as if it did. Such a write is refused
+ * instead (503, retry with its Idempotency-Key).
+ */
+const connectedAt = new WeakMap<Redis, number>();
+
+function watch(node: Redis, now: number): void {
+  if (connectedAt.has(node)) return;
+  connectedAt.set(node, now);
+  node.on('ready', () => connectedAt.set(node, performance.now()));
+}
+
+/** Start noting reconnections (call once, before writes whose acknowledgement waits for replicas). */
+export function watchConnections(redis: RedisClient): void {
+  if (isCluster(redis)) {
+    for (const node of redis.nodes()) watch(node, 0);
+    redis.on('+node', (node: Redis) => watch(node, performance.now()));
+  } else {
+    watch(redis, 0);
+  }
+}
+
+/** A moment to pass to `awaitReplicas` as `writtenAfter`, taken before the write starts. */
+export function writeMark(): number {
+  return performance.now();
+}
+
+/**
  * The connection that carried writes to `key`'s slot. WAIT takes no key, so a Cluster client would
  * send it to any node; it must go to the master that owns the slot, on the connection that wrote
  * (WAIT counts replicas that reached that connection's last write).
@@ -86,11 +115,15 @@ function groupWait(node: Redis, acks: ReplicaAcks): Promise<number> {
  * connection. Throws UNAVAILABLE (503, retry with the same Idempotency-Key) when they do not confirm
  * within the timeout: the write stays on the master and may still survive, or be lost in a failover.
  */
-export async function awaitReplicas(redis: RedisClient, key: string, acks: ReplicaAcks): Promise<void> {
+export async function awaitReplicas(redis: RedisClient, key: string, acks: ReplicaAcks, writtenAfter?: number): Promise<void> {
   if (acks.replicas <= 0) return;
+  const node = writerOf(redis, key);
+  if (writtenAfter !== undefined && (connectedAt.get(node) ?? 0) > writtenAfter) {
+    throw unavailable(`the connection to the master of ${key} changed since the write (a failover?); it may still apply, retry with the same Idempotency-Key`);
+  }
   let confirmed: number;
   try {
-    confirmed = await groupWait(writerOf(redis, key), acks);
+    confirmed = await groupWait(node, acks);
   } catch (err) {
     if (isRedisUnavailable(err)) throw unavailable(`the write could not be confirmed on ${acks.replicas} replica(s): ${(err as Error).message}; it may still apply, retry with the same Idempotency-Key`);
     throw err;

@@ -74,9 +74,10 @@ export function createDeliveryStore(engine: Engine) {
   /** Store the results a repeat of this delivery will answer with. */
   async function finish(source: string, id: string, token: string, results: HookResult[]): Promise<void> {
     const done: StoredDelivery = { schemaVersion: 1, state: 'done', at: clock.now(), results };
+    const mark = engine.writeMark();
     await engine.compareAndSet(claimKey(source, id), token, JSON.stringify(done), DELIVERY_TTL_SECONDS);
     // The delivery is answered 202 only once its record is replicated too (SERVICECHART_REPLICA_ACKS).
-    await engine.awaitReplicas(claimKey(source, id));
+    await engine.awaitReplicas(claimKey(source, id), mark);
   }
 
   /** Give the claim back after a failure, so the tool's retry does the work. */
