@@ -3,7 +3,7 @@ import { Queue } from 'bullmq';
 import { systemClock, type Clock } from './clock.ts';
 import { createKeys } from './keys.ts';
 import { duplicateUnbounded, isCluster, type RedisClient } from './clients.ts';
-import { ensureLayout } from './layout.ts';
+import { ensureLayout, LayoutError } from './layout.ts';
 import { awaitReplicas, noReplicaAcks, watchConnections, writeMark, type ReplicaAcks } from './replication.ts';
 import { createScripts } from './scripts.ts';
 import { Registry, type RegisteredWorkflow } from './registry.ts';
@@ -108,9 +108,20 @@ export function createEngine(opts: EngineOptions) {
   const logger = opts.logger ?? silentLogger;
   const prefix = opts.prefix ?? 'sc';
   const keys = createKeys(prefix, opts.partitions ?? (isCluster(redis) ? 16 : 1));
-  // Every read and write of runs waits for this; a mismatch rejects them all with the LayoutError.
-  const layoutChecked = ensureLayout(redis, keys, prefix);
-  layoutChecked.catch(() => undefined);
+  // Every read and write of runs waits for the layout check; a mismatch rejects them all with the
+  // LayoutError. A check Redis could not answer (unreachable, failing over) is tried again next time.
+  let layout: Promise<void> | null = null;
+  const layoutChecked = (): Promise<void> => {
+    if (!layout) {
+      const check = ensureLayout(redis, keys, prefix);
+      layout = check;
+      check.catch((err) => {
+        if (!(err instanceof LayoutError) && layout === check) layout = null;
+      });
+    }
+    return layout;
+  };
+  layoutChecked().catch(() => undefined);
   const scripts = createScripts(redis);
   const registry = new Registry();
   const metrics: Metrics = createMetrics();
@@ -284,7 +295,7 @@ export function createEngine(opts: EngineOptions) {
      * data of the release before partitions: a process should await it before serving.
      */
     ready(): Promise<void> {
-      return layoutChecked;
+      return layoutChecked();
     },
 
     /** How many runs have a status, over every partition. */
@@ -485,7 +496,7 @@ export function createEngine(opts: EngineOptions) {
 
     /** Finish outboxes older than `graceMs` that a crash left half-flushed, in every partition. */
     async sweepOutbox(graceMs = 5000): Promise<number> {
-      await layoutChecked;
+      await layoutChecked();
       return outbox.sweep(graceMs);
     },
 
@@ -495,16 +506,31 @@ export function createEngine(opts: EngineOptions) {
      */
     startTimerConsumer(options: { concurrency?: number; sweepEveryMs?: number } = {}): void {
       const concurrency = partitionConcurrency(options.concurrency ?? 50, keys.partitions);
-      const workers = layoutChecked.then(() => keys.all.map((p) => startTimerWorker({ connection: bullConnection, prefix: keys.queuePrefix(p), runs, logger, concurrency })));
+      let stopped = false;
+      const workers = (async () => {
+        // Started once the layout is confirmed; while Redis cannot answer, the check is retried.
+        for (;;) {
+          try {
+            await layoutChecked();
+            break;
+          } catch (err) {
+            if (err instanceof LayoutError || stopped) throw err;
+            await new Promise((r) => setTimeout(r, 1000));
+          }
+        }
+        if (stopped) return [];
+        return keys.all.map((p) => startTimerWorker({ connection: bullConnection, prefix: keys.queuePrefix(p), runs, logger, concurrency }));
+      })();
       workers.catch((err) => logger.error({ err }, 'timer consumer not started'));
       const every = options.sweepEveryMs ?? 1000;
       // A second flush of an outbox is harmless (job ids are deterministic, stale jobs are dropped),
       // so the grace before re-applying another process's outbox can be short.
       const sweeper = setInterval(() => {
-        layoutChecked.then(() => outbox.sweep(1000)).catch((err) => logger.warn({ err }, 'outbox sweep failed'));
+        layoutChecked().then(() => outbox.sweep(1000)).catch((err) => logger.warn({ err }, 'outbox sweep failed'));
       }, every);
       sweeper.unref();
       closers.push(async () => {
+        stopped = true;
         clearInterval(sweeper);
         await Promise.all((await workers.catch(() => [])).map((w) => w.close()));
       });

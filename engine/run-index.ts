@@ -27,7 +27,7 @@ export function topLevelStates(value: unknown): string[] {
   return [];
 }
 
-export function createRunIndex(redis: RedisClient, keys: Keys, view: (run: StoredRun) => RunView, layoutChecked: Promise<void>) {
+export function createRunIndex(redis: RedisClient, keys: Keys, view: (run: StoredRun) => RunView, layoutChecked: () => Promise<void>) {
   function pick(p: number, f: ListRunsFilter): string {
     if (f.businessKey) return keys.runsByBusinessKey(p, f.businessKey);
     if (f.parentRunId) return keys.runsByParent(p, f.parentRunId);
@@ -82,7 +82,7 @@ export function createRunIndex(redis: RedisClient, keys: Keys, view: (run: Store
   }
 
   async function list(f: ListRunsFilter): Promise<Page<RunView>> {
-    await layoutChecked;
+    await layoutChecked();
     const limit = f.limit ?? 50;
     let after: Position | null = null;
     if (f.cursor) {
@@ -102,7 +102,7 @@ export function createRunIndex(redis: RedisClient, keys: Keys, view: (run: Store
 
   /** Human tasks, newest first, from the open or done index of every partition (of the run's alone with `runId`). */
   async function listHumanTasks(filter: HumanTaskFilter): Promise<Page<HumanTaskDoc>> {
-    await layoutChecked;
+    await layoutChecked();
     const limit = filter.limit ?? 50;
     let after: Position | null = null;
     if (filter.cursor) {
@@ -126,7 +126,7 @@ export function createRunIndex(redis: RedisClient, keys: Keys, view: (run: Store
 
   /** How many runs have a status (every partition's index). */
   async function countByStatus(status: string): Promise<number> {
-    await layoutChecked;
+    await layoutChecked();
     const counts = await Promise.all(keys.all.map((p) => redis.zcard(keys.runsByStatus(p, status))));
     return counts.reduce((a, b) => a + b, 0);
   }

@@ -57,7 +57,7 @@ export interface RunStoreDeps {
   maxContextBytes: number;
   hooks: { afterCommit?: (runId: string, seq: number) => void };
   /** Settles once the installation's layout is checked (layout.ts); nothing is read or written before. */
-  layoutChecked: Promise<void>;
+  layoutChecked: () => Promise<void>;
 }
 
 /** A human task as the API lists it; kept under its own key so it outlives the run's open set. */
@@ -121,7 +121,7 @@ export function createRunStore(deps: RunStoreDeps) {
   }
 
   async function readStored(runId: RunId): Promise<{ run: StoredRun; live: Record<string, string> } | null> {
-    await deps.layoutChecked;
+    await deps.layoutChecked();
     const all = await redis.hgetall(keys.run(runId));
     if (!all.doc) return null;
     const live: Record<string, string> = {};
@@ -210,7 +210,7 @@ export function createRunStore(deps: RunStoreDeps) {
     idem: { key: string; value: (run: RunView) => string } | null,
     prevTasks: Record<string, StoredTask>,
   ): Promise<{ ok: true } | { ok: false; reason: 'stale' | 'exists' } | { ok: false; reason: 'duplicate'; stored: string }> {
-    await deps.layoutChecked;
+    await deps.layoutChecked();
     const run = outcome.run;
     const entries: OutboxEntry[] = [...outcome.outbox];
     const kpi = kpiOps(outcome);
@@ -415,7 +415,7 @@ export function createRunStore(deps: RunStoreDeps) {
     const entry: HistoryDraft = result.ok
       ? { type: 'task.completed', at, actor: `task:${taskName}`, task: taskName, taskId, output: result.output, ignored: true, reason: 'the run no longer waits for this task' }
       : { type: 'task.failed', at, actor: `task:${taskName}`, task: taskName, taskId, error: result.error, ignored: true, reason: 'the run no longer waits for this task' };
-    await deps.layoutChecked;
+    await deps.layoutChecked();
     await scripts.appendHistory([keys.run(runId), keys.history(runId)], [JSON.stringify(entry)]);
     return { applied: false };
   }
@@ -433,7 +433,7 @@ export function createRunStore(deps: RunStoreDeps) {
    * Answers `ok: false` for a stale job (the run no longer awaits the task).
    */
   async function markTask(runId: RunId, taskId: string, status: TaskStatus, attempts: number, entry: HistoryDraft | null): Promise<MarkResult> {
-    await deps.layoutChecked;
+    await deps.layoutChecked();
     return scripts.markTask([keys.run(runId), keys.history(runId)], taskId, JSON.stringify({ status, attempts }), entry ? JSON.stringify(entry) : '');
   }
 
