@@ -34,34 +34,45 @@ if ARGV[1] == 'new' then
 elseif cur ~= ARGV[1] then
   return {-1, cur or ''}
 end
-redis.call('HSET', KEYS[1], 'seq', ARGV[2], 'doc', ARGV[3])
+-- Few commands: one HDEL and one HSET for the record's fields, one HINCRBY for every history entry's
+-- seq, one HSET for the outbox.
 local at = 8
 local n = tonumber(ARGV[at])
-local first = 0
-local last = 0
-for i = 1, n do
-  local s = redis.call('HINCRBY', KEYS[1], 'hseq', 1)
-  if i == 1 then first = s end
-  last = s
-  redis.call('XADD', KEYS[2], s .. '-0', 'e', ARGV[at + i])
-end
+local hist = at
 at = at + n + 1
 local m = tonumber(ARGV[at])
-for i = 1, m do
-  redis.call('HSET', KEYS[3], ARGV[at + 2 * i - 1], ARGV[at + 2 * i])
-end
-if ARGV[6] ~= '' then
-  redis.call('ZADD', KEYS[5], ARGV[7], ARGV[6])
-end
+local outbox = at
 at = at + 2 * m + 1
 local k = tonumber(ARGV[at])
-for i = 1, k do
-  redis.call('HDEL', KEYS[1], 'ts:' .. ARGV[at + i])
+if k > 0 then
+  local fields = {}
+  for i = 1, k do fields[i] = 'ts:' .. ARGV[at + i] end
+  redis.call('HDEL', KEYS[1], unpack(fields))
 end
 at = at + k + 1
 local j = tonumber(ARGV[at])
+local record = {'seq', ARGV[2], 'doc', ARGV[3]}
 for i = 1, j do
-  redis.call('HSET', KEYS[1], 'ts:' .. ARGV[at + 2 * i - 1], ARGV[at + 2 * i])
+  record[#record + 1] = 'ts:' .. ARGV[at + 2 * i - 1]
+  record[#record + 1] = ARGV[at + 2 * i]
+end
+redis.call('HSET', KEYS[1], unpack(record))
+local first = 0
+local last = 0
+if n > 0 then
+  last = redis.call('HINCRBY', KEYS[1], 'hseq', n)
+  first = last - n + 1
+  for i = 1, n do
+    redis.call('XADD', KEYS[2], (first + i - 1) .. '-0', 'e', ARGV[hist + i])
+  end
+end
+if m > 0 then
+  local entries = {}
+  for i = 1, 2 * m do entries[i] = ARGV[outbox + i] end
+  redis.call('HSET', KEYS[3], unpack(entries))
+end
+if ARGV[6] ~= '' then
+  redis.call('ZADD', KEYS[5], ARGV[7], ARGV[6])
 end
 at = at + 2 * j + 1
 local a = tonumber(ARGV[at])
