@@ -64,7 +64,10 @@ export function readRedisTarget(env: NodeJS.ProcessEnv): RedisTarget | null {
   }
   if (env.REDIS_CLUSTER_NODES) return { topology: 'cluster', nodes: parseHostList(env.REDIS_CLUSTER_NODES, 'REDIS_CLUSTER_NODES'), ...login };
   if (!env.REDIS_SENTINEL_MASTER) throw new Error('REDIS_SENTINELS needs REDIS_SENTINEL_MASTER, the name of the master the sentinels monitor');
-  return { topology: 'sentinel', sentinels: parseHostList(env.REDIS_SENTINELS!, 'REDIS_SENTINELS'), masterName: env.REDIS_SENTINEL_MASTER, ...login };
+  return {
+    topology: 'sentinel', sentinels: parseHostList(env.REDIS_SENTINELS!, 'REDIS_SENTINELS'), masterName: env.REDIS_SENTINEL_MASTER,
+    sentinelUsername: env.REDIS_SENTINEL_USERNAME || undefined, sentinelPassword: env.REDIS_SENTINEL_PASSWORD || undefined, ...login,
+  };
 }
 
 export function readConfig(env: NodeJS.ProcessEnv, role: Role): Config {

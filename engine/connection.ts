@@ -12,7 +12,7 @@ export interface HostPort {
 export type RedisTarget = (
   | { topology: 'single'; url: string }
   | { topology: 'cluster'; nodes: HostPort[] }
-  | { topology: 'sentinel'; sentinels: HostPort[]; masterName: string }
+  | { topology: 'sentinel'; sentinels: HostPort[]; masterName: string; sentinelUsername?: string; sentinelPassword?: string }
 ) & {
   /** ACL user; with no username Redis's `default` user is meant. */
   username?: string;
@@ -84,9 +84,9 @@ export async function connectRedis(target: string | RedisTarget, opts: ConnectOp
         name: t.masterName,
         role: 'master',
         enableOfflineQueue: false,
-        // Sentinels usually share the data nodes' credentials and TLS.
-        sentinelUsername: t.username,
-        sentinelPassword: t.password,
+        // Sentinels often run without a password while the data nodes have one: their own credentials.
+        sentinelUsername: t.sentinelUsername,
+        sentinelPassword: t.sentinelPassword,
         ...(t.tls ? { enableTLSForSentinelMode: true, sentinelTLS: {} } : {}),
         sentinelCommandTimeout: 2000,
         // Reconnect through the sentinels as soon as they announce a new master.

@@ -66,6 +66,9 @@ test('bad settings are refused before anything connects, each naming the variabl
   assert.equal(cluster.redis, { topology: 'cluster', nodes: [{ host: 'a', port: 1 }, { host: 'b', port: 2 }], username: 'sc', password: 'pw', tls: true });
   assert.is(cluster.partitions, 16, '16 partitions by default on a cluster');
   assert.equal(cluster.replicaAcks, { replicas: 1, timeoutMs: 1000 });
+  assert.equal(readConfig({ REDIS_SENTINELS: 's:26379', REDIS_SENTINEL_MASTER: 'm', REDIS_PASSWORD: 'data', REDIS_SENTINEL_PASSWORD: 'sent' }, 'api').redis, {
+    topology: 'sentinel', sentinels: [{ host: 's', port: 26379 }], masterName: 'm', sentinelUsername: undefined, sentinelPassword: 'sent', username: undefined, password: 'data', tls: false,
+  });
   assert.is(readConfig({}, 'api').partitions, 1, 'one partition by default on one node');
   assert.is(readConfig({}, 'api').redis, null, 'the embedded Redis by default');
 });
