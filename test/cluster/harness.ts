@@ -4,7 +4,7 @@
 // `stop()`, at process exit, and, through a watchdog shell that holds a pipe from this process, even
 // when this process itself is SIGKILLed.
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -31,6 +31,8 @@ export interface RedisNode {
 }
 
 const everyPid = new Set<number>();
+/** Nodes that speak TLS only, by port, with the CA that signed their certificate. */
+const tlsByPort = new Map<number, { ca: string }>();
 const everyDir = new Set<string>();
 let exitHook = false;
 
@@ -53,7 +55,11 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Run one command on host:port over a fresh connection that gives up quickly. */
 export async function nodeCommand(port: number, ...args: (string | number)[]): Promise<unknown> {
-  const r = new Redis({ host: HOST, port, lazyConnect: true, enableReadyCheck: false, connectTimeout: 1000, commandTimeout: 3000, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  const tls = tlsByPort.get(port);
+  const r = new Redis({
+    host: HOST, port, lazyConnect: true, enableReadyCheck: false, connectTimeout: 1000, commandTimeout: 3000, maxRetriesPerRequest: 0, retryStrategy: () => null,
+    ...(tls ? { tls: { ca: readFileSync(tls.ca) } } : {}),
+  });
   r.on('error', () => {});
   try {
     await r.connect();
@@ -136,7 +142,7 @@ function alive(pid: number): boolean {
 }
 
 /** A node whose ports are free and whose dir is fresh; `extra(port)` gives the server's own arguments. */
-async function launchNode(root: string, name: string, extra: (port: number) => string[], opts: { sentinel?: string } = {}): Promise<RedisNode> {
+async function launchNode(root: string, name: string, extra: (port: number) => string[], opts: { sentinel?: string; tls?: { ca: string } } = {}): Promise<RedisNode> {
   installExitHook();
   const dir = join(root, name);
   mkdirSync(dir, { recursive: true });
@@ -177,6 +183,7 @@ async function launchNode(root: string, name: string, extra: (port: number) => s
   // Another test process may take a port between freePort() and the bind: pick again then.
   for (let attempt = 0; ; attempt++) {
     port = await freePort();
+    if (opts.tls) tlsByPort.set(port, opts.tls);
     if (await boot()) break;
     if (attempt === 4) throw new Error(`harness: redis-server ${name} did not start (see ${dir}/redis.log)`);
   }
@@ -275,8 +282,10 @@ export interface ClusterOptions {
   nodeTimeoutMs?: number;
   /** Only assign slots 0..(this-1) to the masters (no `redis-cli --cluster create`): a cluster with uncovered slots. */
   coverSlotsBelow?: number;
-  /** Extra redis-server arguments for every node (e.g. ACL users, TLS). */
+  /** Extra redis-server arguments for every node (e.g. ACL users). */
   serverArgs?: string[];
+  /** Speak TLS only (clients, cluster bus, replication), with this certificate, key and CA (paths). */
+  tls?: { cert: string; key: string; ca: string };
 }
 
 /** Start a Redis Cluster: `masters` masters with `replicasPerMaster` replicas each (3 and 1 by default). */
@@ -292,12 +301,14 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
     const name = `node${i}`;
     const bus = await freePort();
     busPorts.set(name, bus);
-    return launchNode(root, name, () => [
+    const tls = opts.tls;
+    return launchNode(root, name, (port) => [
+      ...(tls ? ['--port', '0', '--tls-port', String(port), '--tls-cluster', 'yes', '--tls-replication', 'yes', '--tls-cert-file', tls.cert, '--tls-key-file', tls.key, '--tls-ca-cert-file', tls.ca, '--tls-auth-clients', 'no'] : []),
       '--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', String(nodeTimeout),
       '--cluster-port', String(bus), '--cluster-replica-validity-factor', '0', '--cluster-require-full-coverage', 'yes',
       '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', '', '--hz', '100', '--maxmemory-policy', 'noeviction',
       '--repl-diskless-sync', 'yes', '--repl-diskless-sync-delay', '0', ...(opts.serverArgs ?? []),
-    ]);
+    ], tls ? { tls: { ca: tls.ca } } : {});
   });
 
   const stop = async () => {
@@ -354,7 +365,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
         return true;
       });
     } else {
-      await redisCli(['--cluster', 'create', ...nodes.map((n) => n.address), '--cluster-replicas', String(replicas), '--cluster-yes']);
+      await redisCli([...(opts.tls ? ['--tls', '--cacert', opts.tls.ca] : []), '--cluster', 'create', ...nodes.map((n) => n.address), '--cluster-replicas', String(replicas), '--cluster-yes']);
       await waitHealthy(60_000);
     }
   } catch (err) {

@@ -1,10 +1,10 @@
-// REDIS_TLS=1 with an ACL user, as managed services require: a redis-server that speaks TLS (its
-// certificate signed by a test CA the process trusts through NODE_EXTRA_CA_CERTS) and lets only the
-// `sc` user in. The fixtures in test/fixtures/tls are for tests only; the CA's key was discarded.
+// REDIS_TLS=1 with an ACL user, as managed services require: a redis-server, then a Redis Cluster, that
+// speak TLS (certificates signed by a test CA the process trusts through NODE_EXTRA_CA_CERTS), logged
+// into as the `sc` user. The fixtures in test/fixtures/tls are for tests only; the CA's key was discarded.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { fileURLToPath } from 'node:url';
-import { startRedis } from './harness.ts';
+import { startCluster, startRedis } from './harness.ts';
 import { startServers } from './e2e.ts';
 import { freePortForTest, newPrefix, spawnReady, kill9, waitFor } from '../helpers.ts';
 
@@ -36,6 +36,37 @@ test('REDIS_TLS=1 with REDIS_USERNAME/REDIS_PASSWORD: a run goes through its tas
     }
   } finally {
     await server.stop();
+  }
+});
+
+test('a Redis Cluster over TLS only (clients, bus, replication) with an ACL user: processes start, runs go through, every master sees the sc user', async () => {
+  const cluster = await startCluster({
+    masters: 3, replicasPerMaster: 1, tls: { cert: tls('server.crt'), key: tls('server.key'), ca: tls('ca.crt') },
+    serverArgs: ['--user', 'sc', 'on', '>sc-cluster-secret', '~*', '&*', '+@all'],
+  });
+  try {
+    const env = {
+      REDIS_CLUSTER_NODES: cluster.seeds, REDIS_TLS: '1', REDIS_USERNAME: 'sc', REDIS_PASSWORD: 'sc-cluster-secret',
+      NODE_EXTRA_CA_CERTS: tls('ca.crt'), SERVICECHART_PREFIX: newPrefix(), SERVICECHART_REPLICA_ACKS: '1',
+    };
+    const servers = await startServers(env, 1);
+    try {
+      const ids: string[] = [];
+      for (let i = 0; i < 6; i++) {
+        const res = await servers.call('POST', '/v1/runs', { workflow: 'demo', input: { sleepMs: 10, coolDownMs: 10 } });
+        assert.is(res.status, 201, JSON.stringify(res.body));
+        ids.push(res.body.id);
+      }
+      for (const id of ids) await waitFor(async () => (await servers.call('GET', `/v1/runs/${id}`)).body.status === 'done', 20_000, `run ${id} to end`);
+      for (const m of await cluster.masters()) {
+        const clients = String(await m.node.command('CLIENT', 'LIST'));
+        assert.ok(/ user=sc /.test(clients), `master ${m.node.address} serves the sc user`);
+      }
+    } finally {
+      await servers.stop();
+    }
+  } finally {
+    await cluster.stop();
   }
 });
 
