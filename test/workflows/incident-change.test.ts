@@ -16,10 +16,10 @@ test.after(async (ctx) => {
 
 const approvers = { incidentManager: ['ina'], ecab: ['eve', 'eli'], changeManager: ['carla'], cab: ['ann', 'bob'], technical: ['tom'] };
 
-test('scenario 11, an incident needs an emergency change: a child change in authorize, the incident waits with its clock running, CHANGE_CLOSED resumes it', async ({ h }) => {
+test('scenario 11, an incident needs an emergency change: a child change:<incident business key>:1 in authorize, the incident waits with its clock running, CHANGE_CLOSED resumes it', async ({ h }) => {
+  // The business key only as the run was started (POST /v1/runs {businessKey}): the child's key derives from it (§0.7).
   const run = await startIncident(h, {
-    // The context cannot see the run's businessKey (the engine passes only the input), so the number goes in too.
-    number: 'INC-1111', title: 'Billing DB saturated', impact: 1, urgency: 2, service: 'billing', ci: 'db-01', caller: 'cal', approvers,
+    title: 'Billing DB saturated', impact: 1, urgency: 2, service: 'billing', ci: 'db-01', caller: 'cal', approvers,
   }, 'INC-1111');
   assert.is(run.context.priority, 2);
   await sendOk(h, run.id, { type: 'ACKNOWLEDGE', by: 'rick' });

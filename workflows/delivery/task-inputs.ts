@@ -3,6 +3,11 @@ import type { DeliveryContext } from './types.ts';
 import { iso } from './time.ts';
 import { isEmergency } from './freezes.ts';
 
+/** What child business keys derive from: the run's business key, else its run id (docs/models/conventions.md). */
+export function parentKey(context: DeliveryContext): string {
+  return context.businessKey ?? context.runId ?? context.release.id;
+}
+
 export function healthInput(context: DeliveryContext, env: string, phase: string, extra: Record<string, unknown> = {}) {
   return { env, phase, version: context.version, checks: context.healthChecks, observed: context.observed, simulate: context.simulate ?? undefined, ...extra };
 }

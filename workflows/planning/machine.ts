@@ -9,7 +9,7 @@ import { DAY, boardTimer, delayMs, revisitTimer } from './delays.ts';
 import { toPlace } from './plan.ts';
 import { criteria } from './scoring.ts';
 import { measure } from './kpis.ts';
-import { capacityChangeInput, demandKey } from './task-inputs.ts';
+import { capacityChangeInput, parentKey } from './task-inputs.ts';
 import { assessmentRegion } from './assessment-region.ts';
 import { releaseRegion } from './release-region.ts';
 import { initialContext } from './context.ts';
@@ -222,7 +222,7 @@ export const planningMachine = planningSetup.createMachine({
             raising: {
               invoke: {
                 id: 'capacityChange', src: 'start_run',
-                input: ({ context }: Args) => ({ workflow: 'change', businessKey: `change:${demandKey(context)}:capacity`, input: capacityChangeInput(context) }),
+                input: ({ context }: Args) => ({ workflow: 'change', businessKey: `change:${parentKey(context)}:1`, input: capacityChangeInput(context) }),
                 onDone: {
                   target: 'open',
                   actions: [assign({ capacityChangeRunId: ({ event }: Args) => event.output.runId, capacityChange: 'open' as const }), emit(({ context }: Args) => measure(context, 'capacityActionsRaised', 1))],
