@@ -1,4 +1,4 @@
-// The change model (PROCESSES.md §2.10) through HTTP on a real engine: standard, normal, rejected,
+// The change model (docs/models/change.md §2.10) through HTTP on a real engine: standard, normal, rejected,
 // emergency, approval timeout, freeze, windows, on hold, cancel, segregation of duties, revert, type rules, unauthorized.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';

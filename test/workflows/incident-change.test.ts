@@ -1,4 +1,4 @@
-// The incident → change link through HTTP (PROCESSES.md §1.10 scenario 11, §5).
+// The incident → change link through HTTP (docs/models/incident.md §1.10 scenario 11, §5).
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { startHarness, type Harness } from '../api/harness.ts';

@@ -1,4 +1,4 @@
-// The planning model's scenarios (PROCESSES.md §4.10) through HTTP, with small timer overrides and
+// The planning model's scenarios (docs/models/planning.md §4.10) through HTTP, with small timer overrides and
 // real child delivery runs (policy `none`, big-bang, fast timers). A recorder stands in for `change`
 // so the capacity action's close can be played by the test.
 import { suite } from 'uvu';

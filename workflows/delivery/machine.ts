@@ -1,4 +1,4 @@
-// The delivery statechart (PROCESSES.md §3), read top to bottom as the process: planned, build,
+// The delivery statechart (docs/models/delivery.md §3), read top to bottom as the process: planned, build,
 // pre-production, the go/no-go, the change gate, the production rollout (in `production.ts`), bake,
 // early life support, rollback, and the ends. The guards, actions and delays it names are in `setup.ts`.
 import { and, assign, emit, enqueueActions, not } from 'xstate';

@@ -62,7 +62,7 @@ export function incidentInput(context: DeliveryContext, priority: 1 | 2): Record
     urgency: 1,
     category: 'deployment',
     source: { tool: 'api', key: `delivery:${context.runId ?? context.release.id}` },
-    // The incident model reads its links here (PROCESSES.md §1.9, §3.9).
+    // The incident model reads its links here (docs/models/incident.md §1.9, §3.9).
     links: {
       ...(context.runId ? { causedByDelivery: context.runId } : {}),
       ...(context.changeRunId ? { causedByChange: context.changeRunId } : {}),

@@ -213,7 +213,7 @@ export function approvalDelays<const TNames extends string>(defaults: Record<TNa
 export interface ApprovalRegionSpec {
   /** camelCase group name, the key in `approvers`, `approvalPlan` and `approvals`. */
   group: string;
-  /** Human-task role (snake_case, PROCESSES.md §0.6) and title (`{field}` filled from context). */
+  /** Human-task role (snake_case, docs/models/conventions.md §0.6) and title (`{field}` filled from context). */
   role: string;
   title: string;
   /** One event type per authority, so a task outcome (which carries only `by` and `comment`) reaches this region. */

@@ -1,4 +1,4 @@
-// The planning statechart (PROCESSES.md §4), read top to bottom as the process: draft, submitted,
+// The planning statechart (docs/models/planning.md §4), read top to bottom as the process: draft, submitted,
 // screening, the portfolio board, deferral, the schedule and its confirmation, the scheduled releases,
 // replanning, the cancel cascade and the ends. The guards, actions and delays it names are in `setup.ts`.
 import { and, assign, emit, not } from 'xstate';
