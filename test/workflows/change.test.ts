@@ -289,7 +289,7 @@ test('failed deployment through a real delivery: the canary fails and rolls back
     const delivery = await startRun(h, 'delivery', {
       release: { id: 'REL-FAIL-10', version: '7.1.0', service: 'orders', artifacts: [{ name: 'orders', digest: `sha256:${'b'.repeat(64)}` }], commits: [] },
       environments: ['production'], changePolicy: 'auto-standard', requestedBy: 'dev-dana', previousVersion: '7.0.3',
-      window: { start: iso(now + 300), end: iso(now + HOUR) },
+      window: { start: iso(now + 1500), end: iso(now + HOUR) },
       approvers: { ...approvers, releaseManager: ['rita'] },
       change: { templateId: 'deploy', templates: { deploy: { active: true } }, schedules: { maintenance: maintenanceAround(['orders'], now) } },
       canary: { threshold: 2 }, simulate: { health: [{ phase: 'canary', minWeight: 20, result: 'fail' }] },
