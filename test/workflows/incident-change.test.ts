@@ -57,7 +57,7 @@ test('scenario 11, an incident needs an emergency change: a child change:<incide
   assert.ok(items.some((e) => e.type === 'incident.change_requested' && e.childRunId === childId && e.changeType === 'emergency'));
 });
 
-test('CHANGE_CLOSED from a run that is not this incident\'s child is refused with 409', async ({ h }) => {
+test('CHANGE_CLOSED from a run that is not this incident\'s child is refused with 409; a child of an incident without a business key is named after its run id', async ({ h }) => {
   const run = await startIncident(h, { title: 'Stranger', impact: 2, urgency: 2, approvers, service: 'billing', ci: 'db-02' });
   await sendOk(h, run.id, { type: 'ACKNOWLEDGE', by: 'rick' });
   await sendOk(h, run.id, { type: 'REQUEST_CHANGE', summary: 'normal change please', changeType: 'normal', by: 'rick' });
@@ -66,6 +66,7 @@ test('CHANGE_CLOSED from a run that is not this incident\'s child is refused wit
   assert.is(res.status, 409);
   const child = await getRun(h, (await getRun(h, run.id)).context.links.change[0]);
   assert.is(child.context.changeType, 'normal', 'REQUEST_CHANGE changeType is passed on');
+  assert.is(child.businessKey, `change:${run.id}:1`, 'an incident started without a business key lends its run id');
 });
 
 test.run();
