@@ -39,6 +39,7 @@ export { connectRedis } from './connection.ts';
 export { jsonWorkflowSchema, builtInActions, builtInGuards } from './json-workflow.ts';
 export { LayoutError, type LayoutProblem } from './layout.ts';
 export { MAX_PARTITIONS } from './keys.ts';
+export { partitionConcurrency } from './timers.ts';
 export { isCluster, masters, duplicateUnbounded, type RedisClient } from './clients.ts';
 export { toMermaid, toSvg } from './diagram.ts';
 

@@ -2,8 +2,7 @@
 // retries with backoff, cancellation, and handing the result to the run in the same job.
 import { Worker, UnrecoverableError, type Job } from 'bullmq';
 import { Ajv, type ValidateFunction } from 'ajv';
-import { ErrorCode, ServicechartError, duplicateUnbounded, toErrorData, iso, type Engine, type ErrorData, type RunId, type TaskId, type TaskDefinition } from '../engine/index.ts';
-import { partitionConcurrency } from '../engine/timers.ts';
+import { ErrorCode, ServicechartError, duplicateUnbounded, partitionConcurrency, toErrorData, iso, type Engine, type ErrorData, type RunId, type TaskId, type TaskDefinition } from '../engine/index.ts';
 
 /** How long a task may run before it is marked running on its own (see process()). */
 const SLOW_TASK_MS = 100;
