@@ -695,7 +695,29 @@ export function createCmdb(deps: CmdbDeps) {
       seen.set(id, item.line);
       changes.push({ kind, key, doc: doc as unknown as ServiceDoc | CiDoc, path: item.path, line: item.line });
     }
-    if (problems.length) throw validationError(`${problems.length} problem(s) in the import; nothing was imported`, problems);
+    if (problems.length) {
+      // Reference problems of the valid entries too, so one answer lists everything: an entry the
+      // import names (even an invalid one) counts as present.
+      const state = await current();
+      const inImport = new Set<string>();
+      for (const i of items) {
+        const v = i.value as Record<string, unknown> | null;
+        if (v && typeof v === 'object') inImport.add(`${String(v.kind)}:${String(v.kind === 'service' ? v.name : v.id)}`);
+      }
+      const named = (kind: EntryKind, key: string) => (kind === 'service' ? state.services : state.cis).has(key) || inImport.has(`${kind}:${key}`);
+      for (const c of changes) {
+        if (c.kind !== 'ci') continue;
+        const ci = c.doc as CiDoc;
+        ci.services?.forEach((s, i) => {
+          if (!named('service', s)) problems.push({ line: c.line!, path: `${c.path}/services/${i}`, message: `no service named ${s}` });
+        });
+        ci.dependsOn?.forEach((d, i) => {
+          if (!named('ci', d)) problems.push({ line: c.line!, path: `${c.path}/dependsOn/${i}`, message: `no CI with id ${d}` });
+        });
+      }
+      problems.sort((a, b) => a.line - b.line);
+      throw validationError(`${problems.length} problem(s) in the import; nothing was imported`, problems);
+    }
     return apply(changes, actor, 'import');
   }
 

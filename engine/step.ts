@@ -153,10 +153,11 @@ export function stepStart(
   },
 ): StepOutcome {
   // The machine sees the run's identity (and the registry snapshot); the stored input stays as the caller sent it.
+  // Only the engine hands a snapshot: a `$registry` in the caller's input never reaches the machine.
+  const { $registry: _forged, ...given } = init.input;
   const machineInput = {
-    ...init.input, $at: env.now, $runId: init.runId, $businessKey: init.businessKey,
-    // Only the engine hands a snapshot: a `$registry` in the caller's input never reaches the machine.
-    $registry: init.registry ? init.registry.snapshot : undefined,
+    ...given, $at: env.now, $runId: init.runId, $businessKey: init.businessKey,
+    ...(init.registry ? { $registry: init.registry.snapshot } : {}),
   };
   const [snapshot, actions] = atTime(env.machine, env.now, () => initialTransition(env.machine, machineInput));
   const run: StoredRun = {
