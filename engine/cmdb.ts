@@ -327,6 +327,14 @@ export interface ImpactReport {
   openRuns: { id: string; workflow: string; businessKey: string | null; createdAt: string; touches: string[] }[];
 }
 
+/** A CI's dependency neighbourhood: CIs (`ci:<id>`) and services (`service:<name>`), `dependsOn` and `serves` edges. */
+export interface CiGraph {
+  ci: string;
+  nodes: { id: string; kind: EntryKind; label: string; detail: string; focus: boolean }[];
+  edges: { from: string; to: string; kind: 'dependsOn' | 'serves' }[];
+  truncated: boolean;
+}
+
 export interface CmdbDeps {
   redis: Redis;
   keys: Keys;
@@ -621,6 +629,52 @@ export function createCmdb(deps: CmdbDeps) {
     };
   }
 
+  /**
+   * A CI's neighbourhood for a diagram: what it depends on (down) and what depends on it (up), breadth
+   * first up to `maxNodes` CIs, with the services of each. `truncated` says nodes were left out.
+   */
+  async function graph(id: string, maxNodes = 80): Promise<CiGraph> {
+    checkName('ci', id);
+    const state = await current();
+    if (!state.cis.has(id)) throw notFound(`CI ${id}`);
+    const nodes = new Map<string, CiGraph['nodes'][number]>();
+    const edges: CiGraph['edges'] = [];
+    let truncated = false;
+    const addCi = (cid: string) => {
+      const ci = state.cis.get(cid)!;
+      nodes.set(`ci:${cid}`, { id: `ci:${cid}`, kind: 'ci', label: cid, detail: [ci.type, ci.environment].filter(Boolean).join(' · '), focus: cid === id });
+    };
+    addCi(id);
+    const queue = [id];
+    const seen = new Set([id]);
+    while (queue.length) {
+      const cur = queue.shift()!;
+      const next = [...(state.cis.get(cur)?.dependsOn ?? []).map((d) => [cur, d] as const), ...[...(state.dependents.get(cur) ?? [])].map((d) => [d, cur] as const)];
+      for (const [from, to] of next) {
+        const other = from === cur ? to : from;
+        if (!seen.has(other)) {
+          if (seen.size >= maxNodes) {
+            truncated = true;
+            continue;
+          }
+          seen.add(other);
+          addCi(other);
+          queue.push(other);
+        }
+        if (!edges.some((e) => e.from === `ci:${from}` && e.to === `ci:${to}`)) edges.push({ from: `ci:${from}`, to: `ci:${to}`, kind: 'dependsOn' });
+      }
+    }
+    for (const cid of seen) {
+      for (const name of state.cis.get(cid)?.services ?? []) {
+        const svc = state.services.get(name);
+        if (!svc) continue;
+        if (!nodes.has(`service:${name}`)) nodes.set(`service:${name}`, { id: `service:${name}`, kind: 'service', label: name, detail: `criticality ${svc.criticality}`, focus: false });
+        edges.push({ from: `ci:${cid}`, to: `service:${name}`, kind: 'serves' });
+      }
+    }
+    return { ci: id, nodes: [...nodes.values()], edges, truncated };
+  }
+
   /** The running runs that named a service (or one of its CIs) at start. */
   async function serviceRuns(name: string, limit = 100): Promise<ImpactReport['openRuns']> {
     checkName('service', name);
@@ -752,7 +806,7 @@ export function createCmdb(deps: CmdbDeps) {
     return { services: state.services.size, cis: state.cis.size, version: state.version };
   }
 
-  return { get, put, remove, list, history, impact, serviceRuns, related, exportAll, importItems, snapshot, counts, checkName };
+  return { get, put, remove, list, history, impact, graph, serviceRuns, related, exportAll, importItems, snapshot, counts, checkName };
 }
 
 export type Cmdb = ReturnType<typeof createCmdb>;

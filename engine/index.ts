@@ -37,6 +37,7 @@ export { startEmbeddedRedis, type EmbeddedRedis } from './redis-server.ts';
 export { connectRedis } from './connection.ts';
 export { jsonWorkflowSchema, builtInActions, builtInGuards } from './json-workflow.ts';
 export { toMermaid, toSvg } from './diagram.ts';
+export { ciGraphSvg, ciGraphMermaid } from './cmdb-diagram.ts';
 export {
   serviceSchema, ciSchema, REGISTRY_LIMITS, type ServiceDoc, type CiDoc, type EntryKind, type RegistrySnapshot, type AuditEntry, type ImpactReport, type ImportItem,
   type Cmdb,

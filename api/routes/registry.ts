@@ -1,7 +1,7 @@
 // The service and CI registry over HTTP: entries (admin writes, viewer reads), their audit history,
 // a CI's impact, and import/export as a JSON array or JSON Lines of `{ kind, ...entry }`.
 import type { Engine, ImportItem } from '../../engine/index.ts';
-import { ciSchema, serviceSchema, validationError } from '../../engine/index.ts';
+import { ciGraphMermaid, ciGraphSvg, ciSchema, serviceSchema, validationError } from '../../engine/index.ts';
 import type { RouteTable } from '../route.ts';
 import { parseJson, structuralProblems } from '../body.ts';
 import { pageOf, pagingQuery } from '../schemas/common.ts';
@@ -224,6 +224,21 @@ export function registryRoutes(routes: RouteTable, engine: Engine): void {
     },
   }, async (ctx, req) => {
     ctx.body = await cmdb.impact(req.params.id, req.query.runLimit);
+  });
+
+  routes.add({
+    method: 'get', path: '/v1/cis/:id/diagram', summary: "A CI's dependency graph (what it needs, what needs it, their services) as SVG or Mermaid", tag: 'registry', access: 'viewer',
+    params: ciParam, query: { type: 'object', additionalProperties: false, properties: { format: { enum: ['svg', 'mermaid'], default: 'svg' }, maxNodes: { type: 'integer', minimum: 1, maximum: 300, default: 80 } } },
+    responses: { 200: { description: 'the diagram', contentType: 'image/svg+xml' }, 404: { description: 'no such CI' } },
+  }, async (ctx, req) => {
+    const graph = await cmdb.graph(req.params.id, req.query.maxNodes);
+    if (req.query.format === 'mermaid') {
+      ctx.type = 'text/plain; charset=utf-8';
+      ctx.body = ciGraphMermaid(graph);
+    } else {
+      ctx.type = 'image/svg+xml';
+      ctx.body = await ciGraphSvg(graph);
+    }
   });
 
   routes.add({

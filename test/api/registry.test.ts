@@ -107,6 +107,21 @@ test('impact: the services depending on a CI directly or through dependsOn', asy
   assert.equal(leaf.body.services.map((s: { name: string }) => s.name), ['checkout']);
 });
 
+test("a CI's dependency graph as SVG and Mermaid", async ({ h }) => {
+  const res = await fetch(`${h.url}/v1/cis/db-orders/diagram`, { headers: { authorization: 'Bearer viewer-key-123456' } });
+  assert.is(res.status, 200);
+  assert.ok(String(res.headers.get('content-type')).startsWith('image/svg+xml'));
+  const svg = await res.text();
+  assert.ok(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"'));
+  for (const node of ['ci:db-orders', 'ci:san-01', 'ci:checkout-app', 'ci:web-01', 'service:checkout']) assert.ok(svg.includes(`data-node="${node}"`), node);
+  assert.ok(svg.includes('class="node ci focus" data-node="ci:db-orders"'));
+  assert.ok(svg.includes('data-from="ci:db-orders" data-to="ci:san-01"'), 'db-orders depends on san-01');
+  const mermaid = await h.call('GET', '/v1/cis/db-orders/diagram?format=mermaid&maxNodes=3', { key: 'viewer' });
+  assert.match(mermaid.body, /^flowchart TB\n/);
+  assert.is((mermaid.body.match(/n\d+\["/g) ?? []).length, 3, 'three CIs at most');
+  assert.is((await h.call('GET', '/v1/cis/nope/diagram', { key: 'viewer' })).status, 404);
+});
+
 test('DELETE of an entry another entry refers to answers 409 naming them', async ({ h }) => {
   const svc = await h.call('DELETE', '/v1/services/payments');
   assert.is(svc.status, 409);
