@@ -254,6 +254,31 @@ test('enrich_context reports the change implemented on the CI in the last 24 h, 
   assert.ok(paths(enriched.state).length > 0);
 });
 
+test('RESCHEDULE reads the windows again: a standard change moves into a window the registry gained after it started', async ({ h }) => {
+  const ci = { id: 'cache-x', type: 'cache', title: 'Cache X', services: ['checkout'], environment: 'production', windows: { maintenance: around } };
+  assert.is((await h.call('PUT', '/v1/cis/cache-x', { body: ci })).status, 201);
+  const t = Date.now();
+  const run = await start(h, 'change', {
+    changeType: 'standard', templateId: 'flush', title: 'Flush cache-x', ci: ['cache-x'], requestedBy: 'rita', implementer: 'ivan', autoSubmit: true,
+    templates: { flush: { active: true, implementationPlan: 'flush', backoutPlan: 'warm up', testPlan: 'hit rate' } },
+    plannedStart: iso(t + 50 * HOUR), plannedEnd: iso(t + 51 * HOUR),
+  }, 'CHG-RESCHED-1');
+  await waitState(h, run.id, 'scheduled', 10_000);
+  const later = { start: iso(now + 110 * HOUR), end: iso(now + 120 * HOUR), name: 'later' };
+  const outside = { type: 'RESCHEDULE', plannedStart: iso(now + 111 * HOUR), plannedEnd: iso(now + 112 * HOUR), by: 'rita' };
+  // With the windows it started with, the new dates are outside any window: refused.
+  assert.is((await send(h, run.id, outside)).status, 409);
+  // The registry gains the later window: the same RESCHEDULE is now checked against it, and taken.
+  assert.is((await h.call('PUT', '/v1/cis/cache-x', { body: { ...ci, windows: { maintenance: [...around, later] } } })).status, 200);
+  const res = await send(h, run.id, outside);
+  assert.is(res.status, 200, JSON.stringify(res.body));
+  assert.equal(res.body.run.context.schedules.maintenance['cache-x'], [...around, later]);
+  assert.is(res.body.run.context.plannedStart, outside.plannedStart);
+  const reads = (await history(h, run.id)).filter((e) => e.type === 'registry.read');
+  assert.ok(reads.length >= 2, 'the re-read is named in history');
+  await h.call('POST', `/v1/runs/${run.id}/cancel`, { key: 'operator', body: {} });
+});
+
 test('delivery and planning take service owners and release managers from their services', async ({ h }) => {
   const delivery = await start(h, 'delivery', {
     release: { id: 'REL-REG-1', version: '1.2.3', service: 'checkout', artifacts: [], commits: [] }, environments: ['production'], changePolicy: 'none',
