@@ -12,6 +12,9 @@ export interface Assessment { score: number | null; comment: string | null; by: 
 export interface PlanningContext {
   /** The registry read the approvers came from (version, entries, the groups taken), or null. */
   registry: RegistrySource | null;
+  /** The run's own business key and id (`$businessKey`, `$runId` at start): child business keys derive from them. */
+  businessKey: string | null;
+  runId: string | null;
   demand: { id: string | null; title: string; businessCase: string | null; requestedBy: string | null; services: string[]; targetDate: string | null; size: string | null; costEstimate: number | null; strategicGoal: string | null };
   /** For human-task titles (`{title}`). */
   title: string;
