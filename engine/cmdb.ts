@@ -48,7 +48,7 @@ export interface ServiceDoc {
   criticality: 1 | 2 | 3 | 4;
   ownerGroup?: string;
   supportGroup?: string;
-  /** Approver groups in camelCase (PROCESSES.md §0.7): technical, changeManager, cab, ecab, serviceOwner, incidentManager, releaseManager, ... */
+  /** Approver groups in camelCase (docs/models/conventions.md §0.7): technical, changeManager, cab, ecab, serviceOwner, incidentManager, releaseManager, ... */
   approvers?: Record<string, string[]>;
   /** The escalation policy: a paging key (`policy`, what `page_oncall` pages) and/or levels of people. */
   oncall?: { policy?: string; levels?: OncallLevel[]; loops?: number; escalationTimeoutMs?: number };
@@ -99,7 +99,7 @@ export interface AuditEntry {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Schemas (ajv, strict): the same conventions as the process models' input (PROCESSES.md §0.7)
+// Schemas (ajv, strict): the same conventions as the process models' input (docs/models/conventions.md §0.7)
 
 export const ENTRY_NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$';
 /** Names that are members of every JavaScript object: refused as names, ids, groups and labels. */

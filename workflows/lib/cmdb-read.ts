@@ -67,7 +67,7 @@ export function approversFrom(services: ServiceDoc[], given: Record<string, stri
 }
 
 /**
- * Maintenance and blackout windows per CI (PROCESSES.md §0.7 `windows: { <ci>: [...] }`): each CI's own
+ * Maintenance and blackout windows per CI (docs/models/conventions.md §0.7 `windows: { <ci>: [...] }`): each CI's own
  * windows and those of its services. A CI that has none gets no entry (it is outside any window).
  */
 export function windowsByCi(snapshot: RegistrySnapshot, cis: string[]): { maintenance: Record<string, TimeWindow[]>; blackout: Record<string, TimeWindow[]> } {
