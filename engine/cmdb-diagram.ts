@@ -3,7 +3,7 @@
 // points from what depends to what it depends on (a CI to the CI it needs, a CI to the service it serves).
 import ELK from 'elkjs/lib/elk.bundled.js';
 import type { ElkExtendedEdge, ElkNode } from 'elkjs/lib/elk-api.js';
-import type { CiGraph } from './cmdb.ts';
+import type { CiGraph } from './cmdb-graph.ts';
 import { edgePath, escapeXml, num, rectAttrs, textWidth, type Box } from './diagram.ts';
 
 const NODE_HEIGHT = 44;

@@ -1,8 +1,6 @@
-// Owns the registry of services and configuration items (a small CMDB): their schemas, their storage
-// under one hash tag, the audit of every change, the dependency graph (impact), import and export, and
-// the snapshot the engine hands a run at start so the process models read it without I/O.
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import addFormats from 'ajv-formats';
+// Owns the stored registry of services and configuration items (a small CMDB): writes under one hash tag
+// with their audit, reads, impact, import and export, and the snapshot the engine hands a run at start so
+// the process models read it without I/O. What an entry may be: cmdb-schema.ts; graph walks: cmdb-graph.ts.
 import type { Redis } from 'ioredis';
 import type { Clock } from './clock.ts';
 import { iso } from './clock.ts';
@@ -10,290 +8,18 @@ import { ErrorCode, ServicechartError, notFound, validationError, type Problem }
 import type { Keys } from './keys.ts';
 import type { RegistryWrite, Scripts } from './scripts.ts';
 import type { StoredRun } from './types.ts';
+import type { CiDoc, EntryKind, RegistryRefs, RegistrySnapshot, ServiceDoc } from '../workflows/lib/cmdb-types.ts';
+import { ENTRY_NAME_PATTERN, REGISTRY_LIMITS, RESERVED, canonical, entryProblems, type AuditEntry } from './cmdb-schema.ts';
+import { buildState, dependentsOf, findCycle, neighbourhood, relatedTo, servicesOf, type CiGraph, type State } from './cmdb-graph.ts';
 
-export const REGISTRY_LIMITS = {
-  /** Entries one import may hold. */
-  importItems: 50_000,
-  dependsOn: 200,
-  servicesPerCi: 100,
-  windows: 200,
-  /** Audit entries kept per service or CI (the newest). */
-  auditKeep: 100,
-  /** Services and CIs one run may name. */
-  refsPerRun: 50,
-} as const;
+export type { CiDoc, EntryKind, RegistryRefs, RegistrySnapshot, ServiceDoc, TimeWindow, Windows, OncallLevel } from '../workflows/lib/cmdb-types.ts';
+export { REGISTRY_LIMITS, serviceSchema, ciSchema, entryProblems, type AuditEntry } from './cmdb-schema.ts';
+export type { CiGraph } from './cmdb-graph.ts';
 
-// ---------------------------------------------------------------------------------------------
-// Data
-
-export interface TimeWindow {
-  start: string;
-  end: string;
-  name?: string;
-}
-
-export interface Windows {
-  maintenance?: TimeWindow[];
-  blackout?: TimeWindow[];
-}
-
-/** One level of an on-call escalation policy: a person or schedule, and how long before the next. */
-export type OncallLevel = string | { target: string; escalationTimeoutMs?: number };
-
-export interface ServiceDoc {
-  name: string;
-  title: string;
-  description?: string;
-  /** 1 most critical … 4. */
-  criticality: 1 | 2 | 3 | 4;
-  ownerGroup?: string;
-  supportGroup?: string;
-  /** Approver groups in camelCase (docs/models/conventions.md §0.7): technical, changeManager, cab, ecab, serviceOwner, incidentManager, releaseManager, ... */
-  approvers?: Record<string, string[]>;
-  /** The escalation policy: a paging key (`policy`, what `page_oncall` pages) and/or levels of people. */
-  oncall?: { policy?: string; levels?: OncallLevel[]; loops?: number; escalationTimeoutMs?: number };
-  /** Overrides per priority ("1"–"5") of the incident SLA targets. */
-  slaTargetsMs?: Record<string, { responseMs?: number | null; resolutionMs?: number | null }>;
-  windows?: Windows;
-  labels?: Record<string, string>;
-}
-
-export interface CiDoc {
-  id: string;
-  type: string;
-  title: string;
-  services?: string[];
-  environment?: string;
-  owner?: string;
-  windows?: Windows;
-  /** The CIs this one needs to work (a web server depends on its database). */
-  dependsOn?: string[];
-  attributes?: Record<string, unknown>;
-}
-
-export type EntryKind = 'service' | 'ci';
-
-/** What a run was handed at start (`$registry` in the machine input) and what its history records. */
-export interface RegistrySnapshot {
-  version: number;
-  readAt: string;
-  services: Record<string, ServiceDoc>;
-  cis: Record<string, CiDoc>;
-  /** Names the run gave that the registry does not hold (`service:foo`, `ci:bar`). */
-  missing: string[];
-}
-
-export interface RegistryRefs {
-  services: string[];
-  cis: string[];
-}
-
-export interface AuditEntry {
-  at: string;
-  actor: string;
-  /** `api` (PUT/DELETE) or `import`. */
-  source: string;
-  action: 'create' | 'update' | 'delete';
-  before: ServiceDoc | CiDoc | null;
-  after: ServiceDoc | CiDoc | null;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Schemas (ajv, strict): the same conventions as the process models' input (docs/models/conventions.md §0.7)
-
-export const ENTRY_NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$';
-/** Names that are members of every JavaScript object: refused as names, ids, groups and labels. */
-const RESERVED = new Set([...Object.getOwnPropertyNames(Object.prototype), 'prototype']);
-
-const entryName = { type: 'string', pattern: ENTRY_NAME_PATTERN };
-const text = (max: number) => ({ type: 'string', minLength: 1, maxLength: max });
-const person = text(200);
-const ms = { type: 'integer', minimum: 0 };
-const nullableMs = { anyOf: [ms, { type: 'null' }] };
-const windowSchema = {
-  type: 'object', required: ['start', 'end'], additionalProperties: false,
-  properties: { start: { type: 'string', format: 'date-time' }, end: { type: 'string', format: 'date-time' }, name: text(200) },
-};
-const windowsSchema = {
-  type: 'object', additionalProperties: false,
-  properties: {
-    maintenance: { type: 'array', maxItems: REGISTRY_LIMITS.windows, items: windowSchema },
-    blackout: { type: 'array', maxItems: REGISTRY_LIMITS.windows, items: windowSchema },
-  },
-};
-
-export const serviceSchema = {
-  type: 'object',
-  required: ['name', 'title', 'criticality'],
-  additionalProperties: false,
-  properties: {
-    name: entryName,
-    title: text(500),
-    description: { type: 'string', maxLength: 10_000 },
-    criticality: { type: 'integer', minimum: 1, maximum: 4, description: '1 most critical … 4' },
-    ownerGroup: person,
-    supportGroup: person,
-    approvers: {
-      type: 'object', maxProperties: 30,
-      propertyNames: { pattern: '^[a-z][A-Za-z0-9]{0,63}$' },
-      additionalProperties: { type: 'array', maxItems: 100, uniqueItems: true, items: person },
-    },
-    oncall: {
-      type: 'object', additionalProperties: false,
-      properties: {
-        policy: text(200),
-        levels: {
-          type: 'array', minItems: 1, maxItems: 10,
-          items: {
-            anyOf: [
-              person,
-              { type: 'object', required: ['target'], additionalProperties: false, properties: { target: person, escalationTimeoutMs: ms } },
-            ],
-          },
-        },
-        loops: { type: 'integer', minimum: 1, maximum: 9 },
-        escalationTimeoutMs: ms,
-      },
-    },
-    slaTargetsMs: {
-      type: 'object', additionalProperties: false,
-      patternProperties: { '^[1-5]$': { type: 'object', additionalProperties: false, properties: { responseMs: nullableMs, resolutionMs: nullableMs } } },
-    },
-    windows: windowsSchema,
-    labels: {
-      type: 'object', maxProperties: 50,
-      propertyNames: { pattern: '^[A-Za-z_][A-Za-z0-9_.-]{0,63}$' },
-      additionalProperties: { type: 'string', maxLength: 500 },
-    },
-  },
-} as const;
-
-export const ciSchema = {
-  type: 'object',
-  required: ['id', 'type', 'title'],
-  additionalProperties: false,
-  properties: {
-    id: entryName,
-    type: { type: 'string', pattern: '^[a-z][a-z0-9_-]{0,63}$', description: 'server, database, load_balancer, application, ...' },
-    title: text(500),
-    services: { type: 'array', maxItems: REGISTRY_LIMITS.servicesPerCi, uniqueItems: true, items: entryName },
-    environment: { type: 'string', pattern: '^[a-z][a-z0-9_-]{0,63}$' },
-    owner: person,
-    windows: windowsSchema,
-    dependsOn: { type: 'array', maxItems: REGISTRY_LIMITS.dependsOn, uniqueItems: true, items: entryName },
-    attributes: { type: 'object', maxProperties: 100, propertyNames: { maxLength: 200 } },
-  },
-} as const;
-
-const ajv = new Ajv({ strict: true, allErrors: true, allowUnionTypes: true });
-(addFormats as unknown as (a: Ajv) => void)(ajv);
-const validators: Record<EntryKind, ValidateFunction> = { service: ajv.compile(serviceSchema), ci: ajv.compile(ciSchema) };
-
-function problemsOf(base: string, errors: ErrorObject[] | null | undefined): Problem[] {
-  return (errors ?? []).map((e) => {
-    let path = `${base}${e.instancePath}`;
-    if (e.keyword === 'additionalProperties') path += `/${(e.params as { additionalProperty: string }).additionalProperty}`;
-    if (e.keyword === 'required') path += `/${(e.params as { missingProperty: string }).missingProperty}`;
-    if (e.keyword === 'propertyNames') path += `/${(e.params as { propertyName: string }).propertyName}`;
-    return { path, message: e.keyword === 'additionalProperties' ? 'unknown property' : (e.message ?? 'invalid') };
-  });
-}
-
-/** Every problem with one entry's shape, at paths under `base` (`/body`, `/3`). */
-export function entryProblems(kind: EntryKind, value: unknown, base: string): Problem[] {
-  const validate = validators[kind];
-  if (!validate(value)) return problemsOf(base, validate.errors);
-  const problems: Problem[] = [];
-  const v = value as Record<string, unknown>;
-  const key = kind === 'service' ? 'name' : 'id';
-  if (RESERVED.has(v[key] as string)) problems.push({ path: `${base}/${key}`, message: `"${String(v[key])}" is a reserved name` });
-  for (const [field, list] of [['services', v.services], ['dependsOn', v.dependsOn]] as const) {
-    (list as string[] | undefined)?.forEach((n, i) => {
-      if (RESERVED.has(n)) problems.push({ path: `${base}/${field}/${i}`, message: `"${n}" is a reserved name` });
-    });
-  }
-  if (kind === 'ci' && (v.dependsOn as string[] | undefined)?.includes(v.id as string)) problems.push({ path: `${base}/dependsOn`, message: 'a CI cannot depend on itself' });
-  for (const k of Object.keys((v.approvers ?? {}) as object)) if (RESERVED.has(k)) problems.push({ path: `${base}/approvers/${k}`, message: 'reserved name' });
-  for (const k of Object.keys((v.labels ?? {}) as object)) if (RESERVED.has(k)) problems.push({ path: `${base}/labels/${k}`, message: 'reserved name' });
-  const windows = (v.windows ?? {}) as Windows;
-  for (const which of ['maintenance', 'blackout'] as const) {
-    windows[which]?.forEach((w, i) => {
-      if (!(Date.parse(w.start) < Date.parse(w.end))) problems.push({ path: `${base}/windows/${which}/${i}`, message: 'start must be before end' });
-    });
-  }
-  return problems;
-}
-
-/** JSON with object keys sorted: equal documents compare equal whatever their key order. */
-function canonical(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
-  if (v && typeof v === 'object') {
-    return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`).join(',')}}`;
-  }
-  return JSON.stringify(v);
-}
-
-// ---------------------------------------------------------------------------------------------
-// The registry as one process holds it: reloaded whenever the stored version moves
-
-interface State {
-  version: number;
-  services: Map<string, ServiceDoc>;
-  cis: Map<string, CiDoc>;
-  /** id → the CIs whose dependsOn names it. */
-  dependents: Map<string, Set<string>>;
-  /** service → the CIs that name it. */
-  cisOfService: Map<string, Set<string>>;
-  sortedServices?: string[];
-  sortedCis?: string[];
-}
-
-function buildState(version: number, services: Map<string, ServiceDoc>, cis: Map<string, CiDoc>): State {
-  const dependents = new Map<string, Set<string>>();
-  const cisOfService = new Map<string, Set<string>>();
-  for (const ci of cis.values()) {
-    for (const d of ci.dependsOn ?? []) {
-      let s = dependents.get(d);
-      if (!s) dependents.set(d, (s = new Set()));
-      s.add(ci.id);
-    }
-    for (const name of ci.services ?? []) {
-      let s = cisOfService.get(name);
-      if (!s) cisOfService.set(name, (s = new Set()));
-      s.add(ci.id);
-    }
-  }
-  return { version, services, cis, dependents, cisOfService };
-}
-
-/** A dependsOn cycle in the graph, as the ids along it (first repeated last), or null. Iterative: no stack limit. */
-function findCycle(cis: Map<string, CiDoc>, from: Iterable<string>): string[] | null {
-  const colour = new Map<string, 1 | 2>();
-  for (const root of from) {
-    if (colour.has(root) || !cis.has(root)) continue;
-    const stack: { id: string; next: number }[] = [{ id: root, next: 0 }];
-    colour.set(root, 1);
-    while (stack.length) {
-      const top = stack[stack.length - 1];
-      const deps = cis.get(top.id)?.dependsOn ?? [];
-      if (top.next >= deps.length) {
-        colour.set(top.id, 2);
-        stack.pop();
-        continue;
-      }
-      const d = deps[top.next++];
-      const c = colour.get(d);
-      if (c === 1) {
-        const at = stack.findIndex((f) => f.id === d);
-        return [...stack.slice(at).map((f) => f.id), d];
-      }
-      if (c === undefined && cis.has(d)) {
-        colour.set(d, 1);
-        stack.push({ id: d, next: 0 });
-      }
-    }
-  }
-  return null;
+/** A service or CI as stored in its hash. */
+interface StoredEntry<T> {
+  schemaVersion: 1;
+  doc: T;
 }
 
 export interface Change {
@@ -327,14 +53,6 @@ export interface ImpactReport {
   openRuns: { id: string; workflow: string; businessKey: string | null; createdAt: string; touches: string[] }[];
 }
 
-/** A CI's dependency neighbourhood: CIs (`ci:<id>`) and services (`service:<name>`), `dependsOn` and `serves` edges. */
-export interface CiGraph {
-  ci: string;
-  nodes: { id: string; kind: EntryKind; label: string; detail: string; focus: boolean }[];
-  edges: { from: string; to: string; kind: 'dependsOn' | 'serves' }[];
-  truncated: boolean;
-}
-
 export interface CmdbDeps {
   redis: Redis;
   keys: Keys;
@@ -363,9 +81,9 @@ export function createCmdb(deps: CmdbDeps) {
     for (const [err] of res) if (err) throw err;
     const version = Number(res[0][1] ?? 0);
     const services = new Map<string, ServiceDoc>();
-    for (const [name, doc] of Object.entries(res[1][1] as Record<string, string>)) services.set(name, JSON.parse(doc) as ServiceDoc);
+    for (const [name, raw] of Object.entries(res[1][1] as Record<string, string>)) services.set(name, (JSON.parse(raw) as StoredEntry<ServiceDoc>).doc);
     const cis = new Map<string, CiDoc>();
-    for (const [id, doc] of Object.entries(res[2][1] as Record<string, string>)) cis.set(id, JSON.parse(doc) as CiDoc);
+    for (const [id, raw] of Object.entries(res[2][1] as Record<string, string>)) cis.set(id, (JSON.parse(raw) as StoredEntry<CiDoc>).doc);
     return buildState(version, services, cis);
   }
 
@@ -489,8 +207,9 @@ export function createCmdb(deps: CmdbDeps) {
         }
         const action: AuditEntry['action'] = c.doc === null ? 'delete' : before === null ? 'create' : 'update';
         counts[action === 'create' ? 'created' : action === 'update' ? 'updated' : 'deleted']++;
-        const audit: AuditEntry = { at, actor, source, action, before, after: c.doc };
-        writes.push({ kind: c.kind === 'service' ? 's' : 'c', key: c.key, doc: c.doc === null ? '' : JSON.stringify(c.doc), auditKey: k.audit(c.kind, c.key), audit: JSON.stringify(audit) });
+        const audit: AuditEntry = { schemaVersion: 1, at, actor, source, action, before, after: c.doc };
+        const stored: StoredEntry<ServiceDoc | CiDoc> | null = c.doc === null ? null : { schemaVersion: 1, doc: c.doc };
+        writes.push({ kind: c.kind === 'service' ? 's' : 'c', key: c.key, doc: stored ? JSON.stringify(stored) : '', auditKey: k.audit(c.kind, c.key), audit: JSON.stringify(audit) });
       }
       if (!writes.length) return { ...counts, version: state.version };
       const res = await scripts.registryWrite(k, state.version, REGISTRY_LIMITS.auditKeep, writes);
@@ -600,26 +319,9 @@ export function createCmdb(deps: CmdbDeps) {
     checkName('ci', id);
     const state = await current();
     if (!state.cis.has(id)) throw notFound(`CI ${id}`);
-    const depth = new Map<string, number>([[id, 0]]);
-    let frontier = [id];
-    for (let d = 1; frontier.length; d++) {
-      const nextFrontier: string[] = [];
-      for (const f of frontier) {
-        for (const dep of state.dependents.get(f) ?? []) {
-          if (depth.has(dep)) continue;
-          depth.set(dep, d);
-          nextFrontier.push(dep);
-        }
-      }
-      frontier = nextFrontier;
-    }
+    const depth = dependentsOf(state, id);
     const services = new Map<string, ImpactReport['services'][number]>();
-    for (const [ci] of depth) {
-      for (const name of state.cis.get(ci)?.services ?? []) {
-        const s = state.services.get(name);
-        if (s && !services.has(name)) services.set(name, { name, title: s.title, criticality: s.criticality, through: ci });
-      }
-    }
+    for (const [name, { service: s, through }] of servicesOf(state, depth.keys())) services.set(name, { name, title: s.title, criticality: s.criticality, through });
     const refs = [...[...depth.keys()].map((name) => ({ kind: 'ci' as const, name })), ...[...services.keys()].map((name) => ({ kind: 'service' as const, name }))];
     return {
       ci: id,
@@ -637,42 +339,7 @@ export function createCmdb(deps: CmdbDeps) {
     checkName('ci', id);
     const state = await current();
     if (!state.cis.has(id)) throw notFound(`CI ${id}`);
-    const nodes = new Map<string, CiGraph['nodes'][number]>();
-    const edges: CiGraph['edges'] = [];
-    let truncated = false;
-    const addCi = (cid: string) => {
-      const ci = state.cis.get(cid)!;
-      nodes.set(`ci:${cid}`, { id: `ci:${cid}`, kind: 'ci', label: cid, detail: [ci.type, ci.environment].filter(Boolean).join(' · '), focus: cid === id });
-    };
-    addCi(id);
-    const queue = [id];
-    const seen = new Set([id]);
-    while (queue.length) {
-      const cur = queue.shift()!;
-      const next = [...(state.cis.get(cur)?.dependsOn ?? []).map((d) => [cur, d] as const), ...[...(state.dependents.get(cur) ?? [])].map((d) => [d, cur] as const)];
-      for (const [from, to] of next) {
-        const other = from === cur ? to : from;
-        if (!seen.has(other)) {
-          if (seen.size >= maxNodes) {
-            truncated = true;
-            continue;
-          }
-          seen.add(other);
-          addCi(other);
-          queue.push(other);
-        }
-        if (!edges.some((e) => e.from === `ci:${from}` && e.to === `ci:${to}`)) edges.push({ from: `ci:${from}`, to: `ci:${to}`, kind: 'dependsOn' });
-      }
-    }
-    for (const cid of seen) {
-      for (const name of state.cis.get(cid)?.services ?? []) {
-        const svc = state.services.get(name);
-        if (!svc) continue;
-        if (!nodes.has(`service:${name}`)) nodes.set(`service:${name}`, { id: `service:${name}`, kind: 'service', label: name, detail: `criticality ${svc.criticality}`, focus: false });
-        edges.push({ from: `ci:${cid}`, to: `service:${name}`, kind: 'serves' });
-      }
-    }
-    return { ci: id, nodes: [...nodes.values()], edges, truncated };
+    return neighbourhood(state, id, maxNodes);
   }
 
   /** The running runs that named a service (or one of its CIs) at start. */
@@ -687,23 +354,7 @@ export function createCmdb(deps: CmdbDeps) {
   /** CIs related to these through dependsOn, either way (what they need and what needs them), these included. */
   async function related(ids: string[]): Promise<string[]> {
     const state = await current();
-    const out = new Set<string>();
-    for (const start of ids) {
-      out.add(start);
-      for (const edges of [(c: string) => state.cis.get(c)?.dependsOn ?? [], (c: string) => state.dependents.get(c) ?? []]) {
-        const seen = new Set([start]);
-        const queue = [start];
-        while (queue.length) {
-          for (const n of edges(queue.shift()!)) {
-            if (seen.has(n)) continue;
-            seen.add(n);
-            out.add(n);
-            queue.push(n);
-          }
-        }
-      }
-    }
-    return [...out];
+    return relatedTo(state, ids);
   }
 
   /** Everything, services first, each line `{ kind, ...entry }`: what import reads. */
