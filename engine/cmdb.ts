@@ -103,15 +103,16 @@ export function createCmdb(deps: CmdbDeps) {
     return s.version >= version ? s : load();
   }
 
-  /** Running runs that named any of these services or CIs at start, newest first. */
+  /**
+   * Running runs that named any of these services or CIs at start, newest first. One command per key
+   * (never a multi-key pipeline: the ref indexes and runs sit in different Cluster slots); ioredis
+   * writes them back to back, so this costs about one round trip per stage.
+   */
   async function openRunsTouching(refs: { kind: EntryKind; name: string }[], limit: number): Promise<ImpactReport['openRuns']> {
     if (!refs.length) return [];
-    const pipe = redis.pipeline();
-    for (const r of refs) pipe.zrevrange(keys.runsByRef(r.kind, r.name), 0, 499, 'WITHSCORES');
-    const lists = (await pipe.exec()) ?? [];
+    const lists = await Promise.all(refs.map((r) => redis.zrevrange(keys.runsByRef(r.kind, r.name), 0, 499, 'WITHSCORES')));
     const touches = new Map<string, { score: number; refs: string[] }>();
-    lists.forEach(([, rows], i) => {
-      const list = (rows ?? []) as string[];
+    lists.forEach((list, i) => {
       for (let j = 0; j < list.length; j += 2) {
         const t = touches.get(list[j]) ?? { score: Number(list[j + 1]), refs: [] };
         t.refs.push(`${refs[i].kind}:${refs[i].name}`);
@@ -120,11 +121,14 @@ export function createCmdb(deps: CmdbDeps) {
     });
     const ids = [...touches.entries()].sort((a, b) => b[1].score - a[1].score).map(([id]) => id);
     const out: ImpactReport['openRuns'] = [];
-    for (let i = 0; i < ids.length && out.length < limit; i += 200) {
-      const chunk = ids.slice(i, i + 200);
-      const docs = (await redis.pipeline(chunk.map((id) => ['hget', keys.run(id as never), 'doc'])).exec()) ?? [];
-      chunk.forEach((id, j) => {
-        const raw = docs[j]?.[1] as string | null;
+    for (let i = 0; i < ids.length && out.length < limit; i += 500) {
+      // The status index says which are still running before any run record is read.
+      const chunk = ids.slice(i, i + 500);
+      const scores = await redis.zmscore(keys.runsByStatus('running'), ...chunk);
+      const running = chunk.filter((_, j) => scores[j] !== null).slice(0, limit - out.length);
+      const docs = await Promise.all(running.map((id) => redis.hget(keys.run(id as never), 'doc')));
+      running.forEach((id, j) => {
+        const raw = docs[j];
         if (!raw || out.length >= limit) return;
         const run = JSON.parse(raw) as StoredRun;
         if (run.status !== 'running') return;
