@@ -148,6 +148,28 @@ test('a dependsOn cycle answers 422 and writes nothing', async ({ h }) => {
   assert.is((await h.call('PUT', '/v1/cis/x-2', { body: { id: 'x-3', type: 'server', title: 'x' } })).status, 422);
 });
 
+test('concurrent writers: each half of a cycle written at once, exactly one is taken; parallel PUTs all land with their audit', async ({ h }) => {
+  const put = (id: string, dependsOn: string[]) => h.call('PUT', `/v1/cis/${id}`, { body: { id, type: 'server', title: id, dependsOn } });
+  assert.is((await put('ca', [])).status, 201);
+  assert.is((await put('cb', [])).status, 201);
+  for (let round = 0; round < 5; round++) {
+    const [a, b] = await Promise.all([put('ca', ['cb']), put('cb', ['ca'])]);
+    assert.equal([a.status, b.status].sort(), [200, 422], `round ${round}: ${a.status} ${b.status}`);
+    const docs = [(await h.call('GET', '/v1/cis/ca')).body, (await h.call('GET', '/v1/cis/cb')).body];
+    assert.is(docs.filter((d) => d.dependsOn?.length).length, 1, 'never both halves');
+    assert.is((await put('ca', [])).status, 200);
+    assert.is((await put('cb', [])).status, 200);
+  }
+  const many = await Promise.all(Array.from({ length: 20 }, (_, i) => put(`par-${i}`, ['ca'])));
+  assert.ok(many.every((r) => r.status === 201));
+  const impact = await h.call('GET', '/v1/cis/ca/impact');
+  assert.is(impact.body.dependents.length, 20);
+  for (const id of ['par-0', 'par-19']) assert.is((await h.call('GET', `/v1/cis/${id}/history`)).body.items.length, 1);
+  await Promise.all(Array.from({ length: 20 }, (_, i) => h.call('DELETE', `/v1/cis/par-${i}`)));
+  assert.is((await h.call('DELETE', '/v1/cis/ca')).status, 204);
+  assert.is((await h.call('DELETE', '/v1/cis/cb')).status, 204);
+});
+
 test('import is all or nothing and lists every problem with its line and path', async ({ h }) => {
   const lines = [
     JSON.stringify({ kind: 'service', name: 'new-svc', title: 'New', criticality: 2 }),
