@@ -232,6 +232,14 @@ test('a ServiceNow change_request naming only the CI gets its approvers and wind
   assert.equal(run.context.approvers.cab, ['bea', 'dmitri', 'femi']);
   assert.equal(run.context.schedules.maintenance, { 'db-orders': around });
   assert.equal(run.context.serviceCriticality, { checkout: 1 });
+  // Submitted, it is assessed high risk by rule 10 from the registry, and goes to the service's ECAB.
+  assert.is((await send(h, run.id, { type: 'SUBMIT', by: 'sn-user' })).status, 200);
+  const authorizing = await waitState(h, run.id, 'authorize', 10_000);
+  assert.is(authorizing.context.risk, 'high');
+  assert.is(authorizing.context.riskReasons[0], 'service_criticality_1');
+  assert.ok(authorizing.context.approvalPlan.ecab, JSON.stringify(authorizing.context.approvalPlan));
+  assert.equal(authorizing.context.approvers.ecab, ['ed']);
+  await h.call('POST', `/v1/runs/${run.id}/cancel`, { key: 'operator', body: {} });
 });
 
 test('enrich_context reports the change implemented on the CI in the last 24 h, from the change run itself', async ({ h }) => {
