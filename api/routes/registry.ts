@@ -62,6 +62,17 @@ export function arrayItemLines(text: string): number[] {
   return lines;
 }
 
+/** True when the whole text is one JSON object (not JSON Lines of several). */
+function wholeObject(text: string): boolean {
+  if (!text.trimStart().startsWith('{')) return false;
+  try {
+    const v = JSON.parse(text);
+    return v !== null && typeof v === 'object' && !Array.isArray(v);
+  } catch {
+    return false;
+  }
+}
+
 /**
  * The items of an import body: a JSON array, or JSON Lines (one object per line, blank lines skipped).
  * Each item carries its line and path; a line that is not JSON, or an item past the structural limits
@@ -76,6 +87,9 @@ export function parseImport(raw: Buffer): ImportItem[] {
     if (!Array.isArray(parsed)) throw validationError('an import is a JSON array or JSON Lines', [{ path: '', message: 'not an array' }]);
     const lines = arrayItemLines(text);
     parsed.forEach((value, i) => items.push({ line: lines[i] ?? 1, path: `/${i}`, value }));
+  } else if (wholeObject(text)) {
+    // One entry written over several lines (pretty-printed) is one item, not a line per fragment.
+    items.push({ line: text.slice(0, text.length - text.trimStart().length).split('\n').length, path: '', value: JSON.parse(text) });
   } else {
     text.split('\n').forEach((row, i) => {
       if (!row.trim()) return;

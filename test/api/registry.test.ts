@@ -200,6 +200,9 @@ test('import is all or nothing and lists every problem with its line and path', 
   const res4 = await h.call('POST', '/v1/registry/import', { raw: arr, headers: { 'content-type': 'application/json' } });
   assert.is(res4.status, 422);
   assert.equal(res4.body.error.details.map((p: { line: number; path: string }) => `${p.line}:${p.path}`), ['3:/1/criticality']);
+  // One entry pretty-printed over several lines is one entry.
+  const pretty = await h.call('POST', '/v1/registry/import', { raw: `\n${JSON.stringify({ kind: 'service', name: 'pretty', title: 'P', criticality: 9 }, null, 2)}`, headers: jsonl });
+  assert.equal(pretty.body.error.details.map((p: { line: number; path: string }) => `${p.line}:${p.path}`), ['2:/criticality']);
 });
 
 test('hostile input gets 4xx, never 5xx', async ({ h }) => {
