@@ -91,8 +91,11 @@ export function createEngine(opts: EngineOptions) {
   const clock = opts.clock ?? systemClock;
   const logger = opts.logger ?? silentLogger;
   const keys = createKeys(opts.prefix ?? 'sc');
-  const scripts = createScripts(redis);
   const registry = new Registry();
+  // First, before anything touches Redis: a workflow the registry refuses stops the engine here.
+  for (const t of opts.tasks ?? []) registry.registerTask(t);
+  for (const w of opts.workflows ?? []) registry.registerWorkflow(w);
+  const scripts = createScripts(redis);
   const metrics: Metrics = createMetrics();
   // BullMQ wants its own connections with no per-request retry limit; these the engine owns.
   const bullConnection = redis.duplicate({ maxRetriesPerRequest: null, enableOfflineQueue: true, commandTimeout: undefined });
@@ -107,15 +110,13 @@ export function createEngine(opts: EngineOptions) {
   const kpis = createKpiStore(redis, keys, scripts);
   const outbox = createOutbox({
     redis, keys, queues, logger, now: () => clock.now(), kpis,
+    deliver: (send) => runs.deliverSend(send),
     taskJobOptions(name) {
       const def = registry.task(name);
       const retry = { ...defaultRetry, ...(def?.retry ?? {}) };
       return { attempts: Math.max(1, retry.attempts), backoffMs: retry.backoffMs };
     },
   });
-
-  for (const t of opts.tasks ?? []) registry.registerTask(t);
-  for (const w of opts.workflows ?? []) registry.registerWorkflow(w);
 
   const loading = new Map<string, Promise<RegisteredWorkflow | undefined>>();
   async function loadJson(name: string, version?: number): Promise<RegisteredWorkflow | undefined> {

@@ -407,8 +407,8 @@ export function createRunStore(deps: RunStoreDeps) {
   }
 
   /**
-   * Deliver an event one run sent another (`sendTo` a runRef, `sendParent`), once: a retried job meets
-   * the idempotency key. As in XState, an event the target does not take (ended, refused, unknown run)
+   * Deliver an event one run sent another (`sendTo` a runRef, `sendParent`), once: a second delivery
+   * (the sweeper's, after a fault) meets the idempotency key. As in XState, an event the target does not take (ended, refused, unknown run)
    * is not an error for the sender; its history says why the event went nowhere.
    */
   async function deliverSend(send: { to: string; from: string; event: JsonObject & { type: string }; key: string }): Promise<{ applied: boolean; reason?: string }> {

@@ -10,7 +10,9 @@ import { runIdOfRef } from '../workflows/lib/define.ts';
 export type OutboxOp =
   | { op: 'add'; queue: 'tasks' | 'timers'; name: string; jobId: string; data: JsonObject; dueAt?: number }
   | { op: 'remove'; queue: 'tasks' | 'timers'; jobId: string }
-  | { op: 'cancelTask'; taskId: string };
+  | { op: 'cancelTask'; taskId: string }
+  /** An event for another run, delivered once (the key) and in the order the run sent them. */
+  | { op: 'send'; to: string; from: string; event: JsonObject & { type: string }; key: string };
 
 export interface StepOutcome {
   accepted: boolean;
@@ -53,6 +55,11 @@ const INTERNAL = /^xstate\./;
 const HUMAN_ENTERED = 'servicechart.humanTaskEntered';
 const humanEntryPath = new WeakMap<object, string>();
 const instrumented = new WeakSet<AnyStateMachine>();
+/** True for the entry markers `instrument` adds (the registry's durability check lets them pass). */
+export function isEngineAction(fn: unknown): boolean {
+  return typeof fn === 'function' && humanEntryPath.has(fn);
+}
+
 /** The time of the step in progress; `transition()` is synchronous, so one slot serves every machine. */
 let stepAt: number | null = null;
 
@@ -365,14 +372,10 @@ function delayedSendFired(env: StepEnv, run: StoredRun, timer: StoredTimer, hist
   return outcome;
 }
 
-/** An event for another run: a job on the timers queue with a deterministic id, delivered once. */
+/** An event for another run: an outbox entry with an idempotency key the step's seq makes unique. */
 function sendToRun(env: StepEnv, run: StoredRun, outcome: StepOutcome, to: string, event: JsonObject & { type: string }, tag: string): void {
   const { $at: _at, ...clean } = event;
-  const key = `${run.id}:${run.seq}:${tag}`;
-  outcome.outbox.push({
-    op: 'add', queue: 'timers', name: 'send', jobId: timerJobId(run.id, `send.${run.seq}.${tag}`),
-    data: { send: { to, from: run.id, event: clean, key } },
-  });
+  outcome.outbox.push({ op: 'send', to, from: run.id, event: clean, key: `${run.id}:${run.seq}:${tag}` });
   const { type, ...payload } = clean;
   outcome.history.push({ type: 'event.sent', at: iso(env.now), actor: env.actor, to, event: type, payload });
 }
