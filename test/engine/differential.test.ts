@@ -243,7 +243,7 @@ test('random events, self/parent/child sends, delayed raises and sends, cancels 
   let engine: Engine = make(ctx.redis);
   const extra: Redis[] = [];
   try {
-      await fc.assert(
+    await fc.assert(
       fc.asyncProperty(fc.integer({ min: 0, max: 4 }), fc.array(stepArb, { minLength: 8, maxLength: 30 }), async (start, steps) => {
         const parent = (await engine.startRun({ workflow: 'sink' })).run;
         const child = (await engine.startRun({ workflow: 'sink' })).run;
