@@ -75,7 +75,7 @@ type EnqueueArgs = Args & { enqueue: Enqueue; self: AnyActorRef };
 
 const HISTORY_TYPE = /^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$/;
 /** History types the engine writes itself; a workflow cannot forge them. */
-const RESERVED_PREFIX = /^(run|task|timer|state|event|human|xstate)\./;
+const RESERVED_PREFIX = /^(run|task|timer|state|event|human|workflow|xstate)\./;
 
 const actionEntries: Record<string, ActionEntry> = {
   assign: {
@@ -118,7 +118,7 @@ const actionEntries: Record<string, ActionEntry> = {
   emit: {
     description:
       'Records a history entry of the dotted lowercase `type` (e.g. "sla.breached") with the resolved `fields`. ' +
-      'Types starting run., task., timer., state., event., human. or xstate. belong to the engine.',
+      'Types starting run., task., timer., state., event., human., workflow. or xstate. belong to the engine.',
     params: object({ type: { type: 'string', pattern: HISTORY_TYPE.source }, fields: { type: 'object', additionalProperties: valueExpr } }, ['type']),
     check: (p, at) => (typeof p.type === 'string' && RESERVED_PREFIX.test(p.type) ? [{ path: `${at}/type`, message: `"${p.type}" is a history type the engine writes itself` }] : []),
     impl: emit((args: Args, p: Params) => ({ ...(resolveExpr(p.fields ?? {}, env(args)) as Params), type: String(p.type) })),

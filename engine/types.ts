@@ -91,6 +91,10 @@ export interface RunView {
 export type HistoryType =
   | 'run.started'
   | 'event.received'
+  | 'event.sent'
+  | 'event.undelivered'
+  | 'workflow.emitted'
+  | 'workflow.logged'
   | 'state.entered'
   | 'task.scheduled'
   | 'task.started'
