@@ -417,7 +417,6 @@ function withdrawTask(task: StoredTask, outcome: StepOutcome, at: string, actor:
   outcome.history.push({ type: 'task.withdrawn', at, actor, task: task.name, taskId: task.id });
 }
 
-const OWN_HISTORY_TYPE = /^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)+$/;
 const ENGINE_HISTORY_TYPE = /^(run|task|timer|state|event|human|xstate|workflow)\./;
 
 /** Where a `sendTo` goes: this run itself, its parent run, or the run of a `runRef`. */
@@ -541,7 +540,7 @@ function finish(
         const actor = `workflow:${run.workflow}`;
         // A dotted type of the workflow's own is a history entry of that type; any other (an engine type
         // or an undotted name) is recorded as what it is, an emitted event.
-        if (typeof type === 'string' && OWN_HISTORY_TYPE.test(type) && !ENGINE_HISTORY_TYPE.test(type)) history.push({ ...fields, type, at, actor });
+        if (typeof type === 'string' && type.includes('.') && !ENGINE_HISTORY_TYPE.test(type)) history.push({ ...fields, type, at, actor });
         else history.push({ type: 'workflow.emitted', at, actor, emitted: { ...fields, type } });
         break;
       }
