@@ -158,6 +158,33 @@ test('sendParent, sendTo(runRef) and forwardTo deliver the event to the other ru
   assert.equal(sent, [['FROM_CHILD', parent.id], ['FROM_PARENT', child.id], ['FORWARD', child.id]]);
 });
 
+test('an event for another run left in the outbox by a crash after its commit is delivered by the sweeper, once', async ({ redis, clock }) => {
+  let crashOn: string | null = null;
+  // A prefix of its own: the suite engine's sweeper must not finish this outbox first.
+  const prefix = newPrefix();
+  // Throwing here stands for a process dying after the commit, before the outbox is flushed.
+  const engine = createEngine({
+    redis, prefix, clock, workflows: [sink, acts], tasks: builtInTasks,
+    hooks: { afterCommit: (runId) => { if (runId === crashOn) { crashOn = null; throw new Error('crash before the flush'); } } },
+  });
+  try {
+    const child = (await engine.startRun({ workflow: 'sink' })).run;
+    const { run } = await engine.startRun({ workflow: 'acts', input: { childRunId: child.id } });
+    crashOn = run.id;
+    await engine.sendEvent(run.id, { type: 'TELL_CHILD' }).then(() => assert.unreachable('no crash'), (err) => assert.match(String(err), /crash/));
+    assert.equal(((await engine.getRun(child.id)).context as { got: string[] }).got, [], 'nothing delivered yet');
+    assert.ok((await engine.sweepOutbox(0)) >= 1);
+    assert.equal(((await engine.getRun(child.id)).context as { got: string[] }).got, ['FROM_PARENT']);
+    // The same entry applied again (a second sweeper, a flush that raced it) meets the idempotency key:
+    // run id, the step's seq (the start was 1) and the send's index in the step.
+    await engine.runs.deliverSend({ to: child.id, from: run.id, event: { type: 'FROM_PARENT' }, key: `${run.id}:2:s0` });
+    assert.equal(((await engine.getRun(child.id)).context as { got: string[] }).got, ['FROM_PARENT']);
+  } finally {
+    await engine.close();
+    await dropPrefix(redis, prefix);
+  }
+});
+
 test('a sendParent from a run without a parent fails the event with WORKFLOW_ERROR', async ({ engine }) => {
   const { run } = await engine.startRun({ workflow: 'acts' });
   try {
