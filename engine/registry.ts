@@ -125,7 +125,11 @@ export class Registry {
   /** Register a workflow version; refuses a machine whose names do not all resolve. */
   registerWorkflow(def: WorkflowDefinition): RegisteredWorkflow {
     const problems = checkMachineNames(def.machine, this.isTask);
-    if (problems.length) throw validationError(`workflow ${def.name}@${def.version} uses names that are not registered or actions the engine cannot make durable`, problems);
+    if (problems.length) {
+      // Said in full in the message too: at engine start it is all a process owner sees.
+      const list = problems.map((p) => `${p.path}: ${p.message}`).join('; ');
+      throw validationError(`workflow ${def.name}@${def.version} uses names that are not registered or actions the engine cannot make durable: ${list}`, problems);
+    }
     const key = `${def.name}@${def.version}`;
     const existing = this.workflows.get(key);
     if (existing && existing.machine !== def.machine) {

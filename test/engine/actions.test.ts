@@ -101,8 +101,10 @@ function refusedWith(def: WorkflowDefinition): { path: string; message: string }
     // The registry refuses before the engine opens a connection: this Redis is never touched.
     void createEngine({ redis: {} as Redis, workflows: [def], tasks: builtInTasks });
   } catch (err) {
-    const e = err as { code?: string; details?: { path: string; message: string }[] };
+    const e = err as { code?: string; message?: string; details?: { path: string; message: string }[] };
     assert.is(e.code, 'VALIDATION_FAILED');
+    // The message alone names the workflow and each path: at engine start it is what gets printed.
+    assert.match(e.message ?? '', new RegExp(`workflow ${def.name}@1 .*${(e.details ?? [])[0]?.path}: `));
     return e.details ?? [];
   }
   throw new Error(`${def.name} was accepted`);
