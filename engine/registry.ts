@@ -47,7 +47,7 @@ function notDurable(action: unknown, isTask: (name: string) => boolean): string 
 export function checkMachineNames(machine: AnyStateMachine, isTask: (name: string) => boolean): Problem[] {
   const problems: Problem[] = [];
   const impl = machine.implementations;
-  const at = (node: AnyNode) => '/' + node.path.join('/');
+  const at = (node: AnyNode) => node.path.map((p) => '/' + p).join('');
   const checkActions = (actions: unknown, path: string) => {
     for (const a of ([] as unknown[]).concat(actions ?? [])) {
       const name = typeof a === 'string' ? a : a && typeof a === 'object' && 'type' in a ? String((a as { type: unknown }).type) : null;
