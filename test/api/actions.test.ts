@@ -155,4 +155,25 @@ test('a timer step that throws ends the run failed with the reason in its histor
   assert.match(end?.reason ?? '', /names no run id/);
 });
 
+test('a task-result step that throws ends the run failed with the reason, its other task withdrawn', async ({ h }) => {
+  const def = {
+    type: 'parallel',
+    states: {
+      quick: { initial: 'w', states: { w: { invoke: { src: 'noop', onDone: { actions: { type: 'sendTo', params: { to: { $context: 'nobody' }, event: { type: 'HI' } } } } } } } },
+      slow: { initial: 'w', states: { w: { invoke: { src: 'sleep', input: { ms: 60000 } } } } },
+    },
+  };
+  assert.is((await register(h, 'broken_result', def)).status, 201);
+  const run = (await h.call('POST', '/v1/runs', { body: { workflow: 'broken_result' } })).body;
+  const failed = await waitFor(async () => {
+    const r = (await h.call('GET', `/v1/runs/${run.id}`)).body;
+    return r.status === 'failed' ? r : null;
+  }, 15_000, 'the run to fail');
+  assert.is(failed.error.code, 'WORKFLOW_ERROR');
+  assert.equal(failed.tasks, []);
+  const items = (await h.call('GET', `/v1/runs/${run.id}/history?limit=200`)).body.items as { type: string; reason?: string; task?: string }[];
+  assert.ok(items.some((e) => e.type === 'task.withdrawn' && e.task === 'sleep'), 'the sleeping task is withdrawn');
+  assert.match(items.find((e) => e.type === 'run.failed')?.reason ?? '', /result of task .*names no run id/s);
+});
+
 test.run();
