@@ -301,7 +301,7 @@ test('random events, self/parent/child sends, delayed raises and sends, cancels 
         if (live.snapshot.status === 'done') assert.equal((await engine.getRun(run.id)).output, live.snapshot.output);
         live.root.stop();
       }),
-      { numRuns: 100 },
+      { numRuns: 80 },
     );
   } catch (err) {
     // uvu shows fast-check's message (the counterexample); the assertion that failed is its cause.
