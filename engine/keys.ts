@@ -44,6 +44,13 @@ export interface Keys {
   workflowNames(): string;
   /** The base of a workflow's KPI keys (kpis.ts derives the rest); its hash tag keeps them in one slot. */
   kpiBase(workflow: string): string;
+  /** A partition's runs that named a registry service or CI when they started (cmdb.ts: open runs touching it). */
+  runsByRef(p: number, kind: 'service' | 'ci', name: string): string;
+  /**
+   * The base of every registry key (services, CIs, version, audit lists): one hash tag, so a registry
+   * write (one script) stays in one Cluster slot. cmdb.ts derives the rest.
+   */
+  registryBase(): string;
   taskCancelChannel(): string;
   custom(...parts: string[]): string;
 }
@@ -103,6 +110,8 @@ export function createKeys(prefix: string, partitions = 1): Keys {
     workflowVersions: (name) => `${prefix}:wf:{${name}}:versions`,
     workflowNames: () => `${prefix}:wf-names`,
     kpiBase: (workflow) => `${prefix}:kpi:{${workflow}}`,
+    runsByRef: (p, kind, name) => `${tags[p]}:runs:ref:${kind}:${name}`,
+    registryBase: () => `{${prefix}-reg}`,
     taskCancelChannel: () => `${prefix}:task-cancel`,
     custom: (...parts) => [prefix, ...parts].join(':'),
   };

@@ -71,6 +71,20 @@ export interface Scripts {
   kpiDrop(base: string, runId: string): Promise<number>;
   /** Replace (or, with '', delete) a key only while it holds `expected`; false when it changed. */
   compareAndSet(key: string, expected: string, value: string, ttlSeconds?: number): Promise<boolean>;
+  /**
+   * Apply registry writes while the version is still `expected` (null: any); cmdb.ts owns the layout.
+   * Answers the new version, or `{ ok: false }` with the current one when it moved.
+   */
+  registryWrite(keys: { version: string; services: string; cis: string }, expected: number | null, keep: number, writes: RegistryWrite[]): Promise<{ ok: boolean; version: number }>;
+}
+
+export interface RegistryWrite {
+  kind: 's' | 'c';
+  key: string;
+  /** The document's JSON, or '' to delete it. */
+  doc: string;
+  auditKey: string;
+  audit: string;
 }
 
 export function createScripts(redis: RedisClient): Scripts {
@@ -80,6 +94,7 @@ export function createScripts(redis: RedisClient): Scripts {
   const kpiRecord = command(redis, 'kpiRecord');
   const kpiDrop = command(redis, 'kpiDrop');
   const cas = command(redis, 'compareAndSet');
+  const regWrite = command(redis, 'registryWrite');
   return {
     async commitStep(keys, a) {
       const keyList = [keys.run, keys.history, keys.outbox, keys.idem, keys.outboxPending];
@@ -130,6 +145,12 @@ export function createScripts(redis: RedisClient): Scripts {
     },
     async compareAndSet(key, expected, value, ttlSeconds = 0) {
       return Number(await cas(key, expected, value, ttlSeconds)) === 1;
+    },
+    async registryWrite(k, expected, keep, writes) {
+      const keyList = [k.version, k.services, k.cis, ...writes.map((w) => w.auditKey)];
+      const argv = [expected === null ? '' : String(expected), String(keep), ...writes.flatMap((w) => [w.kind, w.key, w.doc, w.audit])];
+      const reply = (await regWrite(keyList.length, ...keyList, ...argv)) as ScriptReply;
+      return { ok: reply[0] === 1, version: Number(reply[1]) };
     },
   };
 }
