@@ -4,7 +4,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Redis } from 'ioredis';
 import { assign, cancel, emit, enqueueActions, forwardTo, raise, sendParent, sendTo, setup, spawnChild } from 'xstate';
-import { createEngine, defineWorkflow, runRef, taskActors, type Engine, type HistoryEntry, type WorkflowDefinition } from '../../engine/index.ts';
+import { createEngine, defineWorkflow, runRef, taskActors, type Engine, type HistoryEntry, type RunId, type WorkflowDefinition } from '../../engine/index.ts';
 import { startTaskWorker, type TaskWorker } from '../../workers/runtime.ts';
 import { builtInTasks } from '../../workers/tasks/index.ts';
 import { connect, dropPrefix, manualClock, newPrefix, waitFor } from '../helpers.ts';
@@ -226,7 +226,8 @@ test('cancel withdraws what XState cancel withdraws: not a raise without id by i
 
 test('a guard or delay that throws on an outside event answers WORKFLOW_ERROR and commits nothing', async ({ engine, redis, prefix }) => {
   const { run } = await engine.startRun({ workflow: 'acts', input: { boom: true } });
-  const seq = await redis.hget(`${prefix}:run:{${run.id}}`, 'seq');
+  const seq = await redis.hget(engine.keys.run(run.id as RunId), 'seq');
+  assert.ok(seq, 'the run record is where the engine keeps it');
   const before = await historyOf(engine, run.id);
   for (const type of ['RISKY', 'RISKY_DELAY', 'CUSTOM']) {
     try {
@@ -238,7 +239,7 @@ test('a guard or delay that throws on an outside event answers WORKFLOW_ERROR an
       assert.match(e.message ?? '', type === 'CUSTOM' ? /cannot make durable/ : /exploded/);
     }
   }
-  assert.is(await redis.hget(`${prefix}:run:{${run.id}}`, 'seq'), seq);
+  assert.is(await redis.hget(engine.keys.run(run.id as RunId), 'seq'), seq);
   assert.equal(await historyOf(engine, run.id), before);
   const after = await engine.getRun(run.id);
   assert.is(after.status, 'running');
