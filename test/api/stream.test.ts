@@ -49,7 +49,7 @@ test('events applied by another process arrive on the stream as history entries,
   assert.match(res.headers.get('content-type') ?? '', 'text/event-stream');
   // Another engine on its own connection plays the part of another API process.
   const other = await connect();
-  const engine2 = createEngine({ redis: other, prefix: h.prefix, workflows: testWorkflows, tasks: [...builtInTasks, ...testTasks(other, 'x')] });
+  const engine2 = createEngine({ redis: other, prefix: h.prefix, partitions: h.engine.keys.partitions, workflows: testWorkflows, tasks: [...builtInTasks, ...testTasks(other, 'x')] });
   const reading = readEvents(res, 3, 5000);
   await new Promise((r) => setTimeout(r, 100));
   await engine2.sendEvent(run.id, { type: 'INC' });
