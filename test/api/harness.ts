@@ -27,8 +27,10 @@ export interface Harness {
 export async function startHarness(opts: { workflows?: WorkflowDefinition[]; tasks?: TaskDefinition<any, any>[]; consume?: boolean; extensions?: Parameters<typeof createApp>[0]['extensions']; rateLimit?: Parameters<typeof createApp>[0]['rateLimit']; hooks?: Parameters<typeof createApp>[0]['hooks']; adapters?: AdapterConfig } = {}): Promise<Harness> {
   const redis = await connect();
   const prefix = newPrefix();
-  // TEST_PARTITIONS=4 runs the HTTP tests on a partitioned layout (one node).
+  // TEST_PARTITIONS=4 runs the HTTP tests on a partitioned layout (one node); the processes a test
+  // spawns inherit the count.
   const partitions = process.env.TEST_PARTITIONS ? Number(process.env.TEST_PARTITIONS) : undefined;
+  if (partitions) process.env.SERVICECHART_PARTITIONS = String(partitions);
   const engine = createEngine({ redis, prefix, partitions, workflows: [...builtInWorkflows, ...(opts.workflows ?? [])], tasks: [...(opts.adapters ? createBuiltInTasks(opts.adapters) : builtInTasks), ...(opts.tasks ?? [])] });
   let worker: TaskWorker | null = null;
   if (opts.consume !== false) {
