@@ -14,6 +14,8 @@ export const ErrorCode = {
   UNAVAILABLE: 'UNAVAILABLE',
   TASK_TIMEOUT: 'TASK_TIMEOUT',
   TASK_FAILED: 'TASK_FAILED',
+  /** An external task the run no longer waits for (it left the state, or ended): 410 to its worker. */
+  TASK_WITHDRAWN: 'TASK_WITHDRAWN',
   INTERNAL: 'INTERNAL',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

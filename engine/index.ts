@@ -14,7 +14,10 @@ import { createBusinessKeys, type StartOrFindOpenArgs, type OpenRunResult } from
 import { createRunIndex, topLevelStates } from './run-index.ts';
 import { timeOf } from '../workflows/lib/time.ts';
 import { startTimerWorker } from './timers.ts';
-import { defaultRetry, type TaskDefinition, type TaskServices } from './tasks.ts';
+import { createCatalog, type PublishedTask, type WorkerIdentity } from './catalog.ts';
+import { createExternalTasks, type FetchArgs } from './external-tasks.ts';
+import { hostname } from 'node:os';
+import { defaultRetry, type TaskDeclaration, type TaskDefinition, type TaskServices } from './tasks.ts';
 import { ErrorCode, ServicechartError, notFound, validationError } from './errors.ts';
 import { parseRunId, runIdOfHumanTask, type RunId } from './ids.ts';
 import { iso } from './clock.ts';
@@ -26,7 +29,7 @@ export * from './errors.ts';
 export * from './types.ts';
 export { systemClock, iso, type Clock } from './clock.ts';
 export { parseRunId, runIdOfHumanTask, type RunId, type TaskId, type HumanTaskId } from './ids.ts';
-export { defineTask, NonRetryableTaskError, type TaskDefinition, type TaskContext, type TaskServices, type RetryPolicy } from './tasks.ts';
+export { defineTask, NonRetryableTaskError, type TaskDeclaration, type TaskDefinition, type TaskContext, type TaskServices, type RetryPolicy } from './tasks.ts';
 export { defineWorkflow, taskActors, type WorkflowDefinition, type KpiDefinition } from '../workflows/lib/define.ts';
 export type { RegisteredWorkflow } from './registry.ts';
 export type { StartRunArgs, SendEventOptions, RunResult, HumanTaskDoc } from './runs.ts';
@@ -36,6 +39,8 @@ export { startEmbeddedRedis, type EmbeddedRedis } from './redis-server.ts';
 export { connectRedis } from './connection.ts';
 export { jsonWorkflowSchema, builtInActions, builtInGuards } from './json-workflow.ts';
 export { toMermaid, toSvg } from './diagram.ts';
+export type { LockedTask, FetchArgs } from './external-tasks.ts';
+export type { Publication, PublishedTask, WorkerIdentity, WorkerKind, SchemaConflict } from './catalog.ts';
 
 export interface EngineOptions {
   /** Borrowed: the engine never closes it. */
@@ -53,6 +58,8 @@ export interface EngineOptions {
   maxContextBytes?: number;
   workflows?: WorkflowDefinition[];
   tasks?: TaskDefinition<any, any>[];
+  /** How long a worker stays live in the task catalog after its last heartbeat. Default 15 s. */
+  workerTtlMs?: number;
 }
 
 export interface WorkflowSummary {
@@ -75,6 +82,8 @@ export interface StoredJsonWorkflow {
   description: string;
   definition: unknown;
   inputSchema: Record<string, unknown> | null;
+  /** The workflow's task declarations (external tasks and their schemas). */
+  tasks?: Record<string, TaskDeclaration>;
   createdAt: number;
   actor: string;
 }
@@ -105,8 +114,23 @@ export function createEngine(opts: EngineOptions) {
     timers: await queues.timers.getJobCounts('waiting', 'active', 'delayed', 'failed'),
   }));
   const kpis = createKpiStore(redis, keys, scripts);
+  const catalog = createCatalog({ redis, keys, clock, logger, ttlMs: opts.workerTtlMs ?? 15_000 });
+  const external = createExternalTasks({
+    redis, keys, scripts, clock, registry, runs: () => runs, resolveWorkflow: (name, version) => resolveWorkflow(name, version),
+    async publishedOutput(type) {
+      const pub = (await catalog.live(type)).find((p) => p.task.output !== undefined);
+      return pub?.task.output as Record<string, unknown> | undefined;
+    },
+    async seen(workerId, types) {
+      // An HTTP worker is live for the types it asks for; what it publishes has no schemas.
+      const known = new Set(types);
+      const tasks = [...known].map((name) => ({ name }));
+      await catalog.publish({ workerId, host: 'http', version: 'http', kind: 'http' }, tasks);
+    },
+    failed: (type, taskId) => catalog.failed(type, taskId),
+  });
   const outbox = createOutbox({
-    redis, keys, queues, logger, now: () => clock.now(), kpis,
+    redis, keys, queues, logger, now: () => clock.now(), kpis, external,
     taskJobOptions(name) {
       const def = registry.task(name);
       const retry = { ...defaultRetry, ...(def?.retry ?? {}) };
@@ -132,10 +156,12 @@ export function createEngine(opts: EngineOptions) {
         if (!raw) return undefined;
         const stored = JSON.parse(raw) as StoredJsonWorkflow;
         const def = compileJsonWorkflow(
-          { name: stored.name, version: stored.version, description: stored.description, definition: stored.definition, inputSchema: stored.inputSchema ?? undefined },
-          { isTask: registry.isTask },
+          { name: stored.name, version: stored.version, description: stored.description, definition: stored.definition, inputSchema: stored.inputSchema ?? undefined, tasks: stored.tasks ?? undefined },
+          // Its task names were checked when it was registered; a task served only by remote workers
+          // is not in this process's registry.
+          { isTask: () => true },
         );
-        return registry.get(name, v) ?? registry.registerWorkflow(def);
+        return registry.get(name, v) ?? registry.registerWorkflow(def, { trusted: true });
       })();
       loading.set(cacheKey, p);
       void p.finally(() => loading.delete(cacheKey));
@@ -154,6 +180,13 @@ export function createEngine(opts: EngineOptions) {
   const history = createHistory(redis, keys);
   const index = createRunIndex(redis, keys, (r) => runs.view(r));
   const businessKeys = createBusinessKeys({ redis, keys, scripts, clock, runs, startRun: (a) => runs.startRun(a) });
+
+  /** Task types at least one live worker (in-process, package or HTTP) serves now. */
+  async function liveTaskNames(): Promise<Set<string>> {
+    const out = new Set<string>();
+    for (const name of await catalog.types()) if ((await catalog.live(name)).length) out.add(name);
+    return out;
+  }
 
   function runIdOrThrow(id: string): RunId {
     const runId = parseRunId(id);
@@ -241,7 +274,25 @@ export function createEngine(opts: EngineOptions) {
   const closers: (() => Promise<void>)[] = [];
 
   const engine = {
-    redis, clock, logger, keys, registry, metrics, runs, bullConnection, taskServices,
+    redis, clock, logger, keys, registry, metrics, runs, bullConnection, taskServices, catalog,
+
+    /** External tasks: lock, complete, fail, extend (the `/v1/external-tasks` routes and `runWorker`). */
+    externalTasks: {
+      fetch: (args: FetchArgs) => external.fetch(args),
+      complete: (id: string, lockToken: string, output: unknown) => external.complete(id, lockToken, output),
+      fail: (id: string, lockToken: string, f: { message: string; retryable: boolean; retryInMs?: number }) => external.fail(id, lockToken, f),
+      extendLock: (id: string, lockToken: string, lockMs: number) => external.extendLock(id, lockToken, lockMs),
+    },
+
+    /** Heartbeat of a worker into the live task catalog. */
+    publishWorker(worker: Omit<WorkerIdentity, 'host'> & { host?: string }, tasks: PublishedTask[]): Promise<void> {
+      return catalog.publish({ ...worker, host: worker.host ?? hostname() }, tasks);
+    },
+
+    /** A failed attempt of a task type, counted in the catalog's failures of the last hour. */
+    recordTaskFailure(type: string, taskId: string): Promise<void> {
+      return catalog.failed(type, taskId);
+    },
 
     registerTask(task: TaskDefinition<any, any>): void {
       registry.registerTask(task);
@@ -261,10 +312,13 @@ export function createEngine(opts: EngineOptions) {
       for (let attempt = 0; attempt < 20; attempt++) {
         const version = (await redis.hlen(key)) + 1;
         // Compiling checks every name; it throws VALIDATION_FAILED with each problem's path.
-        compileJsonWorkflow({ ...input, version }, { isTask: registry.isTask });
+        // A task name is valid when this process has it, the workflow declares it, or a live worker serves it.
+        const served = await liveTaskNames();
+        compileJsonWorkflow({ ...input, version }, { isTask: (n) => registry.isTask(n) || served.has(n) });
         const stored: StoredJsonWorkflow = {
           schemaVersion: 1, name: input.name, version, description: input.description ?? '', definition: input.definition,
           inputSchema: (input.inputSchema as Record<string, unknown> | undefined) ?? null, createdAt: clock.now(), actor,
+          ...(input.tasks ? { tasks: input.tasks } : {}),
         };
         if (await redis.hsetnx(key, String(version), JSON.stringify(stored))) {
           await redis.zadd(keys.workflowNames(), clock.now(), input.name);

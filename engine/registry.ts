@@ -89,9 +89,21 @@ export class Registry {
 
   isTask = (name: string): boolean => this.tasks.has(name);
 
+  /**
+   * Whether a run of `wf` offers task `name` to external workers: when the workflow or the code
+   * declaration says `external: true`, or when no handler for it is registered in this process.
+   */
+  isExternal(wf: WorkflowDefinition | undefined, name: string): boolean {
+    if (wf?.tasks?.[name]?.external) return true;
+    const def = this.tasks.get(name);
+    return !def?.handler || def.external === true;
+  }
+
   /** Register a workflow version; refuses a machine whose names do not all resolve. */
-  registerWorkflow(def: WorkflowDefinition): RegisteredWorkflow {
-    const problems = checkMachineNames(def.machine, this.isTask);
+  registerWorkflow(def: WorkflowDefinition, opts: { trusted?: boolean } = {}): RegisteredWorkflow {
+    // A trusted definition (a JSON workflow checked when it was stored) may name tasks only remote workers serve.
+    const declared = (name: string) => this.isTask(name) || def.tasks?.[name] !== undefined || opts.trusted === true;
+    const problems = checkMachineNames(def.machine, declared);
     if (problems.length) throw validationError(`workflow ${def.name}@${def.version} uses names that are not registered`, problems);
     const key = `${def.name}@${def.version}`;
     const existing = this.workflows.get(key);

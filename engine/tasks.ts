@@ -59,10 +59,28 @@ export interface TaskDefinition<TInput, TOutput> {
   description?: string;
   input: JSONSchemaType<TInput> | Record<string, unknown>;
   output: JSONSchemaType<TOutput> | Record<string, unknown>;
-  handler: (input: TInput, ctx: TaskContext) => Promise<TOutput>;
+  /** Runs the task in a worker process. A task declared `external: true` has none. */
+  handler?: (input: TInput, ctx: TaskContext) => Promise<TOutput>;
   retry?: Partial<RetryPolicy>;
   /** Per-attempt timeout; the handler's signal aborts when it passes. */
   timeoutMs?: number;
+  /**
+   * Served by external workers (`POST /v1/external-tasks/fetch`, or `runWorker` of the worker package)
+   * even where this process could run it: see docs/external-tasks.md for the rule.
+   */
+  external?: boolean;
+}
+
+/** A task a JSON workflow declares (its `tasks` map): what external workers must honour. */
+export interface TaskDeclaration {
+  /** Offered to external workers even when an in-process handler exists. */
+  external?: boolean;
+  description?: string;
+  /** JSON Schema of the input the workflow passes. */
+  input?: Record<string, unknown>;
+  /** JSON Schema a worker's output must match (`complete` answers 422 otherwise). */
+  output?: Record<string, unknown>;
+  retry?: Partial<RetryPolicy>;
 }
 
 export const defaultRetry: RetryPolicy = { attempts: 3, backoffMs: 1000 };

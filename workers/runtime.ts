@@ -66,7 +66,7 @@ export async function startTaskWorker(opts: TaskWorkerOptions): Promise<TaskWork
     });
     try {
       return await Promise.race([
-        def.handler(data.input, {
+        def.handler!(data.input, {
           runId: data.runId, taskId: data.taskId, idempotencyKey: data.idempotencyKey, attempt, signal: controller.signal,
           services: engine.taskServices(data.runId, def.name),
         }),
@@ -106,7 +106,7 @@ export async function startTaskWorker(opts: TaskWorkerOptions): Promise<TaskWork
     let error: ErrorData;
     let retryable = true;
     try {
-      if (!def) throw new UnrecoverableError(`no handler for task ${data.task} in this worker`);
+      if (!def?.handler) throw new UnrecoverableError(`no handler for task ${data.task} in this worker`);
       const v = validatorsFor(def);
       if (!v.input(data.input)) {
         retryable = false;

@@ -11,7 +11,7 @@ import type { AdapterConfig } from '../../workers/adapters/index.ts';
 import { builtInWorkflows } from '../../workflows/index.ts';
 import { connect, dropPrefix, newPrefix } from '../helpers.ts';
 
-export const KEYS = { admin: 'admin-key-123456', operator: 'operator-key-123456', viewer: 'viewer-key-123456' } as const;
+export const KEYS = { admin: 'admin-key-123456', operator: 'operator-key-123456', viewer: 'viewer-key-123456', worker: 'worker-key-123456' } as const;
 
 export interface Harness {
   url: string;
@@ -33,7 +33,7 @@ export async function startHarness(opts: { workflows?: WorkflowDefinition[]; tas
     engine.startTimerConsumer();
     worker = await startTaskWorker({ engine, lockDurationMs: 2000 });
   }
-  const auth = createAuth(parseApiKeys(`admin:${KEYS.admin}:admin,ops:${KEYS.operator}:operator,${KEYS.viewer}:viewer`));
+  const auth = createAuth(parseApiKeys(`admin:${KEYS.admin}:admin,ops:${KEYS.operator}:operator,${KEYS.viewer}:viewer,ext:${KEYS.worker}:worker`));
   const app = createApp({ engine, auth, logger: { info() {}, warn() {}, debug() {}, error: (o: unknown) => console.error(o) }, extensions: opts.extensions, rateLimit: opts.rateLimit, hooks: opts.hooks });
   const server: Server = await new Promise((r) => {
     const s = app.listen(0, '127.0.0.1', () => r(s));

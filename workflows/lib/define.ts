@@ -1,5 +1,6 @@
 // The vocabulary process owners use to write a workflow in TypeScript: a named, versioned XState machine.
 import { fromPromise, type AnyStateMachine, type PromiseActorLogic } from 'xstate';
+import type { TaskDeclaration } from '../../engine/tasks.ts';
 
 export interface WorkflowDefinition {
   /** Stable name, the one API filters and webhooks use (`incident`). */
@@ -20,6 +21,8 @@ export interface WorkflowDefinition {
   kpis?: KpiDefinition[];
   /** The JSON config a workflow was registered with through the API, when it was. */
   definition?: unknown;
+  /** Tasks a JSON workflow declares (external ones, with the schemas their workers must honour). */
+  tasks?: Record<string, TaskDeclaration>;
 }
 
 /**
