@@ -27,6 +27,8 @@ export interface Config {
   shutdownDeadlineMs: number;
   logLevel: string;
   rateLimit: { perSecond: number; burst: number };
+  workerTtlMs: number;
+  noWorkerAlertMs: number;
 }
 
 /** `perSecond[:burst]` per API key; default 200:400. */
@@ -51,6 +53,8 @@ export function readConfig(env: NodeJS.ProcessEnv, role: Role): Config {
     shutdownDeadlineMs: Number(env.SERVICECHART_SHUTDOWN_MS || 10_000),
     logLevel: env.LOG_LEVEL || 'info',
     rateLimit: parseRateLimit(env.SERVICECHART_RATE_LIMIT),
+    workerTtlMs: Number(env.SERVICECHART_WORKER_TTL_MS || 15_000),
+    noWorkerAlertMs: Number(env.SERVICECHART_NO_WORKER_ALERT_MS || 300_000),
   };
 }
 
@@ -97,7 +101,9 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
   redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
   if (cfg.redisUrl) await checkRedisDurability(redis, logger);
 
-  const engine = createEngine({ redis, logger, prefix: cfg.prefix, workflows: builtInWorkflows, tasks: createBuiltInTasks(adaptersFromEnv(env)) });
+  const engine = createEngine({ redis, logger, prefix: cfg.prefix, workflows: builtInWorkflows, tasks: createBuiltInTasks(adaptersFromEnv(env)), workerTtlMs: cfg.workerTtlMs });
+  // Runs waiting on a task type no live worker serves get a task.unserved entry (every role watches; once per task).
+  engine.startUnservedWatch({ alertMs: cfg.noWorkerAlertMs });
 
   let taskWorker: TaskWorker | null = null;
   if (role !== 'api') {

@@ -6,6 +6,7 @@ import { renderRun } from './run.js';
 import { renderInbox } from './inbox.js';
 import { renderWorkflows, renderWorkflow } from './workflows.js';
 import { renderMeasures } from './measures.js';
+import { renderTaskTypes } from './task-types.js';
 
 const main = document.getElementById('main');
 const nav = document.getElementById('nav');
@@ -104,6 +105,7 @@ async function route(e) {
     else if (page === 'workflows' && parts[1]) stop = await renderWorkflow(view, parts[1], params);
     else if (page === 'workflows') stop = await renderWorkflows(view);
     else if (page === 'measures') stop = await renderMeasures(view, params);
+    else if (page === 'task-types') stop = await renderTaskTypes(view);
     else { location.hash = '#/runs'; return; }
   } catch (err) {
     view.append(errorBox(err));

@@ -44,7 +44,7 @@ const schemaKey = (p: Publication) => JSON.stringify([p.task.input ?? null, p.ta
 
 export function createCatalog(deps: { redis: Redis; keys: Keys; clock: Clock; logger: Logger; ttlMs: number }) {
   const { redis, keys, clock, logger } = deps;
-  const warned = new Set<string>();
+  const checked = new Set<string>();
 
   /** Heartbeat: (re)publish what one worker serves, alive for the catalog's time to live. */
   async function publish(worker: WorkerIdentity, tasks: PublishedTask[]): Promise<void> {
@@ -58,12 +58,14 @@ export function createCatalog(deps: { redis: Redis; keys: Keys; clock: Clock; lo
       pipe.zadd(keys.catalogTypes(), now, task.name);
     }
     await pipe.exec();
+    // A worker checks its schemas against the live ones when it first publishes a name: the one that
+    // starts second logs the conflict (the API reports it on every read).
     for (const task of tasks) {
-      if (task.input === undefined && task.output === undefined) continue;
-      const conflict = conflictOf(await live(task.name));
       const key = `${task.name}:${worker.workerId}`;
-      if (conflict && !warned.has(key)) {
-        warned.add(key);
+      if ((task.input === undefined && task.output === undefined) || checked.has(key)) continue;
+      checked.add(key);
+      const conflict = conflictOf(await live(task.name));
+      if (conflict) {
         logger.warn({ task: task.name, workers: conflict.workers.map((w) => w.workerId) }, `workers publish different schemas for task ${task.name}`);
       }
     }

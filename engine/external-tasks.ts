@@ -240,11 +240,27 @@ export function createExternalTasks(deps: ExternalTaskDeps) {
     return { waiting, delayed: total - waiting, oldestWaitingMs: first !== null && first <= now ? now - first : null };
   }
 
+  /** Tasks of a type waiting (due) since before `before`, oldest first, at most 100. */
+  async function waitingSince(type: string, before: number): Promise<{ taskId: string; runId: string; since: number }[]> {
+    const flat = await redis.zrangebyscore(keys.externalReady(type), '-inf', before, 'WITHSCORES', 'LIMIT', 0, 100);
+    const out: { taskId: string; runId: string; since: number }[] = [];
+    for (let i = 0; i + 1 < flat.length; i += 2) {
+      const runId = await redis.hget(keys.externalTask(flat[i]), 'runId');
+      if (runId) out.push({ taskId: flat[i], runId, since: Number(flat[i + 1]) });
+    }
+    return out;
+  }
+
+  /** True once per task: the first watcher to report it unserved. */
+  async function claimUnserved(taskId: string): Promise<boolean> {
+    return (await redis.hsetnx(keys.externalTask(taskId), 'unserved', String(clock.now()))) === 1;
+  }
+
   function types(): Promise<string[]> {
     return redis.smembers(keys.externalTypes());
   }
 
-  return { add, withdraw, fetch, complete, fail, extendLock, depth, types };
+  return { add, withdraw, fetch, complete, fail, extendLock, depth, types, waitingSince, claimUnserved };
 }
 
 export type ExternalTasks = ReturnType<typeof createExternalTasks>;

@@ -14,7 +14,7 @@ import { createBusinessKeys, type StartOrFindOpenArgs, type OpenRunResult } from
 import { createRunIndex, topLevelStates } from './run-index.ts';
 import { timeOf } from '../workflows/lib/time.ts';
 import { startTimerWorker } from './timers.ts';
-import { createCatalog, type PublishedTask, type WorkerIdentity } from './catalog.ts';
+import { createCatalog, type PublishedTask, type SchemaConflict, type WorkerIdentity } from './catalog.ts';
 import { createExternalTasks, type FetchArgs } from './external-tasks.ts';
 import { hostname } from 'node:os';
 import { defaultRetry, type TaskDeclaration, type TaskDefinition, type TaskServices } from './tasks.ts';
@@ -39,6 +39,7 @@ export { startEmbeddedRedis, type EmbeddedRedis } from './redis-server.ts';
 export { connectRedis } from './connection.ts';
 export { jsonWorkflowSchema, builtInActions, builtInGuards } from './json-workflow.ts';
 export { toMermaid, toSvg } from './diagram.ts';
+export { servicechartVersion } from './version.ts';
 export type { LockedTask, FetchArgs } from './external-tasks.ts';
 export type { Publication, PublishedTask, WorkerIdentity, WorkerKind, SchemaConflict } from './catalog.ts';
 
@@ -60,6 +61,23 @@ export interface EngineOptions {
   tasks?: TaskDefinition<any, any>[];
   /** How long a worker stays live in the task catalog after its last heartbeat. Default 15 s. */
   workerTtlMs?: number;
+}
+
+/** A task type as `GET /v1/task-types` lists it. */
+export interface TaskTypeView {
+  name: string;
+  description: string | null;
+  /** Where a run's invocation goes unless its workflow declares it external. */
+  execution: 'in-process' | 'external';
+  input: unknown;
+  output: unknown;
+  retry: unknown;
+  timeoutMs: number | null;
+  workers: { workerId: string; host: string; version: string; kind: string; heartbeatAt: string; expiresAt: string }[];
+  queue: { waiting: number; delayed: number; oldestWaitingMs: number | null };
+  failuresLastHour: number;
+  /** Live workers that publish different schemas for this name, or null. */
+  conflict: SchemaConflict | null;
 }
 
 export interface WorkflowSummary {
@@ -109,6 +127,8 @@ export function createEngine(opts: EngineOptions) {
     tasks: new Queue('tasks', { connection: bullConnection, prefix: keys.queuePrefix() }),
     timers: new Queue('timers', { connection: bullConnection, prefix: keys.queuePrefix() }),
   };
+  /** The queues in-process task handlers consume (one today; the single place that names them). */
+  const taskQueues = (): Queue[] => [queues.tasks];
   metrics.setQueueDepth(async () => ({
     tasks: await queues.tasks.getJobCounts('waiting', 'active', 'delayed', 'failed'),
     timers: await queues.timers.getJobCounts('waiting', 'active', 'delayed', 'failed'),
@@ -287,6 +307,92 @@ export function createEngine(opts: EngineOptions) {
     /** Heartbeat of a worker into the live task catalog. */
     publishWorker(worker: Omit<WorkerIdentity, 'host'> & { host?: string }, tasks: PublishedTask[]): Promise<void> {
       return catalog.publish({ ...worker, host: worker.host ?? hostname() }, tasks);
+    },
+
+    /**
+     * Every task type this installation knows: registered in this process, served by a live worker, or
+     * offered to external workers; each with its schemas, live workers, queue depth, oldest waiting age,
+     * failures in the last hour, and the schemas live workers disagree on.
+     */
+    async listTaskTypes(): Promise<TaskTypeView[]> {
+      const now = clock.now();
+      const names = new Set([...registry.taskNames(), ...(await catalog.types()), ...(await external.types())]);
+      // In-process queue depth per task name, from the jobs waiting in the task queues.
+      const inProcess = new Map<string, { waiting: number; delayed: number; oldest: number | null }>();
+      for (const q of taskQueues()) {
+        for (const [state, jobs] of [['waiting', await q.getJobs(['waiting', 'prioritized'], 0, 999)], ['delayed', await q.getJobs(['delayed'], 0, 999)]] as const) {
+          for (const job of jobs) {
+            if (!job) continue;
+            const d = inProcess.get(job.name) ?? { waiting: 0, delayed: 0, oldest: null };
+            d[state]++;
+            if (state === 'waiting') d.oldest = Math.min(d.oldest ?? job.timestamp, job.timestamp);
+            inProcess.set(job.name, d);
+          }
+        }
+      }
+      const out: TaskTypeView[] = [];
+      for (const name of [...names].sort()) {
+        const def = registry.task(name);
+        const [workers, failures, ext] = await Promise.all([catalog.live(name), catalog.failuresLastHour(name), external.depth(name)]);
+        const published = workers.find((w) => w.task.input !== undefined || w.task.output !== undefined)?.task;
+        const local = inProcess.get(name);
+        const oldest = [ext.oldestWaitingMs, local?.oldest != null ? now - local.oldest : null].filter((x): x is number => x !== null);
+        out.push({
+          name,
+          description: def?.description ?? published?.description ?? null,
+          execution: registry.isExternal(undefined, name) ? 'external' : 'in-process',
+          input: def?.input ?? published?.input ?? null,
+          output: def?.output ?? published?.output ?? null,
+          retry: def ? { ...defaultRetry, ...(def.retry ?? {}) } : (published?.retry ?? null),
+          timeoutMs: def?.timeoutMs ?? published?.timeoutMs ?? null,
+          workers: workers.map((w) => ({ workerId: w.workerId, host: w.host, version: w.version, kind: w.kind, heartbeatAt: iso(w.heartbeatAt), expiresAt: iso(w.expiresAt) })),
+          queue: { waiting: ext.waiting + (local?.waiting ?? 0), delayed: ext.delayed + (local?.delayed ?? 0), oldestWaitingMs: oldest.length ? Math.max(...oldest) : null },
+          failuresLastHour: failures,
+          conflict: catalog.conflictOf(workers),
+        });
+      }
+      return out;
+    },
+
+    /**
+     * Watch for runs waiting on a task type no live worker serves: a task that waited `alertMs` while
+     * its type had no live worker gets one `task.unserved` entry on its run's history (the run keeps
+     * waiting). Any number of processes may watch: each task is reported once.
+     */
+    startUnservedWatch(options: { alertMs: number; everyMs?: number }): void {
+      const check = async () => {
+        const now = clock.now();
+        // In-process tasks: a queue nobody consumes (an `api`-only installation, workers all down).
+        for (const q of taskQueues()) {
+          for (const job of await q.getJobs(['waiting', 'prioritized'], 0, 999)) {
+            if (!job || job.timestamp > now - options.alertMs || (await catalog.live(job.name)).length) continue;
+            const data = job.data as { runId: RunId; taskId: string };
+            if (!(await redis.set(keys.custom('unserved', data.taskId), '1', 'EX', 86_400, 'NX'))) continue;
+            await appendEntry(data.runId, 'task.unserved', {
+              task: job.name, taskId: data.taskId, waitingMs: now - job.timestamp,
+              message: `no live worker has served task type ${job.name} for ${Math.round(options.alertMs / 1000)} s; the run keeps waiting`,
+            }, 'engine');
+            logger.warn({ task: job.name, taskId: data.taskId, runId: data.runId }, `task ${job.name} has no live worker`);
+          }
+        }
+        for (const type of await external.types()) {
+          const stale = await external.waitingSince(type, now - options.alertMs);
+          if (!stale.length || (await catalog.live(type)).length) continue;
+          for (const t of stale) {
+            if (!(await external.claimUnserved(t.taskId))) continue;
+            await appendEntry(t.runId as RunId, 'task.unserved', {
+              task: type, taskId: t.taskId, waitingMs: now - t.since,
+              message: `no live worker has served task type ${type} for ${Math.round(options.alertMs / 1000)} s; the run keeps waiting`,
+            }, 'engine');
+            logger.warn({ task: type, taskId: t.taskId, runId: t.runId }, `task ${type} has no live worker`);
+          }
+        }
+      };
+      const timer = setInterval(() => {
+        check().catch((err) => logger.warn({ err }, 'checking for unserved tasks failed'));
+      }, options.everyMs ?? Math.min(30_000, Math.max(500, Math.floor(options.alertMs / 2))));
+      timer.unref();
+      closers.push(async () => clearInterval(timer));
     },
 
     /** A failed attempt of a task type, counted in the catalog's failures of the last hour. */

@@ -2,7 +2,7 @@
 import type { Engine } from '../../engine/index.ts';
 import type { RouteTable } from '../route.ts';
 import { errorSchema } from '../schemas/common.ts';
-import { completeBody, extendLockBody, externalTaskParams, failBody, fetchBody, fetchReply, settledReply } from '../schemas/external-tasks.ts';
+import { completeBody, extendLockBody, externalTaskParams, failBody, fetchBody, fetchReply, settledReply, taskTypeSchema } from '../schemas/external-tasks.ts';
 
 const lockErrors = {
   404: { description: 'no such task', schema: errorSchema },
@@ -11,6 +11,13 @@ const lockErrors = {
 };
 
 export function externalTaskRoutes(routes: RouteTable, engine: Engine): void {
+  routes.add({
+    method: 'get', path: '/v1/task-types', summary: 'The live task catalog: every task type with its schemas, live workers, queue depth, oldest waiting age and failures in the last hour', tag: 'external-tasks', access: 'viewer',
+    responses: { 200: { description: 'task types by name', schema: { type: 'object', properties: { items: { type: 'array', items: taskTypeSchema } } } } },
+  }, async (ctx) => {
+    ctx.body = { items: await engine.listTaskTypes() };
+  });
+
   routes.add({
     method: 'post', path: '/v1/external-tasks/fetch', summary: 'Lock up to max waiting tasks of the given types (long-polls up to waitMs)', tag: 'external-tasks', access: 'worker',
     body: fetchBody,

@@ -90,3 +90,30 @@ export const taskDeclarationsSchema = {
     },
   },
 } as const;
+
+export const taskTypeSchema = {
+  type: 'object',
+  required: ['name', 'execution', 'workers', 'queue', 'failuresLastHour', 'conflict'],
+  properties: {
+    name: { type: 'string' },
+    description: { type: ['string', 'null'] },
+    execution: { enum: ['in-process', 'external'], description: 'where an invocation goes unless its workflow declares the task external' },
+    input: { description: 'JSON Schema of the input (code declaration, else a live worker)' },
+    output: { description: 'JSON Schema of the output' },
+    retry: {},
+    timeoutMs: { type: ['integer', 'null'] },
+    workers: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          workerId: { type: 'string' }, host: { type: 'string' }, version: { type: 'string' }, kind: { enum: ['in-process', 'package', 'http'] },
+          heartbeatAt: { type: 'string', format: 'date-time' }, expiresAt: { type: 'string', format: 'date-time' },
+        },
+      },
+    },
+    queue: { type: 'object', properties: { waiting: { type: 'integer' }, delayed: { type: 'integer' }, oldestWaitingMs: { type: ['integer', 'null'] } } },
+    failuresLastHour: { type: 'integer' },
+    conflict: { type: ['object', 'null'], description: 'live workers that publish different schemas for this name', properties: { workers: { type: 'array', items: { type: 'object' } } } },
+  },
+} as const;
