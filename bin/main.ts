@@ -29,6 +29,7 @@ export interface Config {
   rateLimit: { perSecond: number; burst: number };
   workerTtlMs: number;
   noWorkerAlertMs: number;
+  externalTasks: string[];
 }
 
 /** `perSecond[:burst]` per API key; default 200:400. */
@@ -55,6 +56,7 @@ export function readConfig(env: NodeJS.ProcessEnv, role: Role): Config {
     rateLimit: parseRateLimit(env.SERVICECHART_RATE_LIMIT),
     workerTtlMs: Number(env.SERVICECHART_WORKER_TTL_MS || 15_000),
     noWorkerAlertMs: Number(env.SERVICECHART_NO_WORKER_ALERT_MS || 300_000),
+    externalTasks: (env.SERVICECHART_EXTERNAL_TASKS ?? '').split(',').map((s) => s.trim()).filter(Boolean),
   };
 }
 
@@ -101,7 +103,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
   redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
   if (cfg.redisUrl) await checkRedisDurability(redis, logger);
 
-  const engine = createEngine({ redis, logger, prefix: cfg.prefix, workflows: builtInWorkflows, tasks: createBuiltInTasks(adaptersFromEnv(env)), workerTtlMs: cfg.workerTtlMs });
+  const engine = createEngine({ redis, logger, prefix: cfg.prefix, workflows: builtInWorkflows, tasks: createBuiltInTasks(adaptersFromEnv(env)), workerTtlMs: cfg.workerTtlMs, externalTasks: cfg.externalTasks });
   // Runs waiting on a task type no live worker serves get a task.unserved entry (every role watches; once per task).
   engine.startUnservedWatch({ alertMs: cfg.noWorkerAlertMs });
 

@@ -11,7 +11,8 @@ import type { Keys } from './keys.ts';
 import type { Scripts, SettleResult } from './scripts.ts';
 import type { RunStore } from './runs.ts';
 import type { Registry, RegisteredWorkflow } from './registry.ts';
-import { defaultRetry } from './tasks.ts';
+import { defaultRetry, type RetryPolicy } from './tasks.ts';
+import type { PublishedTask } from './catalog.ts';
 import type { RunId, TaskId } from './ids.ts';
 
 /** How long a result being applied keeps its lock: a process that dies meanwhile re-delivers the task. */
@@ -35,6 +36,8 @@ export interface LockedTask {
 }
 
 export interface FetchArgs {
+  /** Whether asking marks the worker live in the catalog for `types` (HTTP workers); default true. */
+  announce?: boolean;
   workerId: string;
   types: string[];
   max: number;
@@ -51,8 +54,8 @@ export interface ExternalTaskDeps {
   registry: Registry;
   runs: () => RunStore;
   resolveWorkflow(name: string, version?: number): Promise<RegisteredWorkflow | undefined>;
-  /** The output schema live workers published for a type (the catalog), when code declares none. */
-  publishedOutput(type: string): Promise<Record<string, unknown> | undefined>;
+  /** What a live worker published for a type (the catalog): schemas and retry, when code declares none. */
+  published(type: string): Promise<PublishedTask | undefined>;
   /** A worker asked for these types: the catalog marks it live for them. */
   seen(workerId: string, types: string[]): Promise<void>;
   /** A failed attempt of a type, for the catalog's failures in the last hour. */
@@ -79,9 +82,10 @@ export function createExternalTasks(deps: ExternalTaskDeps) {
     const code = deps.registry.task(type);
     const wf = await deps.resolveWorkflow(workflow, version).catch(() => undefined);
     const declared = wf?.tasks?.[type];
+    const published = code && declared ? undefined : await deps.published(type);
     return {
-      retry: { ...defaultRetry, ...(code?.retry ?? {}), ...(declared?.retry ?? {}) },
-      output: (code?.output as Record<string, unknown> | undefined) ?? declared?.output ?? (await deps.publishedOutput(type)),
+      retry: { ...defaultRetry, ...((published?.retry ?? {}) as Partial<RetryPolicy>), ...(code?.retry ?? {}), ...(declared?.retry ?? {}) },
+      output: declared?.output ?? (code?.output as Record<string, unknown> | undefined) ?? (published?.output as Record<string, unknown> | undefined),
     };
   }
 
@@ -137,7 +141,7 @@ export function createExternalTasks(deps: ExternalTaskDeps) {
 
   /** Long-poll: up to `max` tasks of `types`, waiting up to `waitMs` for the first. */
   async function fetch(args: FetchArgs): Promise<LockedTask[]> {
-    await deps.seen(args.workerId, args.types);
+    if (args.announce !== false) await deps.seen(args.workerId, args.types);
     const until = Date.now() + args.waitMs;
     for (;;) {
       const got = await fetchOnce(args);

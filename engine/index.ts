@@ -61,6 +61,11 @@ export interface EngineOptions {
   tasks?: TaskDefinition<any, any>[];
   /** How long a worker stays live in the task catalog after its last heartbeat. Default 15 s. */
   workerTtlMs?: number;
+  /**
+   * Task types offered to external workers although a handler is registered (a built-in task a team
+   * serves itself). Every process of an installation must say the same.
+   */
+  externalTasks?: string[];
 }
 
 /** A task type as `GET /v1/task-types` lists it. */
@@ -137,9 +142,8 @@ export function createEngine(opts: EngineOptions) {
   const catalog = createCatalog({ redis, keys, clock, logger, ttlMs: opts.workerTtlMs ?? 15_000 });
   const external = createExternalTasks({
     redis, keys, scripts, clock, registry, runs: () => runs, resolveWorkflow: (name, version) => resolveWorkflow(name, version),
-    async publishedOutput(type) {
-      const pub = (await catalog.live(type)).find((p) => p.task.output !== undefined);
-      return pub?.task.output as Record<string, unknown> | undefined;
+    async published(type) {
+      return (await catalog.live(type)).find((p) => p.task.input !== undefined || p.task.output !== undefined)?.task;
     },
     async seen(workerId, types) {
       // An HTTP worker is live for the types it asks for; what it publishes has no schemas.
@@ -159,6 +163,7 @@ export function createEngine(opts: EngineOptions) {
   });
 
   for (const t of opts.tasks ?? []) registry.registerTask(t);
+  registry.routeExternally(opts.externalTasks ?? []);
   for (const w of opts.workflows ?? []) registry.registerWorkflow(w);
 
   const loading = new Map<string, Promise<RegisteredWorkflow | undefined>>();

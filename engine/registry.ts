@@ -73,6 +73,8 @@ export class Registry {
   private readonly workflows = new Map<string, RegisteredWorkflow>();
   private readonly latest = new Map<string, number>();
   private readonly tasks = new Map<string, TaskDefinition<any, any>>();
+  /** Code tasks configured to go to external workers although a handler exists (SERVICECHART_EXTERNAL_TASKS). */
+  private readonly routedOut = new Set<string>();
   private readonly ajv = new Ajv({ allErrors: true, strict: false });
 
   registerTask(task: TaskDefinition<any, any>): void {
@@ -94,9 +96,14 @@ export class Registry {
    * declaration says `external: true`, or when no handler for it is registered in this process.
    */
   isExternal(wf: WorkflowDefinition | undefined, name: string): boolean {
-    if (wf?.tasks?.[name]?.external) return true;
+    if (wf?.tasks?.[name]?.external || this.routedOut.has(name)) return true;
     const def = this.tasks.get(name);
     return !def?.handler || def.external === true;
+  }
+
+  /** Send these task types to external workers even where a handler is registered. */
+  routeExternally(names: Iterable<string>): void {
+    for (const n of names) this.routedOut.add(n);
   }
 
   /** Register a workflow version; refuses a machine whose names do not all resolve. */

@@ -166,7 +166,7 @@ export async function startTaskWorker(opts: TaskWorkerOptions): Promise<TaskWork
     workerId: opts.identity?.workerId ?? `${hostname()}:${pid}:${randomBytes(3).toString('hex')}`,
     kind: opts.identity?.kind ?? ('in-process' as const), version: opts.identity?.version ?? servicechartVersion,
   };
-  const served = () => engine.registry.taskNames().map((n) => engine.registry.task(n)!).filter((d) => d.handler && !d.external).map(publishedOf);
+  const served = () => engine.registry.taskNames().map((n) => engine.registry.task(n)!).filter((d) => d.handler && !engine.registry.isExternal(undefined, d.name)).map(publishedOf);
   const beat = () => engine.publishWorker(identity, served()).catch((err) => logger.warn({ err }, 'publishing to the task catalog failed'));
   await beat();
   const heartbeat = setInterval(beat, Math.max(200, Math.floor(engine.catalog.ttlMs / 3)));

@@ -74,9 +74,12 @@ test.after(async () => {
   await h.close();
 });
 
-test('the documentation shows this very worker', () => {
+test('the documentation shows this very worker, and its workflow example registers', async () => {
   const doc = readFileSync(`${root}docs/external-tasks.md`, 'utf8');
   assert.ok(doc.includes(readFileSync(script, 'utf8').trim()), 'docs/external-tasks.md embeds examples/shell-worker/worker.sh verbatim');
+  const example = JSON.parse(/```json\n([\s\S]*?)\n```/.exec(doc)![1]);
+  const res = await h.call('POST', '/v1/workflows', { body: { ...example, name: 'doc-example' } });
+  assert.is(res.status, 201, JSON.stringify(res.body));
 });
 
 test('a shell worker drives a run from start to end over HTTP', async () => {
