@@ -58,6 +58,8 @@ export interface ExternalTaskDeps {
   published(type: string): Promise<PublishedTask | undefined>;
   /** A worker asked for these types: the catalog marks it live for them. */
   seen(workerId: string, types: string[]): Promise<void>;
+  /** How often a long poll renews that mark (well inside the catalog's time to live). */
+  seenEveryMs: number;
   /** A failed attempt of a type, for the catalog's failures in the last hour. */
   failed(type: string, taskId: string): Promise<void>;
 }
@@ -141,9 +143,16 @@ export function createExternalTasks(deps: ExternalTaskDeps) {
 
   /** Long-poll: up to `max` tasks of `types`, waiting up to `waitMs` for the first. */
   async function fetch(args: FetchArgs): Promise<LockedTask[]> {
-    if (args.announce !== false) await deps.seen(args.workerId, args.types);
+    const announce = args.announce !== false;
+    if (announce) await deps.seen(args.workerId, args.types);
+    let seenAt = Date.now();
     const until = Date.now() + args.waitMs;
     for (;;) {
+      // A worker waiting in a long poll is live: renew its mark while it waits.
+      if (announce && Date.now() - seenAt >= deps.seenEveryMs) {
+        seenAt = Date.now();
+        await deps.seen(args.workerId, args.types);
+      }
       const got = await fetchOnce(args);
       const left = until - Date.now();
       if (got.length || left <= 0 || args.signal?.aborted) return got;

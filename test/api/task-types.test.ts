@@ -78,6 +78,13 @@ async function publishConflict(): Promise<void> {
   await h.engine.publishWorker({ workerId: 'team-b', kind: 'package', version: '2.0.0' }, [task({ type: 'object', required: ['key'] })]);
 }
 
+test('an HTTP worker waiting in a long poll longer than the time to live stays live', async () => {
+  const poll = h.call('POST', '/v1/external-tasks/fetch', { key: 'worker', body: { workerId: 'patient', types: ['probe_ntp'], waitMs: TTL * 3 } });
+  await new Promise((r) => setTimeout(r, TTL * 2));
+  assert.ok((await typeOf('probe_ntp')).workers.some((w: any) => w.workerId === 'patient'), 'still live mid-poll');
+  assert.is((await poll).body.tasks.length, 0);
+});
+
 test('two workers publishing different schemas for one name are reported', async () => {
   await publishConflict();
   const t = await typeOf('open_ticket');
