@@ -4,7 +4,7 @@ import type { Redis } from 'ioredis';
 import { systemClock, type Clock } from './clock.ts';
 import { createKeys } from './keys.ts';
 import { createScripts } from './scripts.ts';
-import { Registry, type RegisteredWorkflow } from './registry.ts';
+import { Registry, checkMachineNames, type RegisteredWorkflow } from './registry.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { createOutbox } from './outbox.ts';
 import { createKpiStore, type KpiReport, type OpenRun } from './kpis.ts';
@@ -412,6 +412,20 @@ export function createEngine(opts: EngineOptions) {
 
     registerWorkflow(def: WorkflowDefinition): void {
       registry.registerWorkflow(def);
+      codeWorkflows.add(def.name);
+    },
+
+    /**
+     * Register a code workflow at start whose tasks may be served only by remote workers: each task name
+     * must be registered here or served by a live worker in the task catalog (VALIDATION_FAILED otherwise).
+     * @example
+     * await engine.registerWorkflowChecked(onboarding); // invokes `create_account`, served by a package worker
+     */
+    async registerWorkflowChecked(def: WorkflowDefinition): Promise<void> {
+      const served = await liveTaskNames();
+      const problems = checkMachineNames(def.machine, (n) => registry.isTask(n) || def.tasks?.[n] !== undefined || served.has(n));
+      if (problems.length) throw validationError(`workflow ${def.name}@${def.version} uses names that are not registered`, problems);
+      registry.registerWorkflow(def, { trusted: true });
       codeWorkflows.add(def.name);
     },
 

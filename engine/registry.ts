@@ -7,6 +7,8 @@ import type { TaskDefinition } from './tasks.ts';
 import { ErrorCode, ServicechartError, validationError, type Problem } from './errors.ts';
 
 export interface RegisteredWorkflow extends WorkflowDefinition {
+  /** Its task names were checked against more than this process's registry (the live catalog). */
+  tasksChecked?: boolean;
   validateInput: ValidateFunction | null;
   validateEvent: Record<string, ValidateFunction>;
 }
@@ -136,7 +138,7 @@ export class Registry {
         throw validationError(`the schema of event ${type} in ${key} does not compile`, [{ path: `/eventSchemas/${type}`, message: (err as Error).message }]);
       }
     }
-    const reg: RegisteredWorkflow = { ...def, validateInput, validateEvent };
+    const reg: RegisteredWorkflow = { ...def, validateInput, validateEvent, ...(opts.trusted ? { tasksChecked: true } : {}) };
     this.workflows.set(key, reg);
     if ((this.latest.get(def.name) ?? 0) < def.version) this.latest.set(def.name, def.version);
     return reg;

@@ -265,7 +265,7 @@ export function createRunStore(deps: RunStoreDeps) {
     return {
       machine: wf.machine as AnyStateMachine, now: clock.now(), actor,
       // A JSON workflow's task names were checked when it was registered (against the live catalog too).
-      isTask: wf.definition !== undefined ? () => true : registry.isTask,
+      isTask: wf.definition !== undefined || wf.tasksChecked ? () => true : registry.isTask,
       isExternal: (src: string) => registry.isExternal(wf, src),
       cached: run ? cachedSnapshot(run) : undefined,
     };

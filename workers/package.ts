@@ -6,14 +6,15 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { Ajv, type ValidateFunction } from 'ajv';
 import {
-  createEngine, servicechartVersion, silentLogger, type Engine, type LockedTask, type Logger, type TaskDefinition,
+  createEngine, servicechartVersion, silentLogger, type Engine, type LockedTask, type Logger, type TaskDefinition, type WorkflowDefinition,
 } from '../engine/index.ts';
 import { builtInWorkflows } from '../workflows/index.ts';
 import { builtInTasks } from './tasks/index.ts';
 import { publishedOf } from './runtime.ts';
 
 export { defineTask, NonRetryableTaskError, ServicechartError, ErrorCode } from '../engine/index.ts';
-export type { TaskDefinition, TaskContext, TaskServices, RetryPolicy, Logger } from '../engine/index.ts';
+export { defineWorkflow, taskActors } from '../engine/index.ts';
+export type { TaskDefinition, TaskContext, TaskServices, RetryPolicy, Logger, WorkflowDefinition } from '../engine/index.ts';
 
 export interface RunWorkerOptions {
   /** A Redis URL (`redis://…`, `rediss://…`), or a connection you own (the worker opens its own copy of it). */
@@ -34,6 +35,11 @@ export interface RunWorkerOptions {
   workerTtlMs?: number;
   /** Built-in tasks the installation sends to external workers (`SERVICECHART_EXTERNAL_TASKS`). */
   externalTasks?: string[];
+  /**
+   * The installation's own code workflows whose runs invoke these tasks. The worker applies each result
+   * to its run itself, so it must know the run's workflow: built-in and JSON workflows it knows already.
+   */
+  workflows?: WorkflowDefinition[];
 }
 
 export interface RunningWorker {
@@ -66,6 +72,8 @@ export async function runWorker(opts: RunWorkerOptions): Promise<RunningWorker> 
     redis, prefix: opts.prefix ?? 'sc', logger, workflows: builtInWorkflows, tasks: builtInTasks,
     workerTtlMs: opts.workerTtlMs, externalTasks: [...(opts.externalTasks ?? []), ...names],
   });
+  // The tasks served here may be the only ones these workflows name: they are declared by this very worker.
+  for (const wf of opts.workflows ?? []) await engine.registerWorkflowChecked({ ...wf, tasks: { ...Object.fromEntries(names.map((n) => [n, { external: true }])), ...(wf.tasks ?? {}) } });
   const workerId = opts.workerId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   const concurrency = Math.max(1, opts.concurrency ?? 10);
   const lockMs = Math.max(1000, opts.lockMs ?? 30_000);
@@ -116,6 +124,12 @@ export async function runWorker(opts: RunWorkerOptions): Promise<RunningWorker> 
       const e = err as { name?: string; code?: string; message?: string };
       if (e.code === 'TASK_WITHDRAWN' || (controller.signal.aborted && (controller.signal.reason as { code?: string })?.code === 'TASK_WITHDRAWN')) {
         logger.info({ task: task.type, taskId: task.id }, 'task withdrawn: the run no longer waits for it');
+        return;
+      }
+      if (e.code === 'INTERNAL') {
+        // The run's workflow is not known here (a code workflow not passed as `workflows`): the result
+        // cannot be applied by this worker; the lock lapses and the task is offered again.
+        logger.error({ err: e.message, task: task.type, taskId: task.id, runId: task.runId }, 'cannot apply the result: pass the run\'s workflow to runWorker({ workflows })');
         return;
       }
       try {

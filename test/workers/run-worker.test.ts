@@ -4,7 +4,9 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { startHarness, type Harness } from '../api/harness.ts';
 import { redisUrl, waitFor } from '../helpers.ts';
+import { assign, setup } from 'xstate';
 import { defineTask, NonRetryableTaskError, runWorker, type RunningWorker } from '../../workers/package.ts';
+import { defineWorkflow, taskActors } from '../../engine/index.ts';
 
 let h: Harness;
 let worker: RunningWorker;
@@ -92,6 +94,32 @@ test('a thrown error is retried with the same idempotency key; NonRetryableTaskE
   assert.equal(rb.state, 'failed');
   assert.is(rb.context.error, 'no such service');
   assert.is(seen.length, 1);
+});
+
+test('a code workflow whose task only a remote worker serves is checked against the live catalog at start', async () => {
+  const machine = setup({ actors: taskActors('lookup_service_owner', 'no_such_task') }).createMachine({
+    id: 'owner-code', initial: 'lookup', context: { owner: null as string | null },
+    states: {
+      lookup: { invoke: { src: 'lookup_service_owner', input: { service: 'search' }, onDone: { target: 'done', actions: assign({ owner: ({ event }) => (event.output as { owner: string }).owner }) } } },
+      done: { type: 'final' },
+    },
+  });
+  const def = defineWorkflow({ name: 'owner-code', version: 1, description: 'code workflow, remote task', machine });
+  assert.throws(() => h.engine.registerWorkflow(def), 'not in this process: the synchronous check refuses it');
+  await h.engine.registerWorkflowChecked(def);
+  const typo = defineWorkflow({ name: 'owner-typo', version: 1, description: '', machine: setup({ actors: taskActors('lookup_servce_owner') }).createMachine({ initial: 'a', states: { a: { invoke: { src: 'lookup_servce_owner' } } } }) });
+  try {
+    await h.engine.registerWorkflowChecked(typo);
+    assert.unreachable('a name nobody serves is refused');
+  } catch (err) {
+    assert.is((err as { code?: string }).code, 'VALIDATION_FAILED');
+  }
+  // The worker applies results itself, so it is given the installation's code workflows too.
+  await worker.close(2000);
+  worker = await runWorker({ redis: await redisUrl(), prefix: h.prefix, tasks: [lookup], workflows: [def], lockMs: 2000 });
+  const { run } = await h.engine.startRun({ workflow: 'owner-code' });
+  const ended = await finished(run.id);
+  assert.is(ended.context.owner, 'team-search');
 });
 
 test.run();
