@@ -62,6 +62,8 @@ export interface ExternalTaskDeps {
   seenEveryMs: number;
   /** A failed attempt of a type, for the catalog's failures in the last hour. */
   failed(type: string, taskId: string): Promise<void>;
+  /** An attempt's outcome, for the metrics. */
+  attempt(type: string, outcome: 'completed' | 'retrying' | 'failed'): void;
 }
 
 export function createExternalTasks(deps: ExternalTaskDeps) {
@@ -208,6 +210,7 @@ export function createExternalTasks(deps: ExternalTaskDeps) {
       }
     }
     const { runId } = await deliver(id, token, { ok: true, output });
+    deps.attempt(rec.type, 'completed');
     return { id, runId };
   }
 
@@ -216,12 +219,13 @@ export function createExternalTasks(deps: ExternalTaskDeps) {
     const rec = await record(id);
     const attempt = Number(rec.attempt);
     const error: ErrorData = { code: ErrorCode.TASK_FAILED, message: f.message };
-    await deps.failed(rec.type, id).catch(() => undefined);
     if (f.retryable && attempt < Number(rec.maxAttempts)) {
       const delay = f.retryInMs ?? Number(rec.backoffMs) * 2 ** (attempt - 1);
       const at = clock.now() + delay;
       const res = await settle(id, 'retry', token, at);
       if (!res.ok) throw settleError(res, id);
+      deps.attempt(rec.type, 'retrying');
+      await deps.failed(rec.type, id).catch(() => undefined);
       const marked = await deps.runs().markTask(rec.runId as RunId, id, 'retrying', attempt, {
         type: 'task.retrying', at: iso(clock.now()), actor: `task:${rec.type}`, task: rec.type, taskId: id, attempt, error, retryAt: iso(at),
       });
@@ -232,6 +236,8 @@ export function createExternalTasks(deps: ExternalTaskDeps) {
       return { id, runId: rec.runId, retrying: true, nextAttemptAt: iso(at) };
     }
     const { runId } = await deliver(id, token, { ok: false, error });
+    deps.attempt(rec.type, 'failed');
+    await deps.failed(rec.type, id).catch(() => undefined);
     return { id, runId, retrying: false, nextAttemptAt: null };
   }
 

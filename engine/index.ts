@@ -152,6 +152,7 @@ export function createEngine(opts: EngineOptions) {
       await catalog.publish({ workerId, host: 'http', version: 'http', kind: 'http' }, tasks);
     },
     failed: (type, taskId) => catalog.failed(type, taskId),
+    attempt: (type, outcome) => metrics.taskAttempt(type, outcome),
     seenEveryMs: Math.max(100, Math.floor(catalog.ttlMs / 3)),
   });
   const outbox = createOutbox({
