@@ -3,6 +3,9 @@ import type { JSONSchemaType } from 'ajv';
 import { ServicechartError, ErrorCode } from './errors.ts';
 import type { RunId, TaskId } from './ids.ts';
 import type { RunView } from './types.ts';
+import type { TaskDeclaration } from '../workflows/lib/define.ts';
+
+export type { TaskDeclaration };
 
 export interface RetryPolicy {
   /** Total attempts, the first included. */
@@ -71,17 +74,6 @@ export interface TaskDefinition<TInput, TOutput> {
   external?: boolean;
 }
 
-/** A task a JSON workflow declares (its `tasks` map): what external workers must honour. */
-export interface TaskDeclaration {
-  /** Offered to external workers even when an in-process handler exists. */
-  external?: boolean;
-  description?: string;
-  /** JSON Schema of the input the workflow passes. */
-  input?: Record<string, unknown>;
-  /** JSON Schema a worker's output must match (`complete` answers 422 otherwise). */
-  output?: Record<string, unknown>;
-  retry?: Partial<RetryPolicy>;
-}
 
 export const defaultRetry: RetryPolicy = { attempts: 3, backoffMs: 1000 };
 export const defaultTimeoutMs = 30_000;

@@ -1,6 +1,8 @@
 -- extFetch: lock up to `max` waiting tasks of one type for a worker. Locks that expired first go
 -- back to their type's ready set (the worker holding them lost them; its token no longer works).
 -- KEYS[1] ready set of the type, KEYS[2] locked set (score = lock deadline)
+-- Records and ready sets of tasks found in a set derive from the prefixes in ARGV (their ids are only known
+-- inside the script); every such key carries the same {hash tag} as KEYS, so all stay in one Cluster slot.
 -- ARGV[1] task record key prefix, ARGV[2] ready set key prefix, ARGV[3] now (ms), ARGV[4] max,
 -- ARGV[5] lock ms, ARGV[6] worker id, ARGV[7 .. 6+max] fresh lock tokens
 -- Replies: a list of task records (HGETALL flat lists), at most max

@@ -1,6 +1,8 @@
 -- extSettle: what a worker holding a lock may do with it, only with the current token and before
 -- the lock's deadline. A lock found expired goes back to its type's ready set at once.
 -- KEYS[1] task record hash, KEYS[2] locked set
+-- Records and ready sets of tasks found in a set derive from the prefixes in ARGV (their ids are only known
+-- inside the script); every such key carries the same {hash tag} as KEYS, so all stay in one Cluster slot.
 -- ARGV[1] action: 'begin' (complete or give up: the result is being applied; the lock holds for
 --         ARGV[4] ms more so a crash now re-delivers the task; field `prior` says whether it was
 --         being applied already), 'finish' (the result was applied),

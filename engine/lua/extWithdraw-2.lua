@@ -1,6 +1,8 @@
 -- extWithdraw: the run no longer waits for an external task (it left the state, or ended). The record
 -- stays a day as a tombstone, so its worker hears 410 and a late outbox flush does not offer it again.
 -- KEYS[1] task record hash, KEYS[2] locked set
+-- Records and ready sets of tasks found in a set derive from the prefixes in ARGV (their ids are only known
+-- inside the script); every such key carries the same {hash tag} as KEYS, so all stay in one Cluster slot.
 -- ARGV[1] ready set key prefix, ARGV[2] task id
 -- Replies: 1 withdrawn, 0 nothing to withdraw (unknown, done or withdrawn already)
 local st = redis.call('HMGET', KEYS[1], 'status', 'type')

@@ -1,6 +1,5 @@
 // The vocabulary process owners use to write a workflow in TypeScript: a named, versioned XState machine.
 import { fromPromise, type AnyStateMachine, type PromiseActorLogic } from 'xstate';
-import type { TaskDeclaration } from '../../engine/tasks.ts';
 
 export interface WorkflowDefinition {
   /** Stable name, the one API filters and webhooks use (`incident`). */
@@ -23,6 +22,18 @@ export interface WorkflowDefinition {
   definition?: unknown;
   /** Tasks a JSON workflow declares (external ones, with the schemas their workers must honour). */
   tasks?: Record<string, TaskDeclaration>;
+}
+
+/** A task a JSON workflow declares (its `tasks` map): what external workers must honour. */
+export interface TaskDeclaration {
+  /** Offered to external workers even when an in-process handler exists. */
+  external?: boolean;
+  description?: string;
+  /** JSON Schema of the input the workflow passes. */
+  input?: Record<string, unknown>;
+  /** JSON Schema a worker's output must match (`complete` answers 422 otherwise). */
+  output?: Record<string, unknown>;
+  retry?: { attempts?: number; backoffMs?: number };
 }
 
 /**
