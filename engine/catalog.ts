@@ -59,16 +59,19 @@ export function createCatalog(deps: { redis: Redis; keys: Keys; clock: Clock; lo
     }
     await pipe.exec();
     // A worker checks its schemas against the live ones when it first publishes a name: the one that
-    // starts second logs the conflict (the API reports it on every read).
-    for (const task of tasks) {
-      const key = `${task.name}:${worker.workerId}`;
-      if ((task.input === undefined && task.output === undefined) || checked.has(key)) continue;
-      checked.add(key);
-      const conflict = conflictOf(await live(task.name));
-      if (conflict) {
-        logger.warn({ task: task.name, workers: conflict.workers.map((w) => w.workerId) }, `workers publish different schemas for task ${task.name}`);
-      }
-    }
+    // starts second logs the conflict (the API reports it on every read). One round trip for all names.
+    const fresh = tasks.filter((t) => (t.input !== undefined || t.output !== undefined) && !checked.has(`${t.name}:${worker.workerId}`));
+    if (!fresh.length) return;
+    for (const t of fresh) checked.add(`${t.name}:${worker.workerId}`);
+    const read = redis.pipeline();
+    for (const t of fresh) read.hgetall(keys.catalogType(t.name));
+    const replies = (await read.exec()) ?? [];
+    fresh.forEach((t, i) => {
+      const all = (replies[i]?.[1] ?? {}) as Record<string, string>;
+      const pubs = Object.values(all).map((json) => JSON.parse(json) as Publication).filter((p) => p.expiresAt > now);
+      const conflict = conflictOf(pubs);
+      if (conflict) logger.warn({ task: t.name, workers: conflict.workers.map((w) => w.workerId) }, `workers publish different schemas for task ${t.name}`);
+    });
   }
 
   /** A worker stopping says so at once rather than waiting out its time to live. */

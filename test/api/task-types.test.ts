@@ -5,6 +5,7 @@ import * as assert from 'uvu/assert';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { startHarness, KEYS, type Harness } from './harness.ts';
 import { kill9, redisUrl, spawnReady, waitFor } from '../helpers.ts';
+import { createEngine } from '../../engine/index.ts';
 
 const TTL = 1500;
 let h: Harness;
@@ -91,6 +92,12 @@ test('two workers publishing different schemas for one name are reported', async
   assert.is(t.workers.length, 2);
   assert.ok(t.conflict, 'conflict reported');
   assert.equal(t.conflict.workers.map((w: any) => w.workerId).sort(), ['team-a', 'team-b']);
+  // A third worker that starts with yet other schemas logs the conflict as it publishes.
+  const warnings: string[] = [];
+  const other = createEngine({ redis: h.redis, prefix: h.prefix, logger: { info() {}, debug() {}, error() {}, warn: (o, m) => warnings.push(`${m ?? o}`) } });
+  await other.publishWorker({ workerId: 'team-c', kind: 'package', version: '3.0.0' }, [{ name: 'open_ticket', output: { type: 'object', required: ['id'] } }]);
+  await other.close();
+  assert.ok(warnings.some((w) => w.includes('different schemas for task open_ticket')), warnings.join('; '));
 });
 
 test('a run waiting on a type with no live worker gets task.unserved and keeps waiting', async () => {
