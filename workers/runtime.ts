@@ -168,7 +168,8 @@ export async function startTaskWorker(opts: TaskWorkerOptions): Promise<TaskWork
   };
   const served = () => engine.registry.taskNames().map((n) => engine.registry.task(n)!).filter((d) => d.handler && !engine.registry.isExternal(undefined, d.name)).map(publishedOf);
   const beat = () => engine.publishWorker(identity, served()).catch((err) => logger.warn({ err }, 'publishing to the task catalog failed'));
-  await beat();
+  // Not awaited: starting to consume does not wait on the catalog.
+  void beat();
   const heartbeat = setInterval(beat, Math.max(200, Math.floor(engine.catalog.ttlMs / 3)));
   heartbeat.unref();
 

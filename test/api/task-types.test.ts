@@ -38,7 +38,10 @@ test.after(async () => {
 });
 
 test('the in-process worker publishes the built-in tasks with their schemas', async () => {
-  const sleep = await typeOf('sleep');
+  const sleep = await waitFor(async () => {
+    const t = await typeOf('sleep');
+    return t?.workers.length ? t : null;
+  }, 5000, 'the in-process worker in the catalog');
   assert.is(sleep.execution, 'in-process');
   assert.is(sleep.workers.length, 1);
   assert.is(sleep.workers[0].kind, 'in-process');
@@ -137,7 +140,8 @@ test('servicechart tasks types prints the catalog', async () => {
     child.on('exit', (code) => (code === 0 ? resolve(text) : reject(new Error(`exit ${code}: ${text}`))));
   }).finally(() => clearInterval(beat));
   assert.match(out, /TYPE\s+RUNS\s+LIVE WORKERS/);
-  assert.match(out, /reconcile_cmdb\s+external\s+none/);
+  // The worker `w` that failed it a moment ago may still be live.
+  assert.match(out, /reconcile_cmdb\s+external\s+(none|w \(http\))\s/);
   assert.match(out, /open_ticket: workers publish different schemas: team-a, team-b/);
 });
 
