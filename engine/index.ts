@@ -20,6 +20,9 @@ import { parseRunId, runIdOfHumanTask, type RunId } from './ids.ts';
 import { iso } from './clock.ts';
 import { compileJsonWorkflow, type JsonWorkflowInput } from './json-workflow.ts';
 import type { WorkflowDefinition } from '../workflows/lib/define.ts';
+import { createArchiver, type Archiver, type ArchiverOptions } from './archive/sweeper.ts';
+import type { ArchiveStore, ArchivedRun } from './archive/types.ts';
+import { runIdFromKey } from './ids.ts';
 import { silentLogger, type HistoryEntry, type JsonObject, type ListRunsFilter, type Logger, type Page, type RunView } from './types.ts';
 
 export * from './errors.ts';
@@ -36,6 +39,12 @@ export { startEmbeddedRedis, type EmbeddedRedis } from './redis-server.ts';
 export { connectRedis } from './connection.ts';
 export { jsonWorkflowSchema, builtInActions, builtInGuards } from './json-workflow.ts';
 export { toMermaid, toSvg } from './diagram.ts';
+export type { ArchiveStore, ArchivedRun, ArchiveFilter } from './archive/types.ts';
+export { ARCHIVE_FORMAT, ARCHIVE_FORMAT_VERSION } from './archive/types.ts';
+export { createDirectoryStore } from './archive/dir-store.ts';
+export { createPostgresStore } from './archive/pg-store.ts';
+export { parseRetention, parseDuration, type Retention } from './archive/retention.ts';
+export type { ArchiverOptions, ArchiveHealth } from './archive/sweeper.ts';
 
 export interface EngineOptions {
   /** Borrowed: the engine never closes it. */
@@ -53,6 +62,8 @@ export interface EngineOptions {
   maxContextBytes?: number;
   workflows?: WorkflowDefinition[];
   tasks?: TaskDefinition<any, any>[];
+  /** Where runs past retention go (borrowed: the engine never closes it); reads fall back to it. */
+  archive?: ArchiveStore;
 }
 
 export interface WorkflowSummary {
@@ -239,6 +250,22 @@ export function createEngine(opts: EngineOptions) {
   }
 
   const closers: (() => Promise<void>)[] = [];
+  const archive = opts.archive ?? null;
+  let archiver: Archiver | null = null;
+
+  function archivedView(copy: ArchivedRun): RunView {
+    return { ...runs.view(copy.run), archived: true };
+  }
+
+  /** A run that has left Redis, from the archive; null when it is not there either (or there is no archive). */
+  async function fromArchive(id: RunId): Promise<ArchivedRun | null> {
+    if (!archive) return null;
+    try {
+      return await archive.get(id);
+    } catch (err) {
+      throw new ServicechartError(ErrorCode.UNAVAILABLE, `the archive (${archive.kind}) does not answer: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
 
   const engine = {
     redis, clock, logger, keys, registry, metrics, runs, bullConnection, taskServices,
@@ -300,7 +327,15 @@ export function createEngine(opts: EngineOptions) {
 
     resolveWorkflow,
 
-    startRun(args: StartRunArgs): Promise<RunResult> {
+    async startRun(args: StartRunArgs): Promise<RunResult> {
+      // A repeat of a start whose run has been archived answers that run, never a second copy.
+      if (archive && args.idempotencyKey) {
+        const id = runIdFromKey('start', args.idempotencyKey);
+        if (!(await redis.exists(keys.run(id)))) {
+          const copy = await fromArchive(id);
+          if (copy) return { run: archivedView(copy), duplicate: true };
+        }
+      }
       return runs.startRun(args);
     },
 
@@ -339,18 +374,80 @@ export function createEngine(opts: EngineOptions) {
       return runs.cancelRun(runIdOrThrow(runId), opts);
     },
 
-    getRun(runId: string): Promise<RunView> {
-      return runs.getRun(runIdOrThrow(runId));
+    /** A run from Redis, or once it has left Redis from the archive (`archived: true`). */
+    async getRun(runId: string): Promise<RunView> {
+      const id = runIdOrThrow(runId);
+      const stored = await runs.readStored(id);
+      if (stored) return runs.view(stored.run, stored.live);
+      const copy = await fromArchive(id);
+      if (!copy) throw notFound(`run ${runId}`);
+      return archivedView(copy);
     },
 
-    listRuns(filter: ListRunsFilter = {}): Promise<Page<RunView>> {
-      return index.list(filter);
+    /** Runs in Redis, or with `archived: true` runs in the archive (those still in Redis left out: one copy each). */
+    async listRuns(filter: ListRunsFilter = {}): Promise<Page<RunView>> {
+      if (!filter.archived) return index.list(filter);
+      if (!archive) return { items: [], nextCursor: null };
+      if (filter.cursor && !/^\d+:r[0-9a-z]+$/.test(filter.cursor)) throw validationError('bad cursor', [{ path: '/cursor', message: 'not a cursor this endpoint returned' }]);
+      let page: Page<ArchivedRun>;
+      try {
+        page = await archive.list({
+          workflow: filter.workflow, status: filter.status, state: filter.state, businessKey: filter.businessKey, parentRunId: filter.parentRunId,
+          since: filter.endedSince ?? null, until: filter.endedUntil ?? null, limit: filter.limit ?? 50, cursor: filter.cursor ?? null,
+        });
+      } catch (err) {
+        throw new ServicechartError(ErrorCode.UNAVAILABLE, `the archive (${archive.kind}) does not answer: ${err instanceof Error ? err.message : String(err)}`);
+      }
+      const live = page.items.length ? await redis.pipeline(page.items.map((c) => ['exists', keys.run(c.run.id)])).exec() : [];
+      return { items: page.items.filter((_, i) => live?.[i]?.[1] !== 1).map(archivedView), nextCursor: page.nextCursor };
     },
 
     async getHistory(runId: string, opts: { cursor?: string | null; limit?: number } = {}): Promise<Page<HistoryEntry>> {
       const id = runIdOrThrow(runId);
-      if (!(await redis.exists(keys.run(id)))) throw notFound(`run ${runId}`);
-      return history.page(id, opts);
+      if (await redis.exists(keys.run(id))) return history.page(id, opts);
+      const copy = await fromArchive(id);
+      if (!copy) throw notFound(`run ${runId}`);
+      const limit = opts.limit ?? 50;
+      const after = opts.cursor ? Number(opts.cursor) : 0;
+      const rest = copy.history.filter((h) => h.seq > after);
+      const items = rest.slice(0, limit);
+      return { items, nextCursor: rest.length > limit ? String(items[items.length - 1].seq) : null };
+    },
+
+    /** Whether this run has left Redis for the archive. */
+    async isArchived(runId: string): Promise<boolean> {
+      const id = runIdOrThrow(runId);
+      return !(await redis.exists(keys.run(id))) && (await fromArchive(id)) !== null;
+    },
+
+    /** Every archived run that ended in [since, until), oldest first (`servicechart archive export`). */
+    exportArchive(since: number | null, until: number | null): AsyncIterable<ArchivedRun> {
+      if (!archive) throw new ServicechartError(ErrorCode.UNAVAILABLE, 'no archive is configured');
+      return archive.exportRange(since, until);
+    },
+
+    /**
+     * Sweep runs past retention into the archive in this process, every `everyMs`. Any number of
+     * processes may sweep one Redis: each run is claimed by one of them at a time.
+     */
+    startArchiver(options: ArchiverOptions & { everyMs?: number }): Archiver {
+      if (!archive) throw new Error('startArchiver needs an archive store (EngineOptions.archive)');
+      archiver = createArchiver({ redis, keys, scripts, clock, logger, store: archive }, options);
+      archiver.start(options.everyMs ?? 60_000);
+      const mine = archiver;
+      closers.push(() => mine.stop());
+      return archiver;
+    },
+
+    /** The archive's state for /readyz: off (none configured), ok, or unavailable with the reason. */
+    async archiveHealth(): Promise<{ status: 'off' | 'ok' | 'unavailable'; store?: string; error?: string; since?: string | null }> {
+      if (!archive) return { status: 'off' };
+      try {
+        await Promise.race([archive.check(), new Promise((_, reject) => setTimeout(() => reject(new Error('no answer within 2 s')), 2000).unref())]);
+        return { status: 'ok', store: archive.kind };
+      } catch (err) {
+        return { status: 'unavailable', store: archive.kind, error: err instanceof Error ? err.message : String(err), since: archiver?.health().since ?? null };
+      }
     },
 
     /** Human tasks, newest first, from the open or done index. */

@@ -55,6 +55,8 @@ export interface Scripts {
   kpiDrop(base: string, runId: string): Promise<number>;
   /** Replace (or, with '', delete) a key only while it holds `expected`; false when it changed. */
   compareAndSet(key: string, expected: string, value: string, ttlSeconds?: number): Promise<boolean>;
+  /** Delete an archived run's own keys while its seq and hseq are still the archived ones (archive/sweeper.ts). */
+  archiveRemove(keys: [string, string, string], seq: number, hseq: number, otherKeys: string[]): Promise<'removed' | 'changed' | 'missing'>;
 }
 
 export function createScripts(redis: Redis): Scripts {
@@ -64,6 +66,7 @@ export function createScripts(redis: Redis): Scripts {
   const kpiRecord = command(redis, 'kpiRecord');
   const kpiDrop = command(redis, 'kpiDrop');
   const cas = command(redis, 'compareAndSet');
+  const archiveRemove = command(redis, 'archiveRemove');
   return {
     async commitStep(keys, a) {
       const argv: (string | number)[] = [
@@ -100,6 +103,10 @@ export function createScripts(redis: Redis): Scripts {
     },
     async compareAndSet(key, expected, value, ttlSeconds = 0) {
       return Number(await cas(key, expected, value, ttlSeconds)) === 1;
+    },
+    async archiveRemove(keys, seq, hseq, otherKeys) {
+      const reply = Number(await archiveRemove(...keys, seq, hseq, ...otherKeys));
+      return reply === 1 ? 'removed' : reply === 0 ? 'changed' : 'missing';
     },
   };
 }
