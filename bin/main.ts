@@ -35,6 +35,7 @@ export interface Config {
   archiveDir: string | null;
   archiveUrl: string | null;
   archiveEveryMs: number;
+  archiveLeaseMs: number;
 }
 
 /** `perSecond[:burst]` per API key; default 200:400. */
@@ -62,14 +63,15 @@ export function readConfig(env: NodeJS.ProcessEnv, role: Role): Config {
     retention: parseRetention(env.SERVICECHART_RETENTION),
     archiveDir: env.SERVICECHART_ARCHIVE_DIR || null,
     archiveUrl: env.SERVICECHART_ARCHIVE_URL || null,
-    archiveEveryMs: parseInterval(env.SERVICECHART_ARCHIVE_INTERVAL),
+    archiveEveryMs: parseInterval('SERVICECHART_ARCHIVE_INTERVAL', env.SERVICECHART_ARCHIVE_INTERVAL, 60_000),
+    archiveLeaseMs: parseInterval('SERVICECHART_ARCHIVE_LEASE', env.SERVICECHART_ARCHIVE_LEASE, 60_000),
   };
 }
 
-function parseInterval(value: string | undefined): number {
-  if (!value) return 60_000;
+function parseInterval(name: string, value: string | undefined, fallback: number): number {
+  if (!value) return fallback;
   const ms = parseDuration(value);
-  if (ms === null) throw new Error(`SERVICECHART_ARCHIVE_INTERVAL must be a duration such as 30s or 5m, got "${value}"`);
+  if (ms === null) throw new Error(`${name} must be a duration such as 30s or 5m, got "${value}"`);
   return ms;
 }
 
@@ -148,7 +150,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
     taskWorker = await startTaskWorker({ engine, concurrency: cfg.concurrency });
     logger.info('task and timer consumers running');
     if (archive && cfg.retention.any) {
-      engine.startArchiver({ retention: cfg.retention, everyMs: cfg.archiveEveryMs, hooks: archiveHooks(env) });
+      engine.startArchiver({ retention: cfg.retention, everyMs: cfg.archiveEveryMs, leaseMs: cfg.archiveLeaseMs, hooks: archiveHooks(env) });
       logger.info({ retention: cfg.retention.describe(), store: archive.kind, everyMs: cfg.archiveEveryMs }, 'archive sweeper running');
     }
   }
