@@ -16,6 +16,7 @@ test('runs past retention leave Redis for day files, once each, and stay readabl
   try {
     await archiveScenario({
       open: () => createDirectoryStore(dir),
+      env: { SERVICECHART_ARCHIVE_DIR: dir },
       async copies() {
         let n = 0;
         for (const name of readdirSync(dir)) {

@@ -19,6 +19,7 @@ test('runs past retention leave Redis for PostgreSQL rows, once each, and stay r
   try {
     await archiveScenario({
       open: () => createPostgresStore(server.url),
+      env: { SERVICECHART_ARCHIVE_URL: server.url },
       async copies() {
         return Number((await sql.query('SELECT count(*) AS n FROM servicechart_runs')).rows[0].n);
       },

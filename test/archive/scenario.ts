@@ -8,6 +8,7 @@ import { builtInWorkflows } from '../../workflows/index.ts';
 import { builtInTasks } from '../../workers/tasks/index.ts';
 import { startHarness, type Harness } from '../api/harness.ts';
 import { waitFor } from '../helpers.ts';
+import { checkCli, checkConsole } from './surfaces.ts';
 
 const approval = JSON.parse(readFileSync(new URL('../fixtures/approval.json', import.meta.url), 'utf8'));
 
@@ -58,6 +59,8 @@ export interface ScenarioStore {
   open(): ArchiveStore;
   /** How many copies of runs the store physically holds (a double write shows here). */
   copies(): Promise<number>;
+  /** The environment that points `servicechart archive export` at this store. */
+  env: Record<string, string>;
 }
 
 export async function archiveScenario(s: ScenarioStore): Promise<void> {
@@ -156,6 +159,8 @@ export async function archiveScenario(s: ScenarioStore): Promise<void> {
     assert.is(text.split('event: history').length - 1, before.get(inc.id)!.history.length);
     // KPI figures are kept apart from runs: unchanged.
     assert.equal((await h.call('GET', '/v1/kpis?workflow=incident', { key: 'viewer' })).body, kpisBefore);
+    await checkCli(h, ended, s.env);
+    await checkConsole(h, parent.id);
     const ready = await h.call('GET', '/readyz', { key: null });
     assert.is(ready.status, 200);
     assert.is(ready.body.archive.status, 'ok');
