@@ -118,6 +118,18 @@ export function createArchiver(deps: ArchiverDeps, opts: ArchiverOptions) {
     await Promise.all(ids.map((id) => scripts.compareAndSet(keys.archiveClaim(id as RunId), token, '').catch(() => false)));
   }
 
+  /** The human task documents of many runs in one round trip. */
+  async function humanDocs(idsPerRun: string[][]): Promise<HumanTaskDoc[][]> {
+    const all = idsPerRun.flat();
+    const docs = all.length ? await redis.mget(...all.map((h) => keys.humanTask(h))) : [];
+    let at = 0;
+    return idsPerRun.map((ids) => {
+      const mine = docs.slice(at, at + ids.length);
+      at += ids.length;
+      return mine.filter((d): d is string => d !== null).map((d) => JSON.parse(d) as HumanTaskDoc);
+    });
+  }
+
   /** Index entries, documents, the business-key claim; the ended entry last. */
   async function removeIndexed(fp: RunFootprint, runId: string): Promise<void> {
     const pipe = redis.pipeline();
@@ -151,21 +163,21 @@ export function createArchiver(deps: ArchiverDeps, opts: ArchiverOptions) {
       const run = JSON.parse(hash.doc) as StoredRun;
       if (run.status === 'running') continue;
       const history = historyFromStream((rows[2 * i + 1]?.[1] ?? []) as [string, string[]][]);
-      const humanIds = humanTaskIdsOf(run, history);
-      const docs = humanIds.length ? await redis.mget(...humanIds.map((h) => keys.humanTask(h))) : [];
-      const humanTasks = docs.filter((d): d is string => d !== null).map((d) => JSON.parse(d) as HumanTaskDoc);
       ready.push({
-        record: { format: ARCHIVE_FORMAT, v: ARCHIVE_FORMAT_VERSION, archivedAt: now, run, hseq: Number(hash.hseq ?? 0), history, humanTasks },
+        record: { format: ARCHIVE_FORMAT, v: ARCHIVE_FORMAT_VERSION, archivedAt: now, run, hseq: Number(hash.hseq ?? 0), history, humanTasks: [] },
         fields: Object.keys(hash),
       });
     }
+    const humans = await humanDocs(ready.map((r) => humanTaskIdsOf(r.record.run, r.record.history)));
+    ready.forEach((r, i) => (r.record.humanTasks = humans[i]));
     if (ready.length) {
       await fromStore(store.put(ready.map((r) => r.record)));
       available();
       opts.hooks?.afterArchiveWrite?.(ready.map((r) => r.record.run.id));
     }
     let removed = 0;
-    for (const { record, fields } of ready) {
+    // Runs are independent of each other: their removals go out together.
+    await Promise.all(ready.map(async ({ record, fields }) => {
       const fp = runFootprint(keys, record.run, record.history, fields);
       const res = await scripts.archiveRemove(fp.own, record.run.seq, record.hseq, fp.idempotency);
       if (res === 'removed') {
@@ -173,7 +185,7 @@ export function createArchiver(deps: ArchiverDeps, opts: ArchiverOptions) {
         removed++;
       }
       // 'changed': a note or an outbox flush came after the read; the next sweep archives the newer copy.
-    }
+    }));
     // Removed from Redis before a crash, its index entries not yet: finish from the archive copy.
     for (const id of leftovers) {
       const copy = await fromStore(store.get(id));
