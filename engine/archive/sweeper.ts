@@ -149,20 +149,23 @@ export function createArchiver(deps: ArchiverDeps, opts: ArchiverOptions) {
     for (const id of ids) {
       pipe.hgetall(keys.run(id as RunId));
       pipe.xrange(keys.history(id as RunId), '-', '+');
+      pipe.exists(keys.outbox(id as RunId));
     }
     const rows = (await pipe.exec()) ?? [];
     const now = clock.now();
     const ready: { record: ArchivedRun; fields: string[] }[] = [];
     const leftovers: string[] = [];
     for (let i = 0; i < ids.length; i++) {
-      const hash = (rows[2 * i]?.[1] ?? {}) as Record<string, string>;
+      const hash = (rows[3 * i]?.[1] ?? {}) as Record<string, string>;
       if (!hash.doc) {
         leftovers.push(ids[i]);
         continue;
       }
       const run = JSON.parse(hash.doc) as StoredRun;
-      if (run.status === 'running') continue;
-      const history = historyFromStream((rows[2 * i + 1]?.[1] ?? []) as [string, string[]][]);
+      // Still running (cannot be: ended runs never run again), or its last step's outbox (KPI figures,
+      // index updates) not flushed yet: a later sweep takes it.
+      if (run.status === 'running' || rows[3 * i + 2]?.[1] === 1) continue;
+      const history = historyFromStream((rows[3 * i + 1]?.[1] ?? []) as [string, string[]][]);
       ready.push({
         record: { format: ARCHIVE_FORMAT, v: ARCHIVE_FORMAT_VERSION, archivedAt: now, run, hseq: Number(hash.hseq ?? 0), history, humanTasks: [] },
         fields: Object.keys(hash),
