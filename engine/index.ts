@@ -166,6 +166,23 @@ export function createEngine(opts: EngineOptions) {
   const index = createRunIndex(redis, keys, (r) => runs.view(r));
   const businessKeys = createBusinessKeys({ redis, keys, scripts, clock, runs, startRun: (a) => runs.startRun(a) });
 
+  const archive = opts.archive ?? null;
+  let archiver: Archiver | null = null;
+
+  function archivedView(copy: ArchivedRun): RunView {
+    return { ...runs.view(copy.run), archived: true };
+  }
+
+  /** A run that has left Redis, from the archive; null when it is not there either (or there is no archive). */
+  async function fromArchive(id: RunId): Promise<ArchivedRun | null> {
+    if (!archive) return null;
+    try {
+      return await archive.get(id);
+    } catch (err) {
+      throw new ServicechartError(ErrorCode.UNAVAILABLE, `the archive (${archive.kind}) does not answer: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+
   function runIdOrThrow(id: string): RunId {
     const runId = parseRunId(id);
     if (!runId) throw notFound(`run ${id}`);
@@ -206,7 +223,8 @@ export function createEngine(opts: EngineOptions) {
         }
       },
       async parentOf(id) {
-        const run = await runs.getStored(runIdOrThrow(id));
+        const runId = runIdOrThrow(id);
+        const run = (await runs.getStored(runId)) ?? (await fromArchive(runId))?.run;
         return run?.parentRunId ?? null;
       },
       async listRuns(filter) {
@@ -219,11 +237,14 @@ export function createEngine(opts: EngineOptions) {
         const parsed = parseRunId(id);
         if (!parsed) return null;
         const stored = await runs.readStored(parsed);
-        return stored ? runs.view(stored.run, stored.live) : null;
+        if (stored) return runs.view(stored.run, stored.live);
+        const copy = await fromArchive(parsed);
+        return copy ? archivedView(copy) : null;
       },
       async amendMeasure(target, measure, change, key) {
         const parsed = parseRunId(target);
-        const stored = parsed ? await runs.getStored(parsed) : null;
+        // An archived run's measures stay with the KPI figures in Redis: a correction still applies.
+        const stored = parsed ? ((await runs.getStored(parsed)) ?? (await fromArchive(parsed))?.run ?? null) : null;
         if (!stored) return false;
         return kpis.amend(stored.workflow, stored.id, measure, change, `${runId}:${key}`);
       },
@@ -250,22 +271,6 @@ export function createEngine(opts: EngineOptions) {
   }
 
   const closers: (() => Promise<void>)[] = [];
-  const archive = opts.archive ?? null;
-  let archiver: Archiver | null = null;
-
-  function archivedView(copy: ArchivedRun): RunView {
-    return { ...runs.view(copy.run), archived: true };
-  }
-
-  /** A run that has left Redis, from the archive; null when it is not there either (or there is no archive). */
-  async function fromArchive(id: RunId): Promise<ArchivedRun | null> {
-    if (!archive) return null;
-    try {
-      return await archive.get(id);
-    } catch (err) {
-      throw new ServicechartError(ErrorCode.UNAVAILABLE, `the archive (${archive.kind}) does not answer: ${err instanceof Error ? err.message : String(err)}`);
-    }
-  }
 
   const engine = {
     redis, clock, logger, keys, registry, metrics, runs, bullConnection, taskServices,

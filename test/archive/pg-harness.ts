@@ -1,8 +1,10 @@
 // A real PostgreSQL server for the archive tests: Debian's binaries (scripts/ensure-system.mjs
 // --postgres installs them), a cluster made by initdb in a temp dir on a free port, its socket in
 // that dir too, run as the postgres user when the tests run as root (PostgreSQL refuses root).
-// Stopped and removed when the test process exits, whatever happened.
-import { execFileSync } from 'node:child_process';
+// Stopped and removed when the test process exits, whatever happened: an exit handler, and for a
+// test process killed outright (SIGKILL leaves no handler to run) a detached watchdog that waits for
+// the test process to be gone, then stops the server and removes its directory.
+import { execFileSync, spawn } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -61,6 +63,11 @@ export async function startPostgres(): Promise<PgServer> {
     rmSync(dir, { recursive: true, force: true });
   };
   process.once('exit', destroy);
+  const pgCtl = `${asRoot ? 'runuser -u postgres -- ' : ''}${join(bin, 'pg_ctl')}`;
+  const watchdog = spawn('sh', ['-c', `while kill -0 ${process.pid} 2>/dev/null; do sleep 1; done; ${pgCtl} -D '${data}' -m immediate stop >/dev/null 2>&1; rm -rf '${dir}'`], {
+    detached: true, stdio: 'ignore',
+  });
+  watchdog.unref();
   start();
   return { url: `postgres://sc@127.0.0.1:${port}/postgres`, stop, start, destroy };
 }
