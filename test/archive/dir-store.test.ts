@@ -6,7 +6,8 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ARCHIVE_FORMAT, ARCHIVE_FORMAT_VERSION, createDirectoryStore, parseRetention, type ArchivedRun } from '../../engine/index.ts';
+import { emit, setup, type AnyStateMachine } from 'xstate';
+import { ARCHIVE_FORMAT, ARCHIVE_FORMAT_VERSION, createDirectoryStore, defineWorkflow, parseRetention, type ArchivedRun } from '../../engine/index.ts';
 import { historyFromStream } from '../../engine/archive/sweeper.ts';
 import { startHarness } from '../api/harness.ts';
 import { waitFor } from '../helpers.ts';
@@ -128,6 +129,38 @@ test('a crash after the run was deleted but before its index entries: the next s
     const got = await h.call('GET', `/v1/runs/${run.id}`, { key: 'viewer' });
     assert.is(got.body.archived, true);
     assert.is(got.body.status, 'cancelled');
+  } finally {
+    await h.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('tasks still read archived runs and correct their measures; the KPI figures follow', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sc-archive-kpi-'));
+  const scored = defineWorkflow({
+    name: 'scored', version: 1, description: 'one measure at the end',
+    kpis: [{ name: 'score', label: 'Score', unit: 'count', aggregate: 'mean' }],
+    machine: setup({}).createMachine({
+      id: 'scored', initial: 'open',
+      states: { open: { on: { FINISH: 'done' } }, done: { type: 'final', entry: emit({ type: 'measure.recorded', measure: 'score', value: 10 } as never) } },
+    }) as unknown as AnyStateMachine,
+  });
+  const h = await startHarness({ archive: createDirectoryStore(dir), consume: false, workflows: [scored] });
+  try {
+    const parent = (await h.engine.startRun({ workflow: 'scored' })).run;
+    const child = (await h.engine.startRun({ workflow: 'scored', parentRunId: parent.id })).run;
+    await h.engine.sendEvent(child.id, { type: 'FINISH' });
+    await waitFor(async () => (await h.redis.zcard(h.engine.keys.runsEndedByWorkflow('scored'))) === 1, 5000, 'ended index');
+    const kpi = async () => (await h.engine.kpiReport('scored')).kpis.find((k) => k.name === 'score')!;
+    assert.is((await kpi()).value, 10);
+    h.engine.startArchiver({ retention: parseRetention('scored=1s'), everyMs: 200 });
+    await waitFor(async () => !(await h.redis.exists(h.engine.keys.run(child.id))), 10_000, 'child archived');
+    assert.is((await kpi()).value, 10, 'archiving leaves the figures as they were');
+    const services = h.engine.taskServices(parent.id, 'review');
+    assert.is((await services.getRun(child.id))?.archived, true);
+    assert.is(await services.parentOf(child.id), parent.id);
+    assert.ok(await services.amendMeasure(child.id, 'score', { add: -4 }, 'penalty'));
+    assert.is((await kpi()).value, 6);
   } finally {
     await h.close();
     rmSync(dir, { recursive: true, force: true });
