@@ -16,7 +16,8 @@ import type { Page } from '../types.ts';
 const SEGMENT = /^(\d{4}-\d{2}-\d{2})\.([0-9a-z]+-[0-9a-f]+)\.jsonl\.gz$/;
 /** A day holding more segments than this is merged into one on the next write to it. */
 const MERGE_AFTER = 24;
-const CACHED_SEGMENTS = 256;
+/** Parsed runs kept in memory across reads (whole segments, oldest dropped first). */
+const CACHED_RUNS = 5000;
 
 export function dayOf(ms: number): string {
   return new Date(ms).toISOString().slice(0, 10);
@@ -40,8 +41,9 @@ export function matchesFilter(r: ArchivedRun, f: ArchiveFilter): boolean {
 }
 
 export function createDirectoryStore(dir: string): ArchiveStore {
-  // segment file name → its runs (parsed); small LRU, segments never change once renamed in.
+  // segment file name → its runs (parsed), bounded by CACHED_RUNS; segments never change once renamed in.
   const cache = new Map<string, ArchivedRun[]>();
+  let cachedRuns = 0;
   // run id → segments holding it, from the `.ids` side files.
   const idIndex = new Map<string, Set<string>>();
   const indexed = new Set<string>();
@@ -75,7 +77,12 @@ export function createDirectoryStore(dir: string): ArchiveStore {
       runs.push(r);
     }
     cache.set(name, runs);
-    if (cache.size > CACHED_SEGMENTS) cache.delete(cache.keys().next().value!);
+    cachedRuns += runs.length;
+    while (cachedRuns > CACHED_RUNS && cache.size > 1) {
+      const oldest = cache.keys().next().value!;
+      cachedRuns -= cache.get(oldest)!.length;
+      cache.delete(oldest);
+    }
     return runs;
   }
 
@@ -168,6 +175,7 @@ export function createDirectoryStore(dir: string): ArchiveStore {
     for (const name of names) {
       await unlink(join(dir, name)).catch(() => undefined);
       await unlink(join(dir, sideFile(name))).catch(() => undefined);
+      cachedRuns -= cache.get(name)?.length ?? 0;
       cache.delete(name);
     }
     syncDir();
@@ -265,6 +273,7 @@ export function createDirectoryStore(dir: string): ArchiveStore {
 
     async close() {
       cache.clear();
+      cachedRuns = 0;
     },
   };
   return store;

@@ -198,7 +198,11 @@ export function createPostgresStore(url: string, logger?: Logger): ArchiveStore 
         if (!res.rows.length) return;
         const hist = await pool.query<{ run_id: string; entry: HistoryEntry }>('SELECT run_id, entry FROM servicechart_history WHERE run_id = ANY($1) ORDER BY run_id, seq', [res.rows.map((r) => r.id)]);
         const byRun = new Map<string, HistoryEntry[]>();
-        for (const h of hist.rows) byRun.set(h.run_id, [...(byRun.get(h.run_id) ?? []), h.entry]);
+        for (const h of hist.rows) {
+          const list = byRun.get(h.run_id);
+          if (list) list.push(h.entry);
+          else byRun.set(h.run_id, [h.entry]);
+        }
         for (const row of res.rows) yield toArchived(row, byRun.get(row.id) ?? []);
         const last = res.rows[res.rows.length - 1];
         cursor = { ended: last.record.endedAt ?? last.record.updatedAt, id: last.id };
