@@ -135,6 +135,32 @@ test('a crash after the run was deleted but before its index entries: the next s
   }
 });
 
+test('runs that ended before the ended-runs index existed are found once (backfill); retention is per workflow', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sc-archive-old-'));
+  const h = await startHarness({ archive: createDirectoryStore(dir), consume: false, workflows: [] });
+  try {
+    const k = h.engine.keys;
+    const demo = (await h.engine.startRun({ workflow: 'demo', input: { sleepMs: 60_000 } })).run;
+    await h.engine.cancelRun(demo.id);
+    const approval = JSON.parse(readFileSync(new URL('../fixtures/approval.json', import.meta.url), 'utf8'));
+    await h.engine.registerJsonWorkflow({ name: 'approval', definition: approval });
+    const kept = (await h.engine.startRun({ workflow: 'approval' })).run;
+    await h.engine.cancelRun(kept.id);
+    await waitFor(async () => (await h.redis.zcard(k.runsEndedByWorkflow('demo'))) === 1, 5000, 'ended index');
+    // An installation from before the index: no ended entries, no backfill mark.
+    await h.redis.del(k.runsEndedByWorkflow('demo'), k.runsEndedByWorkflow(kept.workflow), k.runsEndedWorkflows(), k.runsEndedBackfilled());
+    h.engine.startArchiver({ retention: parseRetention(`demo=1s,${kept.workflow}=keep,*=1s`), everyMs: 200 });
+    await waitFor(async () => !(await h.redis.exists(k.run(demo.id))), 10_000, 'the old demo run archived');
+    assert.ok(await h.redis.exists(k.runsEndedBackfilled()));
+    await new Promise((r) => setTimeout(r, 600));
+    assert.is(await h.redis.exists(k.run(kept.id)), 1, `${kept.workflow} is kept`);
+    assert.ok(await h.redis.zscore(k.runsEndedByWorkflow(kept.workflow), kept.id), 'and indexed for a later retention');
+  } finally {
+    await h.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('tasks still read archived runs and correct their measures; the KPI figures follow', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'sc-archive-kpi-'));
   const scored = defineWorkflow({
