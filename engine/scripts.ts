@@ -5,10 +5,11 @@ import { fileURLToPath } from 'node:url';
 import type { Redis } from 'ioredis';
 
 const dir = fileURLToPath(new URL('./lua/', import.meta.url));
-const sources = new Map<string, { numberOfKeys: number; lua: string }>();
+// `<name>-<count of KEYS>.lua`; `-n` takes a variable count, which the caller passes first.
+const sources = new Map<string, { numberOfKeys?: number; lua: string }>();
 for (const file of readdirSync(dir)) {
-  const m = /^([A-Za-z]+)-(\d+)\.lua$/.exec(file);
-  if (m) sources.set(m[1], { numberOfKeys: Number(m[2]), lua: readFileSync(dir + file, 'utf8') });
+  const m = /^([A-Za-z]+)-(\d+|n)\.lua$/.exec(file);
+  if (m) sources.set(m[1], { numberOfKeys: m[2] === 'n' ? undefined : Number(m[2]), lua: readFileSync(dir + file, 'utf8') });
 }
 
 type ScriptReply = [number, ...(string | number | null)[]];
@@ -105,7 +106,7 @@ export function createScripts(redis: Redis): Scripts {
       return Number(await cas(key, expected, value, ttlSeconds)) === 1;
     },
     async archiveRemove(keys, seq, hseq, otherKeys) {
-      const reply = Number(await archiveRemove(...keys, seq, hseq, ...otherKeys));
+      const reply = Number(await archiveRemove(keys.length + otherKeys.length, ...keys, ...otherKeys, seq, hseq));
       return reply === 1 ? 'removed' : reply === 0 ? 'changed' : 'missing';
     },
   };
