@@ -1,7 +1,7 @@
 // Owns the PostgreSQL archive: a table of runs and one of history entries, indexed for the run
 // filters so reporting tools can query finished work with SQL. The process creates and migrates its
 // tables itself (versioned, under an advisory lock, so concurrent processes migrate once).
-import pg from 'pg';
+import type { Pool } from 'pg';
 import { ARCHIVE_FORMAT, ARCHIVE_FORMAT_VERSION, parseArchiveCursor, type ArchiveStore, type ArchivedRun } from './types.ts';
 import { topLevelStates } from '../run-index.ts';
 import type { HistoryEntry, Logger, StoredRun } from '../types.ts';
@@ -70,12 +70,22 @@ function toArchived(row: RunRow, history: HistoryEntry[]): ArchivedRun {
 }
 
 export function createPostgresStore(url: string, logger?: Logger): ArchiveStore {
-  const pool = new pg.Pool({ connectionString: url, max: 4, connectionTimeoutMillis: 3000, query_timeout: 30_000 });
-  // A server that goes away breaks idle connections: the pool drops them; the next query reconnects.
-  pool.on('error', (err) => logger?.warn({ err: err.message }, 'postgres connection lost'));
+  // The driver loads on first use: processes that never touch the archive do not pay for it at start.
+  let poolPromise: Promise<Pool> | null = null;
+  function getPool(): Promise<Pool> {
+    poolPromise ??= import('pg').then(({ default: pg }) => {
+      const p = new pg.Pool({ connectionString: url, max: 4, connectionTimeoutMillis: 3000, query_timeout: 30_000 });
+      // A server that goes away breaks idle connections: the pool drops them; the next query reconnects.
+      p.on('error', (err) => logger?.warn({ err: err.message }, 'postgres connection lost'));
+      return p;
+    });
+    return poolPromise;
+  }
+  let pool!: Pool;
   let migrated: Promise<void> | null = null;
 
   async function migrate(): Promise<void> {
+    pool = await getPool();
     const client = await pool.connect();
     try {
       await client.query('BEGIN');
@@ -215,7 +225,7 @@ export function createPostgresStore(url: string, logger?: Logger): ArchiveStore 
     },
 
     async close() {
-      await pool.end();
+      if (poolPromise) await (await poolPromise).end();
     },
   };
 }
