@@ -16,13 +16,13 @@ import { timeOf } from '../workflows/lib/time.ts';
 import { startTimerWorker } from './timers.ts';
 import { defaultRetry, type TaskDefinition, type TaskServices } from './tasks.ts';
 import { ErrorCode, ServicechartError, notFound, validationError } from './errors.ts';
-import { parseRunId, runIdOfHumanTask, type RunId } from './ids.ts';
+import { parseRunId, runIdFromKey, runIdOfHumanTask, type RunId } from './ids.ts';
 import { iso } from './clock.ts';
 import { compileJsonWorkflow, type JsonWorkflowInput } from './json-workflow.ts';
 import type { WorkflowDefinition } from '../workflows/lib/define.ts';
 import { createArchiver, type Archiver, type ArchiverOptions } from './archive/sweeper.ts';
-import type { ArchiveStore, ArchivedRun } from './archive/types.ts';
-import { runIdFromKey } from './ids.ts';
+import { createArchiveReads, type ArchiveStatus } from './archive/reads.ts';
+import type { ArchiveStore } from './archive/types.ts';
 import { silentLogger, type HistoryEntry, type JsonObject, type ListRunsFilter, type Logger, type Page, type RunView } from './types.ts';
 
 export * from './errors.ts';
@@ -45,6 +45,7 @@ export { createDirectoryStore } from './archive/dir-store.ts';
 export { createPostgresStore } from './archive/pg-store.ts';
 export { parseRetention, parseDuration, type Retention } from './archive/retention.ts';
 export type { ArchiverOptions, ArchiveHealth } from './archive/sweeper.ts';
+export type { ArchiveStatus } from './archive/reads.ts';
 
 export interface EngineOptions {
   /** Borrowed: the engine never closes it. */
@@ -167,21 +168,9 @@ export function createEngine(opts: EngineOptions) {
   const businessKeys = createBusinessKeys({ redis, keys, scripts, clock, runs, startRun: (a) => runs.startRun(a) });
 
   const archive = opts.archive ?? null;
+  const archived = createArchiveReads({ redis, keys, view: (r) => runs.view(r), store: archive });
+  const fromArchive = archived.get;
   let archiver: Archiver | null = null;
-
-  function archivedView(copy: ArchivedRun): RunView {
-    return { ...runs.view(copy.run), archived: true };
-  }
-
-  /** A run that has left Redis, from the archive; null when it is not there either (or there is no archive). */
-  async function fromArchive(id: RunId): Promise<ArchivedRun | null> {
-    if (!archive) return null;
-    try {
-      return await archive.get(id);
-    } catch (err) {
-      throw new ServicechartError(ErrorCode.UNAVAILABLE, `the archive (${archive.kind}) does not answer: ${err instanceof Error ? err.message : String(err)}`);
-    }
-  }
 
   function runIdOrThrow(id: string): RunId {
     const runId = parseRunId(id);
@@ -239,7 +228,7 @@ export function createEngine(opts: EngineOptions) {
         const stored = await runs.readStored(parsed);
         if (stored) return runs.view(stored.run, stored.live);
         const copy = await fromArchive(parsed);
-        return copy ? archivedView(copy) : null;
+        return copy ? archived.view(copy) : null;
       },
       async amendMeasure(target, measure, change, key) {
         const parsed = parseRunId(target);
@@ -338,7 +327,7 @@ export function createEngine(opts: EngineOptions) {
         const id = runIdFromKey('start', args.idempotencyKey);
         if (!(await redis.exists(keys.run(id)))) {
           const copy = await fromArchive(id);
-          if (copy) return { run: archivedView(copy), duplicate: true };
+          if (copy) return { run: archived.view(copy), duplicate: true };
         }
       }
       return runs.startRun(args);
@@ -386,25 +375,12 @@ export function createEngine(opts: EngineOptions) {
       if (stored) return runs.view(stored.run, stored.live);
       const copy = await fromArchive(id);
       if (!copy) throw notFound(`run ${runId}`);
-      return archivedView(copy);
+      return archived.view(copy);
     },
 
     /** Runs in Redis, or with `archived: true` runs in the archive (those still in Redis left out: one copy each). */
-    async listRuns(filter: ListRunsFilter = {}): Promise<Page<RunView>> {
-      if (!filter.archived) return index.list(filter);
-      if (!archive) return { items: [], nextCursor: null };
-      if (filter.cursor && !/^\d+:r[0-9a-z]+$/.test(filter.cursor)) throw validationError('bad cursor', [{ path: '/cursor', message: 'not a cursor this endpoint returned' }]);
-      let page: Page<ArchivedRun>;
-      try {
-        page = await archive.list({
-          workflow: filter.workflow, status: filter.status, state: filter.state, businessKey: filter.businessKey, parentRunId: filter.parentRunId,
-          since: filter.endedSince ?? null, until: filter.endedUntil ?? null, limit: filter.limit ?? 50, cursor: filter.cursor ?? null,
-        });
-      } catch (err) {
-        throw new ServicechartError(ErrorCode.UNAVAILABLE, `the archive (${archive.kind}) does not answer: ${err instanceof Error ? err.message : String(err)}`);
-      }
-      const live = page.items.length ? await redis.pipeline(page.items.map((c) => ['exists', keys.run(c.run.id)])).exec() : [];
-      return { items: page.items.filter((_, i) => live?.[i]?.[1] !== 1).map(archivedView), nextCursor: page.nextCursor };
+    listRuns(filter: ListRunsFilter = {}): Promise<Page<RunView>> {
+      return filter.archived ? archived.list(filter) : index.list(filter);
     },
 
     async getHistory(runId: string, opts: { cursor?: string | null; limit?: number } = {}): Promise<Page<HistoryEntry>> {
@@ -412,23 +388,7 @@ export function createEngine(opts: EngineOptions) {
       if (await redis.exists(keys.run(id))) return history.page(id, opts);
       const copy = await fromArchive(id);
       if (!copy) throw notFound(`run ${runId}`);
-      const limit = opts.limit ?? 50;
-      const after = opts.cursor ? Number(opts.cursor) : 0;
-      const rest = copy.history.filter((h) => h.seq > after);
-      const items = rest.slice(0, limit);
-      return { items, nextCursor: rest.length > limit ? String(items[items.length - 1].seq) : null };
-    },
-
-    /** Whether this run has left Redis for the archive. */
-    async isArchived(runId: string): Promise<boolean> {
-      const id = runIdOrThrow(runId);
-      return !(await redis.exists(keys.run(id))) && (await fromArchive(id)) !== null;
-    },
-
-    /** Every archived run that ended in [since, until), oldest first (`servicechart archive export`). */
-    exportArchive(since: number | null, until: number | null): AsyncIterable<ArchivedRun> {
-      if (!archive) throw new ServicechartError(ErrorCode.UNAVAILABLE, 'no archive is configured');
-      return archive.exportRange(since, until);
+      return archived.historyPage(copy, opts);
     },
 
     /**
@@ -445,14 +405,8 @@ export function createEngine(opts: EngineOptions) {
     },
 
     /** The archive's state for /readyz: off (none configured), ok, or unavailable with the reason. */
-    async archiveHealth(): Promise<{ status: 'off' | 'ok' | 'unavailable'; store?: string; error?: string; since?: string | null }> {
-      if (!archive) return { status: 'off' };
-      try {
-        await Promise.race([archive.check(), new Promise((_, reject) => setTimeout(() => reject(new Error('no answer within 2 s')), 2000).unref())]);
-        return { status: 'ok', store: archive.kind };
-      } catch (err) {
-        return { status: 'unavailable', store: archive.kind, error: err instanceof Error ? err.message : String(err), since: archiver?.health().since ?? null };
-      }
+    archiveHealth(): Promise<ArchiveStatus> {
+      return archived.health(archiver?.health().since ?? null);
     },
 
     /** Human tasks, newest first, from the open or done index. */
