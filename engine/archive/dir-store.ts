@@ -136,14 +136,15 @@ export function createDirectoryStore(dir: string): ArchiveStore {
     const tmp = join(dir, `.${name}.${randomBytes(4).toString('hex')}.tmp`);
     const fh = await open(tmp, 'wx', 0o640);
     try {
-      await fh.writeFile(data);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    try {
+      try {
+        await fh.writeFile(data);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
       await rename(tmp, join(dir, name));
     } catch (err) {
+      // A full disk or a failed sync leaves no half file behind under any name.
       await unlink(tmp).catch(() => undefined);
       throw err;
     }
@@ -194,7 +195,9 @@ export function createDirectoryStore(dir: string): ArchiveStore {
       for (const [day, runs] of byDay) await writeSegment(day, runs);
       // The renames are durable only once the directory itself is synced.
       syncDir();
-      for (const day of byDay.keys()) await mergeDay(day);
+      // Merging is an optimisation of reads: the batch is durable already, and a merge that fails (a
+      // full disk) is tried again on the next write to that day.
+      for (const day of byDay.keys()) await mergeDay(day).catch(() => undefined);
     },
 
     async get(runId) {

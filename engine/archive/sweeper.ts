@@ -97,11 +97,12 @@ export function createArchiver(deps: ArchiverDeps, opts: ArchiverOptions) {
           const doc = docs?.[i]?.[1] as string | null;
           if (!doc) continue;
           const run = JSON.parse(doc) as StoredRun;
-          pipe.zadd(keys.runsEndedByWorkflow(run.workflow), run.endedAt ?? run.updatedAt, run.id);
-          pipe.zadd(keys.runsEndedWorkflows(), 0, run.workflow);
-          added++;
+          pipe.zadd(keys.runsEndedByWorkflow(run.workflow), 'NX', run.endedAt ?? run.updatedAt, run.id);
+          pipe.zadd(keys.runsEndedWorkflows(), 'NX', 0, run.workflow);
         }
-        await pipe.exec();
+        const replies = (await pipe.exec()) ?? [];
+        // Count what was missing: runs that ended since the index existed are in it already.
+        for (let i = 0; i < replies.length; i += 2) added += Number(replies[i]?.[1] ?? 0);
       } while (cursor !== '0');
     }
     await redis.set(keys.runsEndedBackfilled(), String(clock.now()));

@@ -3,11 +3,12 @@
 // be written. No run is lost, none is served twice, nothing leaves Redis before the archive has it.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { createDirectoryStore, createEngine, createPostgresStore, parseRetention, type ArchiveStore, type Engine, type Logger } from '../../engine/index.ts';
 import { builtInWorkflows } from '../../workflows/index.ts';
 import { builtInTasks } from '../../workers/tasks/index.ts';
@@ -25,11 +26,11 @@ function capture(): Logger & { lines: string[] } {
 }
 
 /** Start `n` demo runs and cancel them: ended runs, their outboxes flushed. */
-async function endedRuns(h: Harness, n: number): Promise<string[]> {
+async function endedRuns(h: Harness, n: number, reason = 'test'): Promise<string[]> {
   const ids: string[] = [];
   for (let i = 0; i < n; i++) {
     const run = (await h.engine.startRun({ workflow: 'demo', input: { sleepMs: 60_000 }, businessKey: `F-${i}` })).run;
-    await h.engine.cancelRun(run.id, { reason: 'test' });
+    await h.engine.cancelRun(run.id, { reason });
     ids.push(run.id);
   }
   await waitFor(async () => (await h.redis.zcard(h.engine.keys.runsEndedByWorkflow('demo'))) === n, 5000, 'ended index');
@@ -157,6 +158,42 @@ test('an archive directory that cannot be written (a file in its place): nothing
     await e?.close();
     await h.close();
     rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('a write that fails halfway (the file size limit, as a full disk would): no half file, nothing removed, the next sweeper archives', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sc-archive-full-'));
+  const store = createDirectoryStore(dir);
+  const h = await startHarness({ archive: store, consume: false });
+  const children: ChildProcess[] = [];
+  try {
+    // A long cancel reason: the batch's segment is well over the 1 KiB limit below.
+    const ids = await endedRuns(h, 12, randomBytes(2048).toString('hex'));
+    const env = {
+      REDIS_URL: await redisUrl(), SERVICECHART_PREFIX: h.prefix, SERVICECHART_RETENTION: 'demo=1s', SERVICECHART_ARCHIVE_DIR: dir,
+      SERVICECHART_ARCHIVE_INTERVAL: '0.2s', SERVICECHART_ARCHIVE_LEASE: '2s', LOG_LEVEL: 'info',
+    };
+    // Files this process writes stop at 1 KiB (RLIMIT_FSIZE; SIGXFSZ ignored, so write() fails with EFBIG).
+    const limited = await spawnReady(['-c', `trap '' XFSZ; ulimit -f 2; exec "${process.execPath}" bin/servicechart.js worker`], env, /archive sweeper running/, 30_000, 'sh');
+    children.push(limited);
+    let log = '';
+    limited.stdout!.on('data', (d) => (log += d));
+    limited.stderr!.on('data', (d) => (log += d));
+    await waitFor(() => log.includes('archive unavailable'), 15_000, 'the failed write logged').catch((err) => {
+      throw new Error(`${err.message}; log: ${log.slice(-1500)}; dir: ${readdirSync(dir).map((n) => `${n}=${statSync(join(dir, n)).size}`).join(' ')}`);
+    });
+    assert.match(log, /EFBIG|too large/i);
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.is(await inRedis(h, ids), 12, 'nothing removed');
+    assert.equal(readdirSync(dir).filter((n) => n.endsWith('.jsonl.gz') || n.endsWith('.tmp')), [], 'no segment, no temp file');
+    await kill9(limited);
+    children.push(await spawnReady(['bin/servicechart.js', 'worker'], env, /archive sweeper running/));
+    await waitFor(async () => (await inRedis(h, ids)) === 0, 30_000, 'archived by a sweeper that can write');
+    assert.is(lines(dir).length, 12);
+  } finally {
+    for (const c of children) await kill9(c);
+    await h.close();
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 
