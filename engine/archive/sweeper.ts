@@ -131,12 +131,13 @@ export function createArchiver(deps: ArchiverDeps, opts: ArchiverOptions) {
     });
   }
 
-  /** Index entries, documents, the business-key claim; the ended entry last. */
+  /** Index entries, documents, the business-key claim; the ended entry last, and only when all else went. */
   async function removeIndexed(fp: RunFootprint, runId: string): Promise<void> {
     const pipe = redis.pipeline();
     for (const [key, member] of fp.indexEntries) pipe.zrem(key, member);
     if (fp.docs.length) pipe.del(...fp.docs);
-    await pipe.exec();
+    const failed = ((await pipe.exec()) ?? []).find(([err]) => err);
+    if (failed) throw failed[0];
     if (fp.openClaim) {
       const held = await redis.get(fp.openClaim);
       if (held && held.startsWith(`${runId}|`)) await scripts.compareAndSet(fp.openClaim, held, '');
@@ -153,6 +154,9 @@ export function createArchiver(deps: ArchiverDeps, opts: ArchiverOptions) {
       pipe.exists(keys.outbox(id as RunId));
     }
     const rows = (await pipe.exec()) ?? [];
+    // A failed read must not pass for a missing run (that path drops index entries).
+    const failed = rows.find(([err]) => err);
+    if (failed) throw failed[0];
     const now = clock.now();
     const ready: { record: ArchivedRun; fields: string[] }[] = [];
     const leftovers: string[] = [];
