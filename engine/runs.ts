@@ -176,6 +176,8 @@ export function createRunStore(deps: RunStoreDeps) {
         remove.push([keys.runsByStatus(from), run.id]);
       }
       add.push([keys.runsByStatus(to), run.createdAt, run.id]);
+      // The archive sweeper finds ended runs by end time, per workflow (engine/archive/sweeper.ts).
+      if (to !== 'running') add.push([keys.runsEndedByWorkflow(run.workflow), run.endedAt ?? run.updatedAt, run.id], [keys.runsEndedWorkflows(), 0, run.workflow]);
     }
     const docs: [string, string][] = [];
     for (const h of outcome.openedHumanTasks) {

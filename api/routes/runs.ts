@@ -37,6 +37,9 @@ const listQuery = {
     state: { type: 'string', maxLength: 128 },
     businessKey: { type: 'string', maxLength: 200 },
     parentRunId: { type: 'string', maxLength: 200 },
+    archived: { type: 'boolean', description: 'true: list the archive (runs past retention that have left Redis), newest end first' },
+    endedSince: { type: 'string', anyOf: [{ format: 'date-time' }, { format: 'date' }], description: 'with archived=true: ended at or after (a date alone is midnight UTC)' },
+    endedUntil: { type: 'string', anyOf: [{ format: 'date-time' }, { format: 'date' }], description: 'with archived=true: ended before' },
     ...pagingQuery,
   },
 };
@@ -73,7 +76,13 @@ export function runRoutes(routes: RouteTable, engine: Engine, logger: Logger): v
   });
 
   routes.add({ method: 'get', path: '/v1/runs', summary: 'List runs, newest first', tag: 'runs', access: 'viewer', query: listQuery, responses: { 200: { description: 'page', schema: pageOf(runSchema) } } }, async (ctx, req) => {
-    ctx.body = await engine.listRuns({ ...req.query, limit: req.query.limit ?? 50 });
+    const { endedSince, endedUntil, ...filter } = req.query;
+    if ((endedSince || endedUntil) && !filter.archived) {
+      throw new ServicechartError(ErrorCode.VALIDATION_FAILED, 'endedSince and endedUntil need archived=true', { details: [{ path: '/query/archived', message: 'must be true with endedSince or endedUntil' }] });
+    }
+    ctx.body = await engine.listRuns({
+      ...filter, limit: filter.limit ?? 50, endedSince: endedSince ? Date.parse(endedSince) : null, endedUntil: endedUntil ? Date.parse(endedUntil) : null,
+    });
   });
 
   routes.add({ method: 'get', path: '/v1/runs/:id', summary: 'A run', tag: 'runs', access: 'viewer', params: idParam, responses: { 200: { description: 'run', schema: runSchema }, 404: { description: 'unknown run', schema: errorSchema } } }, async (ctx, req) => {
@@ -125,8 +134,17 @@ export function runRoutes(routes: RouteTable, engine: Engine, logger: Logger): v
     headers: [{ name: 'Last-Event-ID', description: 'resume after this history seq' }],
     responses: { 200: { description: 'text/event-stream of history entries (event: history, id: seq)', contentType: 'text/event-stream' }, 404: { description: 'unknown run', schema: errorSchema } },
   }, async (ctx, req) => {
-    await engine.getRun(req.params.id);
+    const run = await engine.getRun(req.params.id);
     const lastId = ctx.get('last-event-id');
+    if (run.archived) {
+      // An archived run has ended: its history is complete, so the stream sends what follows `after` and ends.
+      const from = /^\d+$/.test(lastId) ? Number(lastId) : req.query.after ?? 0;
+      const page = await engine.getHistory(req.params.id, { cursor: String(from), limit: 500 });
+      ctx.status = 200;
+      ctx.type = 'text/event-stream';
+      ctx.body = page.items.map((e) => `id: ${e.seq}\nevent: history\ndata: ${JSON.stringify(e)}\n\n`).join('') + 'event: archived\ndata: {}\n\n';
+      return;
+    }
     const after = /^\d+$/.test(lastId) ? Number(lastId) : req.query.after ?? (await engine.lastHistorySeq(req.params.id));
     const abort = new AbortController();
     const stream = new PassThrough();
