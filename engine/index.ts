@@ -399,8 +399,8 @@ export function createEngine(opts: EngineOptions) {
       if (!runId || !doc) throw notFound(`human task ${taskId}`);
       const task = JSON.parse(doc) as HumanTaskDoc;
       if (task.status !== 'open') throw new ServicechartError(ErrorCode.CONFLICT, `human task ${taskId} is ${task.status} already`);
-      const eventType = task.outcomes[body.outcome];
-      if (!eventType) {
+      const eventType = Object.hasOwn(task.outcomes, body.outcome) ? task.outcomes[body.outcome] : undefined;
+      if (typeof eventType !== 'string') {
         throw validationError('unknown outcome', [{ path: '/body/outcome', message: `outcome must be one of ${Object.keys(task.outcomes).join(', ')}` }]);
       }
       const event: JsonObject & { type: string } = { type: eventType, by: body.by };

@@ -8,7 +8,8 @@ import { ErrorCode, ServicechartError, validationError, type Problem } from './e
 
 export interface RegisteredWorkflow extends WorkflowDefinition {
   validateInput: ValidateFunction | null;
-  validateEvent: Record<string, ValidateFunction>;
+  /** By event type; a Map, so an event named after an Object.prototype member finds nothing. */
+  validateEvent: Map<string, ValidateFunction>;
 }
 
 const BUILTIN_ACTIONS = /^xstate\./;
@@ -109,10 +110,10 @@ export class Registry {
         throw validationError(`the input schema of ${key} does not compile`, [{ path: '/inputSchema', message: (err as Error).message }]);
       }
     }
-    const validateEvent: Record<string, ValidateFunction> = {};
+    const validateEvent = new Map<string, ValidateFunction>();
     for (const [type, schema] of Object.entries(def.eventSchemas ?? {})) {
       try {
-        validateEvent[type] = this.ajv.compile(schema);
+        validateEvent.set(type, this.ajv.compile(schema));
       } catch (err) {
         throw validationError(`the schema of event ${type} in ${key} does not compile`, [{ path: `/eventSchemas/${type}`, message: (err as Error).message }]);
       }

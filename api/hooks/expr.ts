@@ -30,7 +30,7 @@ export function resolvePath(path: string, scope: Scope): unknown {
   if (p === '') return root;
   const segments = p.slice(1).split('/').map((s) => {
     const seg = s.replace(/~1/g, '/').replace(/~0/g, '~');
-    return seg.startsWith('@') ? (scope.fields[seg.slice(1)] ?? seg) : seg;
+    return seg.startsWith('@') && Object.hasOwn(scope.fields, seg.slice(1)) ? scope.fields[seg.slice(1)] : seg;
   });
   const walk = (value: unknown, i: number): unknown => {
     if (value === undefined) return undefined;

@@ -1,0 +1,205 @@
+// Hostile input through HTTP: names of Object.prototype members as ordinary names, numeric query
+// parameters, methods a path does not serve, and schemas in JSON workflows that could only fail later.
+import { request } from 'node:http';
+import type { Redis } from 'ioredis';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { startHarness, KEYS, type Harness } from './harness.ts';
+import { testTasks, testWorkflows } from '../fixtures/workflows.ts';
+import { connect } from '../helpers.ts';
+
+const test = suite<{ h: Harness; side: Redis }>('api hostile input', {} as { h: Harness; side: Redis });
+
+test.before(async (ctx) => {
+  ctx.h = await startHarness({ workflows: testWorkflows, tasks: testTasks(ctx.side = await connect(), 'side'), consume: false });
+});
+test.after(async (ctx) => {
+  await ctx.h.close();
+  await ctx.side.quit();
+});
+
+const PROTO_NAMES = ['hasOwnProperty', 'valueOf', 'toString', 'isPrototypeOf', 'propertyIsEnumerable', 'toLocaleString', 'constructor'];
+
+/** Any method, even ones fetch refuses to send (TRACE, CONNECT, made-up ones). */
+function raw(h: Harness, method: string, path: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: any }> {
+  const u = new URL(h.url);
+  return new Promise((resolve, reject) => {
+    const req = request({ host: u.hostname, port: u.port, method, path, headers: { authorization: `Bearer ${KEYS.admin}`, ...headers } }, (res) => {
+      let text = '';
+      res.on('data', (d) => (text += d));
+      res.on('end', () => {
+        let body: unknown = text;
+        if ((res.headers['content-type'] ?? '').includes('json') && text) body = JSON.parse(text);
+        resolve({ status: res.statusCode!, headers: res.headers, body });
+      });
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+async function keyCount(h: Harness): Promise<number> {
+  let n = 0;
+  let cursor = '0';
+  do {
+    const [next, batch] = await h.redis.scan(cursor, 'MATCH', `${h.prefix}*`, 'COUNT', 1000);
+    n += batch.length;
+    cursor = next;
+  } while (cursor !== '0');
+  return n;
+}
+
+test('an event named after an Object.prototype member is an ordinary event: 409 when not accepted, never 500', async ({ h }) => {
+  const { body: run } = await h.call('POST', '/v1/runs', { body: { workflow: 'counter' } });
+  for (const type of PROTO_NAMES) {
+    const res = await h.call('POST', `/v1/runs/${run.id}/events`, { body: { type } });
+    assert.is(res.status, 409, type);
+    assert.is(res.body.error.code, 'EVENT_NOT_ACCEPTED', type);
+  }
+  const after = await h.call('GET', `/v1/runs/${run.id}/history?limit=500`);
+  assert.not.ok(after.body.items.some((e: { type: string }) => e.type === 'event.received'), 'a refused event leaves no entry');
+});
+
+test('a JSON workflow may use prototype-member names for events, outcomes, business keys and its own name', async ({ h }) => {
+  const definition = {
+    initial: 'a',
+    states: {
+      a: { on: { hasOwnProperty: 'b', valueOf: { target: 'b', actions: { type: 'assign', params: { set: { 'seen.toString': { $event: 'note' } } } } } } },
+      b: {
+        meta: { humanTask: { role: 'operator', title: 'Decide {toString}{valueOf}', outcomes: { toString: 'isPrototypeOf', valueOf: 'valueOf' } } },
+        on: { isPrototypeOf: 'c', valueOf: 'a' },
+      },
+      c: { type: 'final' },
+    },
+  };
+  const reg = await h.call('POST', '/v1/workflows', { body: { name: 'constructor', definition } });
+  assert.is(reg.status, 201, JSON.stringify(reg.body));
+  assert.is((await h.call('GET', '/v1/workflows/constructor')).status, 200);
+  assert.is((await h.call('GET', '/v1/kpis?workflow=constructor')).status, 200);
+
+  const started = await h.call('POST', '/v1/runs', { body: { workflow: 'constructor', businessKey: 'hasOwnProperty' } });
+  assert.is(started.status, 201);
+  const run = started.body;
+  const byKey = await h.call('GET', '/v1/runs?businessKey=hasOwnProperty');
+  assert.equal(byKey.body.items.map((r: { id: string }) => r.id), [run.id]);
+  assert.is((await h.call('GET', '/v1/runs?workflow=constructor&state=valueOf')).body.items.length, 0);
+
+  assert.is((await h.call('POST', `/v1/runs/${run.id}/events`, { body: { type: 'toString' } })).status, 409);
+  const moved = await h.call('POST', `/v1/runs/${run.id}/events`, { body: { type: 'valueOf', note: 'n1' } });
+  assert.is(moved.status, 200, JSON.stringify(moved.body));
+  assert.is(moved.body.run.state, 'b');
+  assert.equal(moved.body.run.context.seen, { toString: 'n1' });
+  const [task] = moved.body.run.humanTasks;
+  assert.is(task.title, 'Decide ', 'a title field that is not in the context is empty, not a prototype function');
+
+  for (const outcome of ['hasOwnProperty', 'constructor', '__proto__']) {
+    const res = await h.call('POST', `/v1/tasks/${task.id}/complete`, { body: { outcome, by: 'ana' } });
+    assert.is(res.status, 422, outcome);
+    assert.is(res.body.error.code, 'VALIDATION_FAILED');
+  }
+  const done = await h.call('POST', `/v1/tasks/${task.id}/complete`, { body: { outcome: 'toString', by: 'ana' } });
+  assert.is(done.status, 200, JSON.stringify(done.body));
+  assert.is(done.body.run.status, 'done');
+});
+
+test('numeric query and path parameters accept only decimal integers in range (422 otherwise), once each', async ({ h }) => {
+  const { body: run } = await h.call('POST', '/v1/runs', { body: { workflow: 'counter' } });
+  const bad = [
+    '/v1/runs?limit=1e999', '/v1/runs?limit=Infinity', '/v1/runs?limit=1e2', '/v1/runs?limit=0x10', '/v1/runs?limit=%205', '/v1/runs?limit=1.0',
+    '/v1/runs?limit=1&limit=2', '/v1/runs?limit=0', '/v1/runs?limit=501', '/v1/runs?limit=-1', '/v1/runs?limit=',
+    '/v1/tasks?limit=1e999', '/v1/hooks/deliveries?limit=1e999', `/v1/runs/${run.id}/history?limit=1e999`,
+    `/v1/runs/${run.id}/history?cursor=99999999999999999999999999`, `/v1/runs/${run.id}/history?cursor=-1`,
+    `/v1/runs/${run.id}/stream?after=1e999`, `/v1/runs/${run.id}/stream?after=-1`, `/v1/runs/${run.id}/stream?after=99999999999999999999`,
+    '/v1/workflows/counter/versions/1e999', '/v1/workflows/counter/versions/99999999999999999999', '/v1/workflows/counter/versions/0x1',
+    '/v1/runs?workflow=a&workflow=b', '/v1/kpis?workflow=counter&workflow=timed',
+  ];
+  for (const path of bad) {
+    const res = await h.call('GET', path);
+    assert.is(res.status, 422, path);
+    assert.is(res.body.error.code, 'VALIDATION_FAILED', path);
+  }
+  const ok = await h.call('GET', '/v1/runs?limit=500');
+  assert.is(ok.status, 200);
+  assert.is((await h.call('GET', '/v1/workflows/counter/versions/1')).status, 200);
+});
+
+test('a method a known path does not serve answers 405 METHOD_NOT_ALLOWED with an Allow header', async ({ h }) => {
+  const { body: run } = await h.call('POST', '/v1/runs', { body: { workflow: 'counter' } });
+  const before = await keyCount(h);
+  const cases: [string, string, string][] = [
+    ['DELETE', `/v1/runs/${run.id}`, 'GET, HEAD'],
+    ['PUT', '/v1/workflows/counter', 'GET, HEAD'],
+    ['PATCH', '/v1/runs', 'GET, HEAD, POST'],
+    ['TRACE', '/v1/runs', 'GET, HEAD, POST'],
+    ['PROPFIND', '/healthz', 'GET, HEAD'],
+    ['GET', `/v1/runs/${run.id}/events`, 'POST'],
+    ['FROBNICATE', '/v1/runs', 'GET, HEAD, POST'],
+    ['FROBNICATE', `/v1/runs/${run.id}/cancel`, 'POST'],
+  ];
+  for (const [method, path, allow] of cases) {
+    const res = await raw(h, method, path);
+    assert.is(res.status, 405, `${method} ${path}`);
+    assert.is(res.body.error.code, 'METHOD_NOT_ALLOWED', `${method} ${path}`);
+    assert.is(typeof res.body.error.message, 'string');
+    assert.is(res.headers.allow, allow, `${method} ${path}`);
+  }
+  const unknownPath = await raw(h, 'FROBNICATE', '/v1/nothing-here');
+  assert.is(unknownPath.status, 404);
+  assert.is(unknownPath.body.error.code, 'NOT_FOUND');
+  const options = await raw(h, 'OPTIONS', `/v1/runs/${run.id}/events`);
+  assert.is(options.status, 204);
+  assert.is(options.headers.allow, 'POST');
+  const head = await raw(h, 'HEAD', '/healthz');
+  assert.is(head.status, 200);
+  assert.is(await keyCount(h), before, 'nothing was written');
+});
+
+test('a schema that does not compile, or whose $ref refers to itself, answers 422 at registration', async ({ h }) => {
+  const definition = { initial: 'a', states: { a: { on: { GO: 'b' } }, b: { type: 'final' } } };
+  const before = await keyCount(h);
+  const schemas: [string, object][] = [
+    ['self $ref', { $ref: '#' }],
+    ['self $ref through allOf', { type: 'object', allOf: [{ $ref: '#' }] }],
+    ['$ref cycle through definitions', { definitions: { a: { $ref: '#/definitions/b' }, b: { anyOf: [{ $ref: '#/definitions/a' }] } }, $ref: '#/definitions/a' }],
+    ['unknown type', { type: 'objekt' }],
+    ['a $ref to nothing', { $ref: '#/definitions/missing' }],
+    ['a pattern that is not a regular expression', { type: 'object', properties: { a: { type: 'string', pattern: '(' } } }],
+  ];
+  for (const [what, inputSchema] of schemas) {
+    const res = await h.call('POST', '/v1/workflows', { body: { name: 'schemas', definition, inputSchema } });
+    assert.is(res.status, 422, `${what}: ${JSON.stringify(res.body)}`);
+    assert.is(res.body.error.code, 'VALIDATION_FAILED', what);
+    assert.ok(res.body.error.details.some((p: { path: string }) => p.path.startsWith('/inputSchema')), what);
+  }
+  assert.is(await keyCount(h), before, 'nothing was stored');
+  assert.is((await h.call('POST', '/v1/runs', { body: { workflow: 'schemas' } })).status, 404);
+
+  // A recursive schema that descends into the data is fine: it ends where the data ends.
+  const tree = { type: 'object', properties: { children: { type: 'array', items: { $ref: '#' } } }, additionalProperties: false };
+  assert.is((await h.call('POST', '/v1/workflows', { body: { name: 'tree', definition, inputSchema: tree } })).status, 201);
+  assert.is((await h.call('POST', '/v1/runs', { body: { workflow: 'tree', input: { children: [{ children: [] }] } } })).status, 201);
+  assert.is((await h.call('POST', '/v1/runs', { body: { workflow: 'tree', input: { children: [{ nope: 1 }] } } })).status, 422);
+});
+
+test.skip('a pattern in a JSON workflow schema never backtracks catastrophically: validation stays linear', async ({ h }) => {
+  const definition = { initial: 'a', states: { a: { on: { GO: 'b' } }, b: { type: 'final' } } };
+  const inputSchema = { type: 'object', properties: { s: { type: 'string', pattern: '^(a+)+$' }, t: { type: 'string', pattern: '^(\\w|\\d)*x$' } } };
+  const reg = await h.call('POST', '/v1/workflows', { body: { name: 'redos', definition, inputSchema } });
+  assert.is(reg.status, 201, JSON.stringify(reg.body));
+  const started = Date.now();
+  // With a backtracking engine each of these takes hours (2^40 steps).
+  const r1 = await h.call('POST', '/v1/runs', { body: { workflow: 'redos', input: { s: `${'a'.repeat(40)}!` } } });
+  const r2 = await h.call('POST', '/v1/runs', { body: { workflow: 'redos', input: { t: '1'.repeat(40) } } });
+  assert.is(r1.status, 422);
+  assert.is(r2.status, 422);
+  assert.ok(Date.now() - started < 5000, `took ${Date.now() - started} ms`);
+  assert.is((await h.call('POST', '/v1/runs', { body: { workflow: 'redos', input: { s: 'aaa', t: '1x' } } })).status, 201);
+  // What a linear-time engine cannot do (backreferences, lookaround) is refused when the workflow is registered.
+  for (const pattern of ['^(a)\\1$', '^(?=a)a$', '(?<!a)b']) {
+    const res = await h.call('POST', '/v1/workflows', { body: { name: 'redos', definition, inputSchema: { type: 'string', pattern } } });
+    assert.is(res.status, 422, pattern);
+    assert.is(res.body.error.details[0].path, '/inputSchema/pattern', pattern);
+  }
+});
+
+test.run();
