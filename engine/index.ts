@@ -359,7 +359,7 @@ export function createEngine(opts: EngineOptions) {
       const limit = filter.limit ?? 50;
       let offset = 0;
       if (filter.cursor) {
-        if (!/^\d+$/.test(filter.cursor)) throw validationError('bad cursor', [{ path: '/query/cursor', message: 'not a cursor this endpoint returned' }]);
+        if (!/^\d{1,15}$/.test(filter.cursor)) throw validationError('bad cursor', [{ path: '/query/cursor', message: 'not a cursor this endpoint returned' }]);
         offset = Number(filter.cursor);
       }
       const items: HumanTaskDoc[] = [];

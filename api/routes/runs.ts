@@ -101,7 +101,7 @@ export function runRoutes(routes: RouteTable, engine: Engine, logger: Logger): v
 
   routes.add({
     method: 'get', path: '/v1/runs/:id/history', summary: "A run's history, oldest first", tag: 'runs', access: 'viewer', params: idParam,
-    query: { type: 'object', additionalProperties: false, properties: { ...pagingQuery, cursor: { type: 'string', pattern: '^\\d+$' } } },
+    query: { type: 'object', additionalProperties: false, properties: { ...pagingQuery, cursor: { type: 'string', pattern: '^(0|[1-9][0-9]{0,14})$' } } },
     responses: { 200: { description: 'page', schema: pageOf(historyEntrySchema) }, 404: { description: 'unknown run', schema: errorSchema } },
   }, async (ctx, req) => {
     ctx.body = await engine.getHistory(req.params.id, { limit: req.query.limit ?? 50, cursor: req.query.cursor ?? null });
@@ -120,13 +120,13 @@ export function runRoutes(routes: RouteTable, engine: Engine, logger: Logger): v
 
   routes.add({
     method: 'get', path: '/v1/runs/:id/stream', summary: 'Server-Sent Events: each new history entry as it happens', tag: 'runs', access: 'viewer', params: idParam,
-    query: { type: 'object', additionalProperties: false, properties: { after: { type: 'integer', minimum: 0 } } },
+    query: { type: 'object', additionalProperties: false, properties: { after: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER } } },
     headers: [{ name: 'Last-Event-ID', description: 'resume after this history seq' }],
     responses: { 200: { description: 'text/event-stream of history entries (event: history, id: seq)', contentType: 'text/event-stream' }, 404: { description: 'unknown run', schema: errorSchema } },
   }, async (ctx, req) => {
     await engine.getRun(req.params.id);
     const lastId = ctx.get('last-event-id');
-    const after = /^\d+$/.test(lastId) ? Number(lastId) : req.query.after ?? (await engine.lastHistorySeq(req.params.id));
+    const after = /^\d{1,15}$/.test(lastId) ? Number(lastId) : req.query.after ?? (await engine.lastHistorySeq(req.params.id));
     const abort = new AbortController();
     const stream = new PassThrough();
     ctx.req.socket.setTimeout(0);
