@@ -1,6 +1,6 @@
 // Hostile input through HTTP: names of Object.prototype members as ordinary names, numeric query
 // parameters, methods a path does not serve, and schemas in JSON workflows that could only fail later.
-import { request } from 'node:http';
+import { request, type IncomingMessage } from 'node:http';
 import type { Redis } from 'ioredis';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -24,14 +24,21 @@ const PROTO_NAMES = ['hasOwnProperty', 'valueOf', 'toString', 'isPrototypeOf', '
 function raw(h: Harness, method: string, path: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: any }> {
   const u = new URL(h.url);
   return new Promise((resolve, reject) => {
+    const done = (res: IncomingMessage, text: string) => {
+      let body: unknown = text;
+      if ((res.headers['content-type'] ?? '').includes('json') && text) body = JSON.parse(text);
+      resolve({ status: res.statusCode!, headers: res.headers, body });
+    };
     const req = request({ host: u.hostname, port: u.port, method, path, headers: { authorization: `Bearer ${KEYS.admin}`, ...headers } }, (res) => {
       let text = '';
       res.on('data', (d) => (text += d));
-      res.on('end', () => {
-        let body: unknown = text;
-        if ((res.headers['content-type'] ?? '').includes('json') && text) body = JSON.parse(text);
-        resolve({ status: res.statusCode!, headers: res.headers, body });
-      });
+      res.on('end', () => done(res, text));
+    });
+    // Node's client hands the answer to a CONNECT as a tunnel: the body is what follows the head.
+    req.on('connect', (res, socket, head) => {
+      let text = head.toString();
+      socket.on('data', (d) => (text += d));
+      socket.on('end', () => done(res, text));
     });
     req.on('error', reject);
     req.end();
@@ -135,6 +142,7 @@ test('a method a known path does not serve answers 405 METHOD_NOT_ALLOWED with a
     ['GET', `/v1/runs/${run.id}/events`, 'POST'],
     ['FROBNICATE', '/v1/runs', 'GET, HEAD, POST'],
     ['FROBNICATE', `/v1/runs/${run.id}/cancel`, 'POST'],
+    ['CONNECT', '/v1/workflows', 'GET, HEAD, POST'],
   ];
   for (const [method, path, allow] of cases) {
     const res = await raw(h, method, path);
