@@ -123,7 +123,14 @@ export const jsonWorkflowSchema = {
           properties: {
             role: { type: 'string', minLength: 1 },
             title: { type: 'string', minLength: 1 },
-            outcomes: { type: 'object', description: 'OUTCOME -> EVENT_TYPE sent to the run.', additionalProperties: { type: 'string', minLength: 1 } },
+            outcomes: {
+              type: 'object',
+              description: 'OUTCOME -> EVENT_TYPE sent to the run; an outcome is what POST /v1/tasks/:id/complete names (at most 64 characters).',
+              minProperties: 1,
+              propertyNames: { type: 'string', minLength: 1, maxLength: 64 },
+              // The event types POST /v1/runs/:id/events accepts: no xstate.* event can be forged through a task.
+              additionalProperties: { type: 'string', pattern: '^(?!xstate\\.)[A-Za-z][A-Za-z0-9_.:-]{0,127}$' },
+            },
             dueInMs: { type: 'integer', minimum: 0 },
           },
           required: ['role', 'title', 'outcomes'],

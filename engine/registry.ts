@@ -5,6 +5,7 @@ import { Ajv, type ValidateFunction } from 'ajv';
 import type { WorkflowDefinition } from '../workflows/lib/define.ts';
 import type { TaskDefinition } from './tasks.ts';
 import { ErrorCode, ServicechartError, validationError, type Problem } from './errors.ts';
+import { compileUserSchema, userSchemaAjv } from './user-schema.ts';
 
 export interface RegisteredWorkflow extends WorkflowDefinition {
   validateInput: ValidateFunction | null;
@@ -75,6 +76,8 @@ export class Registry {
   private readonly latest = new Map<string, number>();
   private readonly tasks = new Map<string, TaskDefinition<any, any>>();
   private readonly ajv = new Ajv({ allErrors: true, strict: false });
+  /** For the schemas of JSON workflows, which come from outside: linear-time patterns, no endless $ref. */
+  private readonly userAjv = userSchemaAjv();
 
   registerTask(task: TaskDefinition<any, any>): void {
     this.tasks.set(task.name, task);
@@ -103,7 +106,11 @@ export class Registry {
     const options = (def.machine as unknown as { options: { maxIterations: number } }).options;
     if (!Number.isFinite(options.maxIterations)) options.maxIterations = 1000;
     let validateInput: ValidateFunction | null = null;
-    if (def.inputSchema) {
+    if (def.inputSchema && def.definition !== undefined) {
+      const compiled = compileUserSchema(this.userAjv, def.inputSchema, '/inputSchema');
+      if (!compiled.validate) throw validationError(`the input schema of ${key} cannot be used`, compiled.problems);
+      validateInput = compiled.validate;
+    } else if (def.inputSchema) {
       try {
         validateInput = this.ajv.compile(def.inputSchema);
       } catch (err) {

@@ -189,7 +189,7 @@ test('a schema that does not compile, or whose $ref refers to itself, answers 42
   assert.is((await h.call('POST', '/v1/runs', { body: { workflow: 'tree', input: { children: [{ nope: 1 }] } } })).status, 422);
 });
 
-test.skip('a pattern in a JSON workflow schema never backtracks catastrophically: validation stays linear', async ({ h }) => {
+test('a pattern in a JSON workflow schema never backtracks catastrophically: validation stays linear', async ({ h }) => {
   const definition = { initial: 'a', states: { a: { on: { GO: 'b' } }, b: { type: 'final' } } };
   const inputSchema = { type: 'object', properties: { s: { type: 'string', pattern: '^(a+)+$' }, t: { type: 'string', pattern: '^(\\w|\\d)*x$' } } };
   const reg = await h.call('POST', '/v1/workflows', { body: { name: 'redos', definition, inputSchema } });
@@ -208,6 +208,23 @@ test.skip('a pattern in a JSON workflow schema never backtracks catastrophically
     assert.is(res.status, 422, pattern);
     assert.is(res.body.error.details[0].path, '/inputSchema/pattern', pattern);
   }
+});
+
+test('human task outcomes are checked at registration: names a completion can send, event types a client could send', async ({ h }) => {
+  const withOutcomes = (outcomes: object) => ({ initial: 'a', states: { a: { meta: { humanTask: { role: 'operator', title: 'Decide', outcomes } }, on: { OK: 'b' } }, b: { type: 'final' } } });
+  const before = await keyCount(h);
+  const cases: [string, object][] = [
+    ['an internal XState event', { forge: 'xstate.done.actor.task' }],
+    ['an event type no client could send', { ok: 'not an event' }],
+    ['an outcome longer than a completion may name', { ['o'.repeat(65)]: 'OK' }],
+    ['no outcome at all', {}],
+  ];
+  for (const [what, outcomes] of cases) {
+    const res = await h.call('POST', '/v1/workflows', { body: { name: 'outcomes', definition: withOutcomes(outcomes) } });
+    assert.is(res.status, 422, what);
+    assert.ok(res.body.error.details.some((p: { path: string }) => p.path.includes('/definition/states/a/meta/humanTask/outcomes')), `${what}: ${JSON.stringify(res.body.error.details)}`);
+  }
+  assert.is(await keyCount(h), before, 'nothing was stored');
 });
 
 test.run();
