@@ -1,6 +1,6 @@
 // Owns answers about methods: 405 METHOD_NOT_ALLOWED with an `Allow` header for a method a known path
 // does not serve (any method, including ones Node's HTTP parser does not know), and OPTIONS.
-import { createServer, type Server } from 'node:http';
+import { METHODS, createServer, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type Koa from 'koa';
 import type Router from '@koa/router';
@@ -34,9 +34,9 @@ export function methodNotAllowed(router: Router): Koa.Middleware {
 }
 
 /** A complete HTTP/1.1 answer in the contract's error shape, for requests that never reach Koa. */
-function rawAnswer(socket: Duplex, status: number, reason: string, body: unknown, allow: string[]): void {
+function rawAnswer(socket: Duplex, status: number, reason: string, body: unknown, allow: string[], head = false): void {
   const json = JSON.stringify(body);
-  const head = [
+  const lines = [
     `HTTP/1.1 ${status} ${reason}`,
     'Content-Type: application/json; charset=utf-8',
     `Content-Length: ${Buffer.byteLength(json)}`,
@@ -44,7 +44,7 @@ function rawAnswer(socket: Duplex, status: number, reason: string, body: unknown
     ...(allow.length ? [`Allow: ${allow.join(', ')}`] : []),
     'Connection: close',
   ];
-  socket.end(`${head.join('\r\n')}\r\n\r\n${json}`);
+  socket.end(`${lines.join('\r\n')}\r\n\r\n${head ? '' : json}`);
 }
 
 /** 405 (or 404 for an unknown path) for a request line Koa never sees. */
@@ -58,15 +58,26 @@ function refuseRequestLine(router: Router, socket: Duplex, method: string, targe
 /**
  * The HTTP server for the app. Node's parser refuses methods it does not know (answering a bare 400)
  * and hands CONNECT to a `connect` listener (closing the socket without one): both answer here in the
- * contract's shape. Other malformed requests keep Node's own answers (400, 431, 408).
+ * contract's shape, and so does a request line or headers over Node's 16 KiB (431). Other malformed
+ * requests keep Node's own answers (400, 408).
  */
 export function createAppServer(app: Koa, router: Router): Server {
   const server = createServer(app.callback());
   server.on('clientError', (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Duplex) => {
     if (!socket.writable || err.code === 'ECONNRESET') return void socket.destroy();
-    const line = err.code === 'HPE_INVALID_METHOD' ? /^([!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}) (\S{1,8192}) HTTP\/1\.[01]\r?\n/.exec(err.rawPacket?.toString('latin1') ?? '') : null;
-    if (line) return refuseRequestLine(router, socket, line[1], line[2]);
-    const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
+    if (err.code === 'HPE_INVALID_METHOD') {
+      // The packet may end mid-line (a long target): its start is enough to name the method and path.
+      // A packet that starts with a method Node knows holds an earlier request, and the bad one is
+      // what followed it (unframed bytes after a GET, say): that is malformed HTTP, answered 400 below.
+      const line = /^([!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}) (\S+)/.exec(err.rawPacket?.toString('latin1') ?? '');
+      if (!line || !METHODS.includes(line[1])) return refuseRequestLine(router, socket, line?.[1] ?? 'this method', line?.[2] ?? '');
+    }
+    if (err.code === 'HPE_HEADER_OVERFLOW') {
+      // An answer to HEAD carries no body, whatever its status.
+      const head = err.rawPacket?.subarray(0, 5).toString('latin1') === 'HEAD ';
+      return rawAnswer(socket, 431, 'Request Header Fields Too Large', errorBody(ErrorCode.PAYLOAD_TOO_LARGE, 'the request line and headers are over 16 KiB'), [], head);
+    }
+    const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
     socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\n\r\n`);
   });
   server.on('connect', (req, socket: Duplex) => refuseRequestLine(router, socket, 'CONNECT', req.url ?? ''));
