@@ -7,11 +7,12 @@ import * as assert from 'uvu/assert';
 import { startHarness, KEYS, type Harness } from './harness.ts';
 import { testTasks, testWorkflows } from '../fixtures/workflows.ts';
 import { connect } from '../helpers.ts';
+import { SECRETS, fixture, postHook } from './hooks-util.ts';
 
 const test = suite<{ h: Harness; side: Redis }>('api hostile input', {} as { h: Harness; side: Redis });
 
 test.before(async (ctx) => {
-  ctx.h = await startHarness({ workflows: testWorkflows, tasks: testTasks(ctx.side = await connect(), 'side'), consume: false });
+  ctx.h = await startHarness({ workflows: testWorkflows, tasks: testTasks(ctx.side = await connect(), 'side'), consume: false, hooks: { secrets: { alertmanager: SECRETS.alertmanager } } });
 });
 test.after(async (ctx) => {
   await ctx.h.close();
@@ -68,6 +69,9 @@ test('an event named after an Object.prototype member is an ordinary event: 409 
 });
 
 test('a JSON workflow may use prototype-member names for events, outcomes, business keys and its own name', async ({ h }) => {
+  const taskNamed = await h.call('POST', '/v1/workflows', { body: { name: 'tasknames', definition: { initial: 'a', states: { a: { invoke: { src: 'hasOwnProperty' } } } } } });
+  assert.is(taskNamed.status, 422, 'a task named after a prototype member is an unknown task');
+  assert.is(taskNamed.body.error.details[0].message, 'unknown task "hasOwnProperty"');
   const definition = {
     initial: 'a',
     states: {
@@ -109,6 +113,22 @@ test('a JSON workflow may use prototype-member names for events, outcomes, busin
   assert.is(done.body.run.status, 'done');
 });
 
+test('a webhook whose labels and fingerprint are prototype-member names starts an ordinary run', async ({ h }) => {
+  const body = fixture('alertmanager-firing');
+  body.alerts = [{ ...body.alerts[0], fingerprint: 'hasOwnProperty', labels: { alertname: 'toString', severity: 'valueOf', service: 'constructor', priority: 'isPrototypeOf' } }];
+  delete body.alerts[0].annotations.summary;
+  const res = await postHook(h, 'alertmanager', body);
+  assert.is(res.status, 202, JSON.stringify(res.body));
+  assert.equal(res.body.results.map((r: { action: string }) => r.action), ['started']);
+  const run = (await h.call('GET', `/v1/runs/${res.body.results[0].runId}`)).body;
+  assert.is(run.businessKey, 'hasOwnProperty');
+  assert.is(run.context.title, 'toString');
+  assert.is(run.context.urgency, 2, 'a severity that the map does not list falls back to the default');
+  // Reading the open run of that business key finds it, not a prototype member.
+  const again = await postHook(h, 'alertmanager', body);
+  assert.equal(again.body.results.map((r: { action: string }) => r.action), ['event']);
+});
+
 test('numeric query and path parameters accept only decimal integers in range (422 otherwise), once each', async ({ h }) => {
   const { body: run } = await h.call('POST', '/v1/runs', { body: { workflow: 'counter' } });
   const bad = [
@@ -128,6 +148,16 @@ test('numeric query and path parameters accept only decimal integers in range (4
   const ok = await h.call('GET', '/v1/runs?limit=500');
   assert.is(ok.status, 200);
   assert.is((await h.call('GET', '/v1/workflows/counter/versions/1')).status, 200);
+});
+
+test('a number JSON cannot hold (1e999) answers 422 instead of being stored as null', async ({ h }) => {
+  const before = await keyCount(h);
+  for (const raw of ['{"workflow":"counter","input":{"start":1e999}}', '{"workflow":"counter","input":{"x":[-1e400]}}', '{"workflow":"counter","version":1e999}']) {
+    const res = await h.call('POST', '/v1/runs', { raw, headers: { 'content-type': 'application/json' } });
+    assert.is(res.status, 422, raw);
+    assert.is(res.body.error.code, 'VALIDATION_FAILED', raw);
+  }
+  assert.is(await keyCount(h), before, 'nothing was written');
 });
 
 test('a method a known path does not serve answers 405 METHOD_NOT_ALLOWED with an Allow header', async ({ h }) => {
