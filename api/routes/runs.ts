@@ -13,7 +13,7 @@ export const startRunBody = {
   additionalProperties: false,
   properties: {
     workflow: { type: 'string', pattern: '^[a-z][a-z0-9_-]{0,63}$' },
-    version: { type: 'integer', minimum: 1 },
+    version: { type: 'integer', minimum: 1, maximum: 2 ** 31 - 1 },
     input: freeObject,
     businessKey: { type: 'string', minLength: 1, maxLength: 200 },
   },
