@@ -1,4 +1,4 @@
-// Owns the engine's error codes and error classes; codes are the ones in API.md.
+// Owns the engine's error codes and error classes; codes are the ones in docs/api.md.
 export const ErrorCode = {
   BAD_JSON: 'BAD_JSON',
   UNAUTHENTICATED: 'UNAUTHENTICATED',

@@ -1,4 +1,4 @@
-// The `change` process model (change enablement, PROCESSES.md §2): New → Assess → Authorize → Scheduled →
+// The `change` process model (change enablement, docs/models/change.md §2): New → Assess → Authorize → Scheduled →
 // Implement → Review → Closed, with standard, normal, emergency and unauthorized paths, group approvals,
 // maintenance windows and freezes, on-hold, overrun and backout, and the links to incident and delivery.
 // The machine and its parts live in `change/`; this module declares the workflow.
@@ -16,7 +16,7 @@ export { changeKpis };
 export const change = defineWorkflow({
   name: 'change',
   version: 1,
-  description: 'Change enablement: standard, normal, emergency and unauthorized changes with risk, approvals, windows and review (PROCESSES.md §2).',
+  description: 'Change enablement: standard, normal, emergency and unauthorized changes with risk, approvals, windows and review (docs/models/change.md §2).',
   machine: changeMachine,
   builtIn: true,
   inputSchema: changeInputSchema,

@@ -1,4 +1,4 @@
-// The `delivery` process model (PROCESSES.md §3): one release from build through pre-production,
+// The `delivery` process model (docs/models/delivery.md §3): one release from build through pre-production,
 // the go/no-go, the change gate, a canary / phased / big-bang production rollout (pausable through a
 // deep history node), bake, rollback and early life support, feeding DORA's delivery metrics.
 // The machine and its parts live in `delivery/`; this module declares the workflow.
@@ -14,7 +14,7 @@ export { DELIVERY_KPIS };
 export const delivery = defineWorkflow({
   name: 'delivery',
   version: 1,
-  description: 'Release and deployment: build, pre-production, go/no-go, change gate, canary/phased/big-bang rollout with pause/resume, bake, rollback, early life support (PROCESSES.md §3).',
+  description: 'Release and deployment: build, pre-production, go/no-go, change gate, canary/phased/big-bang rollout with pause/resume, bake, rollback, early life support (docs/models/delivery.md §3).',
   machine: deliveryMachine,
   builtIn: true,
   kpis: DELIVERY_KPIS,

@@ -1,4 +1,4 @@
-// The `incident` process model (PROCESSES.md §1, with §0): restore service fast, with SLA clocks,
+// The `incident` process model (docs/models/incident.md §1, with §0): restore service fast, with SLA clocks,
 // paging, the major-incident track and the links to change and problem.
 // The machine and its parts live in `incident/`; this module declares the workflow.
 import { defineWorkflow } from './lib/define.ts';

@@ -1,4 +1,4 @@
-// The `planning` process model (PROCESSES.md §4): a demand from draft through screening (four
+// The `planning` process model (docs/models/planning.md §4): a demand from draft through screening (four
 // assessments in parallel), the portfolio board, a freeze-aware schedule and its confirmation, to one
 // child `delivery` run per release, with deferral, replanning and a cascading cancel.
 // The machine and its parts live in `planning/`; this module declares the workflow.
@@ -15,7 +15,7 @@ export { PLANNING_KPIS };
 export const planning = defineWorkflow({
   name: 'planning',
   version: 1,
-  description: 'Demand, service and capacity planning: screening with four assessments, portfolio board, freeze-aware scheduling, hand-off to one delivery run per release (PROCESSES.md §4).',
+  description: 'Demand, service and capacity planning: screening with four assessments, portfolio board, freeze-aware scheduling, hand-off to one delivery run per release (docs/models/planning.md §4).',
   machine: planningMachine,
   builtIn: true,
   kpis: PLANNING_KPIS,

@@ -1,4 +1,4 @@
-// Service measurement: a workflow's KPIs (PROCESSES.md §x.11) over runs opened in a window.
+// Service measurement: a workflow's KPIs (docs/models/<model>.md §x.11) over runs opened in a window.
 import type { Engine } from '../../engine/index.ts';
 import { validationError } from '../../engine/index.ts';
 import type { RouteTable } from '../route.ts';

@@ -1,4 +1,4 @@
-// Group approval policies (PROCESSES.md §0.5) as the change model's CAB uses them: first_response, all,
+// Group approval policies (docs/models/conventions.md §0.5) as the change model's CAB uses them: first_response, all,
 // percentage, rejection as soon as the quorum is out of reach, one vote per member, and only members vote.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';

@@ -1,4 +1,4 @@
-// The change model's links (PROCESSES.md §2.9, §5) through HTTP: the emergency child of a P1 incident,
+// The change model's links (docs/models/change.md §2.9, §5) through HTTP: the emergency child of a P1 incident,
 // the events a parent run hears, and same-CI overlap found among the running changes.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';

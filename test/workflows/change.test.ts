@@ -1,4 +1,4 @@
-// The change model (PROCESSES.md §2.10) through HTTP on a real engine: standard, normal, rejected,
+// The change model (docs/models/change.md §2.10) through HTTP on a real engine: standard, normal, rejected,
 // emergency, approval timeout, freeze, windows, on hold, cancel, segregation of duties, revert, type rules, unauthorized.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -289,7 +289,7 @@ test('failed deployment through a real delivery: the canary fails and rolls back
     const delivery = await startRun(h, 'delivery', {
       release: { id: 'REL-FAIL-10', version: '7.1.0', service: 'orders', artifacts: [{ name: 'orders', digest: `sha256:${'b'.repeat(64)}` }], commits: [] },
       environments: ['production'], changePolicy: 'auto-standard', requestedBy: 'dev-dana', previousVersion: '7.0.3',
-      window: { start: iso(now + 300), end: iso(now + HOUR) },
+      window: { start: iso(now + 1500), end: iso(now + HOUR) },
       approvers: { ...approvers, releaseManager: ['rita'] },
       change: { templateId: 'deploy', templates: { deploy: { active: true } }, schedules: { maintenance: maintenanceAround(['orders'], now) } },
       canary: { threshold: 2 }, simulate: { health: [{ phase: 'canary', minWeight: 20, result: 'fail' }] },
@@ -322,7 +322,7 @@ test('failed deployment through a real delivery: the canary fails and rolls back
   }
 });
 
-test('on hold: pending CAB approvals are withdrawn, only RELEASE_HOLD and CANCEL are accepted, release restores CM approved and asks CAB again', async ({ h }) => {
+test('on hold: pending CAB approvals are withdrawn, only RELEASE_HOLD and CANCEL are accepted, release restores CM approved and asks CAB again, without the vote cast before the hold', async ({ h }) => {
   const run = await startChange(h, normalChange({ leadTimeMs: 0 }, 4 * HOUR));
   await throughAssess(h, run.id);
   await sendOk(h, run.id, { type: 'APPROVE_CM', by: 'carla' });
@@ -345,9 +345,13 @@ test('on hold: pending CAB approvals are withdrawn, only RELEASE_HOLD and CANCEL
   assert.is(released.state.authorize.changeManager, 'approved', 'CM stays approved');
   assert.ok(paths(released.state).some((p) => p.startsWith('authorize.cab.pending')), 'CAB pending again');
   assert.is(released.context.approvals.cab.requests, 2, 'CAB asked a second time');
-  assert.equal(released.context.approvals.cab.votes.map((v: any) => v.by), ['ann'], 'the vote cast before the hold is reinstated');
+  assert.equal(released.context.approvals.cab.votes, [], 'the partial vote cast before the hold was withdrawn with it');
   await waitTask(h, run.id, 'cab');
-  await sendOk(h, run.id, { type: 'APPROVE_CAB', by: 'bob' });
+  // CAB needs 50 % of 4: before the hold ann's vote plus bob's would have been enough; now bob's is the first.
+  const one = await sendOk(h, run.id, { type: 'APPROVE_CAB', by: 'bob' });
+  assert.ok(paths(one.state).some((p) => p.startsWith('authorize.cab.pending')), 'one vote of this request is not a quorum');
+  assert.equal(one.context.approvals.cab.votes.map((v: any) => v.by), ['bob']);
+  await sendOk(h, run.id, { type: 'APPROVE_CAB', by: 'ann' });
   await waitState(h, run.id, 'scheduled');
 });
 
@@ -384,7 +388,7 @@ test('cancel rules: a change canceled in implement before work starts cancels th
     templates: { deploy: { active: true, implementationPlan: 'pipeline', backoutPlan: 'pipeline rollback', testPlan: 'canary' } },
     plannedStart: iso(now + 2.5 * HOUR), plannedEnd: iso(now + 3.5 * HOUR), schedules: { maintenance: maintenanceAround(['orders'], now) },
     links: { release }, startDelivery: true, earlyStartToleranceMs: 3 * HOUR,
-  });
+  }, 'CHG-12');
   // A change with a link submits itself (§2.9).
   await waitState(h, run.id, 'scheduled.waiting');
   // Started early (within the tolerance): the delivery's go/no-go, due 2 h before the window, is still open.
@@ -395,6 +399,7 @@ test('cancel rules: a change canceled in implement before work starts cancels th
   assert.type(deliveryId, 'string');
   const child = await getRun(h, deliveryId);
   assert.is(child.parentRunId, run.id);
+  assert.is(child.businessKey, 'delivery:CHG-12:REL-CANCEL-12', "named after the change's business key (§0.7)");
   assert.is(child.status, 'running', 'the delivery waits for its go/no-go');
   await sendOk(h, run.id, { type: 'CANCEL', by: 'rita', reason: 'release withdrawn' });
   const canceled = await waitState(h, run.id, 'canceled');

@@ -50,11 +50,13 @@ async function approveChange(h: Harness, changeId: string, decision: 'APPROVE' |
 }
 
 async function toGate(h: Harness, over: Record<string, unknown> = {}): Promise<{ runId: string; changeId: string }> {
-  const run = await startRun(h, 'delivery', input(over));
+  const key = `REL-${Math.random().toString(36).slice(2, 8)}`;
+  const run = await startRun(h, 'delivery', input(over), key);
   const go = await openTask(h, run.id, 'readiness');
   assert.is((await completeTask(h, go.id, 'GO', 'rita')).status, 200);
   const [change] = await waitForChild(h, run.id, 'change');
   assert.is(change.version, 1, 'the real change model');
+  assert.is(change.businessKey, `change:${key}:1`, "the gate's change is named after the delivery's business key (§0.7)");
   return { runId: run.id, changeId: change.id };
 }
 

@@ -1,4 +1,4 @@
-// The delivery model under a worker crash (PROCESSES.md §3.10 scenario 10): the worker process is killed
+// The delivery model under a worker crash (docs/models/delivery.md §3.10 scenario 10): the worker process is killed
 // with SIGKILL while `deploy_step` at 30 % is in flight at the deployment target, and a new one finishes it.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';

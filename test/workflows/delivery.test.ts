@@ -1,4 +1,4 @@
-// The delivery model's scenarios (PROCESSES.md §3.10) through HTTP, with small timer overrides. The
+// The delivery model's scenarios (docs/models/delivery.md §3.10) through HTTP, with small timer overrides. The
 // change and incident sides are played by recorder runs (delivery-helpers.ts), so each test can assert
 // exactly what the release told them; delivery-change.test.ts runs the gate against the real change model.
 import { suite } from 'uvu';

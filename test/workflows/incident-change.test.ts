@@ -1,4 +1,4 @@
-// The incident → change link through HTTP (PROCESSES.md §1.10 scenario 11, §5).
+// The incident → change link through HTTP (docs/models/incident.md §1.10 scenario 11, §5).
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { startHarness, type Harness } from '../api/harness.ts';
@@ -16,10 +16,10 @@ test.after(async (ctx) => {
 
 const approvers = { incidentManager: ['ina'], ecab: ['eve', 'eli'], changeManager: ['carla'], cab: ['ann', 'bob'], technical: ['tom'] };
 
-test('scenario 11, an incident needs an emergency change: a child change in authorize, the incident waits with its clock running, CHANGE_CLOSED resumes it', async ({ h }) => {
+test('scenario 11, an incident needs an emergency change: a child change:<incident business key>:1 in authorize, the incident waits with its clock running, CHANGE_CLOSED resumes it', async ({ h }) => {
+  // The business key only as the run was started (POST /v1/runs {businessKey}): the child's key derives from it (§0.7).
   const run = await startIncident(h, {
-    // The context cannot see the run's businessKey (the engine passes only the input), so the number goes in too.
-    number: 'INC-1111', title: 'Billing DB saturated', impact: 1, urgency: 2, service: 'billing', ci: 'db-01', caller: 'cal', approvers,
+    title: 'Billing DB saturated', impact: 1, urgency: 2, service: 'billing', ci: 'db-01', caller: 'cal', approvers,
   }, 'INC-1111');
   assert.is(run.context.priority, 2);
   await sendOk(h, run.id, { type: 'ACKNOWLEDGE', by: 'rick' });
@@ -57,7 +57,7 @@ test('scenario 11, an incident needs an emergency change: a child change in auth
   assert.ok(items.some((e) => e.type === 'incident.change_requested' && e.childRunId === childId && e.changeType === 'emergency'));
 });
 
-test('CHANGE_CLOSED from a run that is not this incident\'s child is refused with 409', async ({ h }) => {
+test('CHANGE_CLOSED from a run that is not this incident\'s child is refused with 409; a child of an incident without a business key is named after its run id', async ({ h }) => {
   const run = await startIncident(h, { title: 'Stranger', impact: 2, urgency: 2, approvers, service: 'billing', ci: 'db-02' });
   await sendOk(h, run.id, { type: 'ACKNOWLEDGE', by: 'rick' });
   await sendOk(h, run.id, { type: 'REQUEST_CHANGE', summary: 'normal change please', changeType: 'normal', by: 'rick' });
@@ -66,6 +66,7 @@ test('CHANGE_CLOSED from a run that is not this incident\'s child is refused wit
   assert.is(res.status, 409);
   const child = await getRun(h, (await getRun(h, run.id)).context.links.change[0]);
   assert.is(child.context.changeType, 'normal', 'REQUEST_CHANGE changeType is passed on');
+  assert.is(child.businessKey, `change:${run.id}:1`, 'an incident started without a business key lends its run id');
 });
 
 test.run();

@@ -1,4 +1,4 @@
-// The incident model under real faults (PROCESSES.md §1.10 scenario 14): the worker process is killed
+// The incident model under real faults (docs/models/incident.md §1.10 scenario 14): the worker process is killed
 // with SIGKILL while the response SLA clock runs and a page is in flight at the pager, and the Redis
 // server is killed and restarted from its AOF while the response SLA clock runs.
 import { alive } from '../../engine/redis-server.ts';

@@ -1,4 +1,4 @@
-// The incident → delivery link (PROCESSES.md §1.9): an incident opened on a service tells that service's
+// The incident → delivery link (docs/models/incident.md §1.9): an incident opened on a service tells that service's
 // deliveries in bake or early life support, through the real incident and delivery models. The change
 // side of each delivery is a recorder run (delivery-helpers.ts).
 import { suite } from 'uvu';

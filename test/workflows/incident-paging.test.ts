@@ -1,4 +1,4 @@
-// Paging, alerts and the major-incident track through HTTP (PROCESSES.md §1.10 scenarios 6, 8, 10).
+// Paging, alerts and the major-incident track through HTTP (docs/models/incident.md §1.10 scenarios 6, 8, 10).
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { startHarness, type Harness } from '../api/harness.ts';

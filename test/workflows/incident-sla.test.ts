@@ -1,4 +1,4 @@
-// The incident's SLA clocks through HTTP (PROCESSES.md §0.3, §1.10 scenarios 3, 4, 5, 9): warnings,
+// The incident's SLA clocks through HTTP (docs/models/conventions.md §0.3, §1.10 scenarios 3, 4, 5, 9): warnings,
 // breaches, pauses, retroactive priority changes and reopen, on real timers at a small scale.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';

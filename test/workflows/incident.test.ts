@@ -1,4 +1,4 @@
-// The incident model through HTTP (PROCESSES.md §1.10): lifecycle, priority, human tasks, refusals.
+// The incident model through HTTP (docs/models/incident.md §1.10): lifecycle, priority, human tasks, refusals.
 // SLA clocks, paging, major incidents, the change link and crashes have their own incident-*.test.ts files.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';

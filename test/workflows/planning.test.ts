@@ -1,4 +1,4 @@
-// The planning model's scenarios (PROCESSES.md §4.10) through HTTP, with small timer overrides and
+// The planning model's scenarios (docs/models/planning.md §4.10) through HTTP, with small timer overrides and
 // real child delivery runs (policy `none`, big-bang, fast timers). A recorder stands in for `change`
 // so the capacity action's close can be played by the test.
 import { suite } from 'uvu';
@@ -73,8 +73,8 @@ async function screen(h: Harness, runId: string, skip: string[] = []): Promise<v
   if (!skip.includes('financial')) await complete(h, runId, 'screening.financial.pending', 'SUBMITTED', 'fin-fay', 'within budget, 6');
 }
 
-async function toQualified(h: Harness, input: Record<string, unknown>): Promise<string> {
-  const run = await startRun(h, 'planning', input);
+async function toQualified(h: Harness, input: Record<string, unknown>, businessKey?: string): Promise<string> {
+  const run = await startRun(h, 'planning', input, businessKey);
   await screen(h, run.id);
   await waitForState(h, run.id, 'qualified');
   return run.id;
@@ -111,7 +111,8 @@ test('happy path: submitted, four assessments, qualified, approved at the board 
     schedules: { releaseWindows: [w1, w2], blackout: [{ start: iso(t - 60_000), end: iso(t + 30 * 60_000) }] },
     delaysMs: { handoffDelay: 14 * DAY + 40 * 60_000 - 8000 },
   });
-  const runId = await toQualified(h, input);
+  const key = `PLAN-${Math.random().toString(36).slice(2, 8)}`;
+  const runId = await toQualified(h, input, key);
   let run = await getRun(h, runId);
   assert.is(run.context.assessments.businessValue.score, 8);
   assert.is(run.context.assessments.serviceLevel.score, 7);
@@ -138,6 +139,7 @@ test('happy path: submitted, four assessments, qualified, approved at the board 
 
   const [child] = await waitForChild(h, runId, 'delivery', 1, 10_000);
   assert.is(child.parentRunId, runId);
+  assert.is(child.businessKey, `delivery:${key}:R1`, "named after the planning run's business key (§5)");
   assert.is(child.input.scheduledStart, w2.start);
   assert.equal(child.input.window, w2);
   assert.is(child.input.release.id, 'R1');
@@ -183,7 +185,8 @@ test('rejection: REJECT → rejected, with no child runs', async ({ h }) => {
 });
 
 test('capacity shortfall: 92 % peak > 80 % → capacityRisk; APPROVE answers 409 and the task stays open; APPROVE_WITH_CAPACITY_ACTION → a normal change that must close before the first release starts', async ({ h }) => {
-  const runId = await toQualified(h, demandInput({ capacity: { current: { checkout: 0.87 }, expectedLoad: 0.05 } }));
+  const key = `PLAN-${Math.random().toString(36).slice(2, 8)}`;
+  const runId = await toQualified(h, demandInput({ capacity: { current: { checkout: 0.87 }, expectedLoad: 0.05 } }), key);
   let run = await getRun(h, runId);
   assert.is(run.context.forecast.peakUtilisation, 0.92);
   assert.is(run.context.capacityRisk, true);
@@ -196,6 +199,7 @@ test('capacity shortfall: 92 % peak > 80 % → capacityRisk; APPROVE answers 409
   run = await approveAndConfirm(h, runId, 'APPROVE_WITH_CAPACITY_ACTION');
   assert.is(run.context.planIncludesCapacityChange, true);
   const [change] = await waitForChild(h, runId, 'change');
+  assert.is(change.businessKey, `change:${key}:1`, "named after the planning run's business key (§5)");
   assert.is(change.input.changeType, 'normal');
   assert.is(change.input.plannedEnd, run.context.plan.releases[0].window.start, 'to close before the first window');
   // Handoff time has come, but the release waits for the capacity change.
@@ -273,7 +277,7 @@ test('delivery fails → replan: the child ends DELIVERY_FAILED → replanning �
   await complete(h, runId, 'approved.confirming', 'CONFIRM', 'rita');
   const kids = await waitForChild(h, runId, 'delivery', 2);
   const second = kids.find((k) => k.id !== first.id);
-  assert.is(second.businessKey, `delivery:${run.context.demand.id}:R1:2`);
+  assert.is(second.businessKey, `delivery:${runId}:R1:2`, 'a run started without a business key lends its id');
   await runDelivery(h, second.id);
   const final = await waitForStatus(h, runId, 'done', 10_000);
   assert.is(final.state, 'completed');

@@ -1,4 +1,4 @@
-// The tasks of the change model (PROCESSES.md §2.7) that no other model provides: risk assessment and
+// The tasks of the change model (docs/models/change.md §2.7) that no other model provides: risk assessment and
 // conflict detection (computed from the input by the rules in workflows/lib/change-rules.ts), and the
 // approval, CAB agenda and PIR effects, which go out through their adapters.
 import { defineTask, type TaskDefinition } from '../../engine/index.ts';
@@ -25,7 +25,7 @@ const conflictSchema = {
 
 export const assessRisk: TaskDefinition<RiskInput, RiskResult> = defineTask<RiskInput, RiskResult>({
   name: 'assess_risk',
-  description: 'Classify a change as high, moderate or low risk with the rules of PROCESSES.md §2.5; output risk and riskReasons.',
+  description: 'Classify a change as high, moderate or low risk with the rules of docs/models/change.md §2.5; output risk and riskReasons.',
   input: {
     type: 'object',
     properties: {

@@ -1,4 +1,4 @@
-// The release-and-deployment tasks of the `delivery` model (PROCESSES.md §3.7): artifact checks,
+// The release-and-deployment tasks of the `delivery` model (docs/models/delivery.md §3.7): artifact checks,
 // idempotent deploy steps, traffic shifting, health and smoke checks, and the deployment record.
 //
 // Test hooks: `health_check`, `run_smoke_tests` and `deploy_step` read an optional `simulate` object

@@ -1,4 +1,4 @@
-// The incident model's own tasks (PROCESSES.md §1.7): context enrichment and routing compute answers
+// The incident model's own tasks (docs/models/incident.md §1.7): context enrichment and routing compute answers
 // the model needs; notify_deliveries is the link to deliveries in bake or ELS (§1.9); paging, alert
 // resolution, bridges, status updates, problem records and surveys are single outbound effects through adapters.
 import { createHash } from 'node:crypto';
@@ -179,7 +179,7 @@ const enrichContextTask = defineTask<EnrichInput, EnrichOutput>({
 });
 
 // ---------------------------------------------------------------------------------------------
-// notify_deliveries: the incident → delivery link (PROCESSES.md §1.9, §3.9)
+// notify_deliveries: the incident → delivery link (docs/models/incident.md §1.9, §3.9)
 
 /** The delivery model's top-level states in which a new incident on its service concerns it. */
 export const DELIVERY_WATCH_STATES = ['bake', 'earlyLifeSupport'] as const;
@@ -234,7 +234,7 @@ const notifyDeliveriesTask = defineTask<NotifyDeliveriesInput, NotifyDeliveriesO
 });
 
 // ---------------------------------------------------------------------------------------------
-// report_change_failure: an incident caused by a change feeds the change's KPIs (PROCESSES.md §2.11)
+// report_change_failure: an incident caused by a change feeds the change's KPIs (docs/models/change.md §2.11)
 
 /** A change closed at most this long before a P1/P2 incident it caused counts as failed (§2.11, a choice). */
 export const CHANGE_FAILURE_WINDOW_MS = 7 * 24 * 3600_000;

@@ -1,4 +1,4 @@
-// The demand-planning tasks of the `planning` model (PROCESSES.md §4.7): capacity forecast, cost
+// The demand-planning tasks of the `planning` model (docs/models/planning.md §4.7): capacity forecast, cost
 // estimate, the weighted portfolio score, the freeze-aware schedule search, and two pure effects
 // (asking assessors, updating the roadmap).
 import { defineTask, type TaskDefinition } from '../../engine/index.ts';

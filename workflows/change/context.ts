@@ -39,6 +39,8 @@ export function contextFromInput(input: Record<string, unknown> & { $at: number 
   const startedByRun = ['incident', 'delivery', 'release'].some((k) => links[k] !== undefined && links[k] !== null) || input.parent !== undefined || input.parentRunId !== undefined;
   return {
     number: str(input.number),
+    businessKey: str(input.$businessKey),
+    runId: str(input.$runId),
     changeType,
     unauthorized: bool(input.unauthorized) ?? false,
     autoSubmit: bool(input.autoSubmit) ?? startedByRun,

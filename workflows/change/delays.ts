@@ -7,7 +7,7 @@ export const MIN = 60_000;
 export const HOUR = 60 * MIN;
 export const DAY = 24 * HOUR;
 
-/** Defaults of every named delay (PROCESSES.md §2.6); `delaysMs.<name>` replaces each. */
+/** Defaults of every named delay (docs/models/change.md §2.6); `delaysMs.<name>` replaces each. */
 export const changeDelayDefaults = {
   approvalReminderDelay: DAY,
   approvalEscalationDelay: 2 * DAY,

@@ -3,7 +3,7 @@
 import { and, emit, not } from 'xstate';
 import type { ChangeContext } from './types.ts';
 import { notice, managers, ref } from './notices.ts';
-import { deliveryInput } from './task-inputs.ts';
+import { deliveryInput, deliveryKey } from './task-inputs.ts';
 import { cancel, implemented, sequence } from './builders.ts';
 import { changeSetup } from './setup.ts';
 
@@ -34,7 +34,7 @@ export const implement = changeSetup.createStateConfig({
     startingDelivery: {
       invoke: {
         id: 'startDelivery', src: 'start_run',
-        input: ({ context }: { context: ChangeContext }) => ({ workflow: 'delivery', input: deliveryInput(context) }),
+        input: ({ context }: { context: ChangeContext }) => ({ workflow: 'delivery', ...(deliveryKey(context) ? { businessKey: deliveryKey(context) } : {}), input: deliveryInput(context) }),
         onDone: { target: 'inProgress', actions: 'setDeliveryRun' },
         onError: { target: 'inProgress', actions: emit({ type: 'change.delivery_start_failed' }) },
       },

@@ -1,4 +1,4 @@
-// The change statechart (PROCESSES.md §2), read top to bottom as the process: new, assess, authorize,
+// The change statechart (docs/models/change.md §2), read top to bottom as the process: new, assess, authorize,
 // scheduled, implement (in `implement.ts`), review, on hold, canceling and the ends. The guards, actions
 // and delays it names are in `setup.ts`.
 import { and, emit, not } from 'xstate';

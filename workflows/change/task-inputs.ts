@@ -26,6 +26,13 @@ export function riskInput(c: ChangeContext) {
   };
 }
 
+/** The business key of the delivery a change starts: `delivery:<this run's business key, else its id>:<release id>`. */
+export function deliveryKey(c: ChangeContext): string | undefined {
+  const parent = c.businessKey ?? c.runId;
+  const release = typeof c.links.release === 'object' && c.links.release !== null ? (c.links.release as { id?: unknown }).id : c.links.release;
+  return parent ? `delivery:${parent}:${String(release)}` : undefined;
+}
+
 export function deliveryInput(c: ChangeContext): Record<string, unknown> {
   const release = typeof c.links.release === 'object' && c.links.release !== null ? c.links.release : { id: String(c.links.release) };
   const window = ms(c.plannedStart) !== null && ms(c.plannedEnd) !== null ? { start: c.plannedStart, end: c.plannedEnd } : undefined;

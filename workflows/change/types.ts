@@ -18,6 +18,9 @@ export interface ChangeTemplate {
 
 export interface ChangeContext extends ApprovalsContext {
   number: string | null;
+  /** The run's own business key and id (`$businessKey`, `$runId` at start): child business keys derive from them. */
+  businessKey: string | null;
+  runId: string | null;
   changeType: ChangeType;
   unauthorized: boolean;
   autoSubmit: boolean;

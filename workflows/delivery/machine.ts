@@ -1,4 +1,4 @@
-// The delivery statechart (PROCESSES.md §3), read top to bottom as the process: planned, build,
+// The delivery statechart (docs/models/delivery.md §3), read top to bottom as the process: planned, build,
 // pre-production, the go/no-go, the change gate, the production rollout (in `production.ts`), bake,
 // early life support, rollback, and the ends. The guards, actions and delays it names are in `setup.ts`.
 import { and, assign, emit, enqueueActions, not } from 'xstate';
@@ -7,7 +7,7 @@ import { iso, nowOf } from './time.ts';
 import { delayMs, goNoGoTimer } from './delays.ts';
 import { initialContext } from './context.ts';
 import { measure } from './kpis.ts';
-import { changeEvent, changeInput, deployInput, deploymentRecord, healthInput } from './task-inputs.ts';
+import { changeEvent, changeInput, deployInput, deploymentRecord, healthInput, parentKey } from './task-inputs.ts';
 import { closeOutFailure } from './shared-states.ts';
 import { deliverySetup } from './setup.ts';
 import { production } from './production.ts';
@@ -48,7 +48,7 @@ export const deliveryMachine = deliverySetup.createMachine({
       invoke: {
         id: 'verifyArtifacts', src: 'verify_artifacts',
         input: ({ context }: Args) => ({ artifacts: context.release.artifacts, releaseId: context.release.id, version: context.version }),
-        onDone: { target: 'preProduction', actions: assign({ runId: ({ event }: Args) => (event.output as { runId?: string }).runId ?? null }) },
+        onDone: { target: 'preProduction', actions: assign({ runId: ({ context, event }: Args) => (event.output as { runId?: string }).runId ?? context.runId }) },
         onError: { target: 'failing', actions: { type: 'setOutcome', params: { outcome: 'artifact_invalid' } } },
       },
       on: { CANCEL: { target: 'canceling', actions: { type: 'setCancel', params: { outcome: 'aborted' } } } },
@@ -162,7 +162,8 @@ export const deliveryMachine = deliverySetup.createMachine({
             id: 'requestChange', src: 'start_run',
             input: ({ context }: Args) => ({
               workflow: 'change',
-              businessKey: `change:${context.release.id}:${context.changeRequests}`,
+              // §0.7: `change:<this run's business key, else its id>:<n>`.
+              businessKey: `change:${parentKey(context)}:${context.changeRequests}`,
               input: changeInput(context),
             }),
             onDone: { target: 'awaitingAuthorization', actions: assign({ changeRunId: ({ event }: Args) => (event.output as { runId: string }).runId }) },

@@ -1,4 +1,4 @@
-// The production rollout of a release (PROCESSES.md §3): canary, phased or big bang, pausable through a
+// The production rollout of a release (docs/models/delivery.md §3): canary, phased or big bang, pausable through a
 // deep history node, rolled back on failed checks, an abort or the change window closing.
 import { and, assign, emit } from 'xstate';
 import type { Args } from './types.ts';

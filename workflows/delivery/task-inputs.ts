@@ -3,6 +3,11 @@ import type { DeliveryContext } from './types.ts';
 import { iso } from './time.ts';
 import { isEmergency } from './freezes.ts';
 
+/** What child business keys derive from: the run's business key, else its run id (docs/models/conventions.md). */
+export function parentKey(context: DeliveryContext): string {
+  return context.businessKey ?? context.runId ?? context.release.id;
+}
+
 export function healthInput(context: DeliveryContext, env: string, phase: string, extra: Record<string, unknown> = {}) {
   return { env, phase, version: context.version, checks: context.healthChecks, observed: context.observed, simulate: context.simulate ?? undefined, ...extra };
 }
@@ -57,7 +62,7 @@ export function incidentInput(context: DeliveryContext, priority: 1 | 2): Record
     urgency: 1,
     category: 'deployment',
     source: { tool: 'api', key: `delivery:${context.runId ?? context.release.id}` },
-    // The incident model reads its links here (PROCESSES.md §1.9, §3.9).
+    // The incident model reads its links here (docs/models/incident.md §1.9, §3.9).
     links: {
       ...(context.runId ? { causedByDelivery: context.runId } : {}),
       ...(context.changeRunId ? { causedByChange: context.changeRunId } : {}),

@@ -13,6 +13,8 @@ export interface DeliveryContext {
   version: string;
   service: string;
   runId: string | null;
+  /** The run's own business key (`$businessKey` at start): child business keys derive from it. */
+  businessKey: string | null;
   nonProdEnvs: string[];
   productionEnv: string;
   strategy: Strategy;

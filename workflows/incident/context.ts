@@ -54,7 +54,8 @@ export function initialContext(input: IncidentInput): IncidentContext {
   const group = str(input.assignmentGroup);
   return {
     number,
-    businessKey: str(input.businessKey) ?? sourceKey ?? number,
+    // The run's own business key first (§0.7): child business keys derive from it.
+    businessKey: str(input.$businessKey) ?? str(input.businessKey) ?? sourceKey ?? number,
     runId: str(input.$runId),
     title: str(input.title) ?? 'Untitled incident',
     description: str(input.description),

@@ -10,3 +10,5 @@ export const groupManager = (c: IncidentContext): string => `manager:${c.assignm
 export const label = (c: IncidentContext) => c.number ?? c.businessKey ?? 'incident';
 export const pagingEnabled = (c: IncidentContext) => c.priority <= 2 && c.source.tool !== 'pagerduty' && c.config.pagingPolicy.enabled;
 export const members = (c: IncidentContext, group: string): string[] => c.approvers[group] ?? [];
+/** What child business keys derive from: the run's business key, else its run id (docs/models/conventions.md). */
+export const parentKey = (c: IncidentContext): string | null => c.businessKey ?? c.runId;

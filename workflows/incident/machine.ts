@@ -1,4 +1,4 @@
-// The incident statechart (PROCESSES.md §1, with §0), read top to bottom as the process: `open` with its
+// The incident statechart (docs/models/incident.md §1, with §0), read top to bottom as the process: `open` with its
 // regions (`work`, `intake` and `major` in their own files), then resolved, the post-incident review,
 // closing and the ends. The guards, actions and delays it names are in `setup.ts`.
 //

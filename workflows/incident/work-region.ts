@@ -4,6 +4,7 @@ import type { Args } from './types.ts';
 import type { HoldReason } from './reasons.ts';
 import { HOLD_REASONS, HOLD_STATE } from './reasons.ts';
 import { incidentSetup } from './setup.ts';
+import { parentKey } from './derived.ts';
 
 export const work = incidentSetup.createStateConfig({
   initial: 'new',
@@ -64,7 +65,8 @@ export const work = incidentSetup.createStateConfig({
                     impact: context.impact,
                     links: { incident: context.businessKey ?? context.number ?? 'incident' },
                   },
-                  ...(context.businessKey ? { businessKey: `change:${context.businessKey}:${context.links.change.length + 1}` } : {}),
+                  // §0.7: `change:<this run's business key, else its id>:<n>`.
+                  ...(parentKey(context) ? { businessKey: `change:${parentKey(context)}:${context.links.change.length + 1}` } : {}),
                 }),
                 onDone: { target: 'waiting', actions: 'changeStarted' },
                 onError: { target: 'waiting', actions: 'changeStartFailed' },

@@ -150,7 +150,7 @@ export function approvalActions<TContext extends ApprovalsContext>() {
     return { ...context.approvals, [group]: { ...prev, ...patch } };
   };
   return {
-    /** Entry of a group's `pending`: the group is asked (again); votes of an earlier ask in this plan stay. */
+    /** Entry of a group's `pending`: the group is asked (again); a withdrawn ask left no votes behind. */
     openApproval: assign<TContext, AnyEventObject, GroupParams, AnyEventObject, AnyActors>(({ context, event }: Args<TContext>, params: GroupParams) => {
       const prev = context.approvals[params.group];
       return {
@@ -170,10 +170,10 @@ export function approvalActions<TContext extends ApprovalsContext>() {
     settleApproval: assign<TContext, AnyEventObject, GroupParams & { status: 'approved' | 'rejected' }, AnyEventObject, AnyActors>(({ context, event }: Args<TContext>, params: GroupParams & { status: 'approved' | 'rejected' }) => ({
       approvals: setGroup(context, params.group, { status: params.status, decidedAt: at(event) }),
     }) as Partial<TContext>),
-    /** ServiceNow's "Disregard change approvals": every pending group becomes withdrawn. */
+    /** ServiceNow's "Disregard change approvals": every pending group becomes withdrawn with its partial votes (a vote before a hold does not count after it). */
     withdrawPendingApprovals: assign<TContext, AnyEventObject, undefined, AnyEventObject, AnyActors>(({ context }: Args<TContext>) => {
       const approvals: Record<string, GroupApproval> = {};
-      for (const [g, a] of Object.entries(context.approvals)) approvals[g] = a.status === 'pending' ? { ...a, status: 'withdrawn' } : a;
+      for (const [g, a] of Object.entries(context.approvals)) approvals[g] = a.status === 'pending' ? { ...a, status: 'withdrawn', votes: [] } : a;
       return { approvals } as Partial<TContext>;
     }),
     /** A new round (a resubmission): no earlier vote is reused. */
@@ -213,7 +213,7 @@ export function approvalDelays<const TNames extends string>(defaults: Record<TNa
 export interface ApprovalRegionSpec {
   /** camelCase group name, the key in `approvers`, `approvalPlan` and `approvals`. */
   group: string;
-  /** Human-task role (snake_case, PROCESSES.md §0.6) and title (`{field}` filled from context). */
+  /** Human-task role (snake_case, docs/models/conventions.md §0.6) and title (`{field}` filled from context). */
   role: string;
   title: string;
   /** One event type per authority, so a task outcome (which carries only `by` and `comment`) reaches this region. */

@@ -1,5 +1,5 @@
 // Owns the change model's pure rules: time windows (maintenance, blackout), conflict detection and risk
-// classification (PROCESSES.md §2.5, §0.7). No I/O and no clock: the caller passes every time in.
+// classification (docs/models/change.md §2.5, §0.7). No I/O and no clock: the caller passes every time in.
 // The `detect_conflicts` and `assess_risk` tasks run these; the model's guards read their results.
 
 export type Risk = 'high' | 'moderate' | 'low';

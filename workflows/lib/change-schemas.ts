@@ -1,4 +1,4 @@
-// Owns the JSON Schemas of the change model: its run input (PROCESSES.md §2.1 plus what the §6 webhook
+// Owns the JSON Schemas of the change model: its run input (docs/models/change.md §2.1 plus what the §6 webhook
 // mappings and parent runs put there) and the payloads of its events (422 when one breaks them).
 
 const window = {

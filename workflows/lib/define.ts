@@ -16,7 +16,7 @@ export interface WorkflowDefinition {
    */
   eventSchemas?: Record<string, Record<string, unknown>>;
   builtIn?: boolean;
-  /** The measures this process reports at GET /v1/kpis (PROCESSES.md §x.11). */
+  /** The measures this process reports at GET /v1/kpis (docs/models/<model>.md §x.11). */
   kpis?: KpiDefinition[];
   /** The JSON config a workflow was registered with through the API, when it was. */
   definition?: unknown;
@@ -28,7 +28,7 @@ export interface WorkflowDefinition {
  * happens (acknowledge, resolve, close); the engine keeps the figures as they come.
  */
 export interface KpiDefinition {
-  /** camelCase, after PROCESSES.md's KPI tables: `mtta`, `meanTimeToResolve`, `changeSuccessRate`. */
+  /** camelCase, after the KPI tables in docs/models/: `mtta`, `meanTimeToResolve`, `changeSuccessRate`. */
   name: string;
   label: string;
   unit: 'ms' | 'ratio' | 'count' | 'perDay';

@@ -1,4 +1,4 @@
-// Escalation building blocks (PROCESSES.md §0.4): the functional paging ladder (levels, repeat loops,
+// Escalation building blocks (docs/models/conventions.md §0.4): the functional paging ladder (levels, repeat loops,
 // stop on acknowledge, exhausted → a human task) and the notice queue that hierarchical escalation
 // ("notify up") and other notifications go through.
 //

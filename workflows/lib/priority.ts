@@ -1,4 +1,4 @@
-// Priority as data: the impact × urgency lookup of PROCESSES.md §0.2, replaceable by a process owner.
+// Priority as data: the impact × urgency lookup of docs/models/conventions.md §0.2, replaceable by a process owner.
 
 /** 1 Critical, 2 High, 3 Moderate, 4 Low, 5 Planning. */
 export type Priority = 1 | 2 | 3 | 4 | 5;

@@ -1,4 +1,4 @@
-// The SLA clock (PROCESSES.md §0.3, §0.7) as a reusable region: its XState config plus the named
+// The SLA clock (docs/models/conventions.md §0.3, §0.7) as a reusable region: its XState config plus the named
 // delays, guards and actions it needs, kept in context at `sla.<clock>`.
 //
 // The region reads context only: the model keeps the facts (priority, hold reason, acknowledgement)

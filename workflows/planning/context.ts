@@ -12,6 +12,8 @@ export function initialContext({ input }: { input: PlanningInput }): PlanningCon
     : [{ id: 'R1', service: services[0] ?? 'unknown' }];
   const areas: Area[] = Array.isArray(input.assessments) ? input.assessments.filter((a: string): a is Area => a in AREAS) : AREA_NAMES;
   return {
+    businessKey: typeof input.$businessKey === 'string' ? input.$businessKey : null,
+    runId: typeof input.$runId === 'string' ? input.$runId : null,
     demand: {
       id: d.id ?? null, title: String(d.title ?? ''), businessCase: d.businessCase ?? null, requestedBy: d.requestedBy ?? input.requestedBy ?? null,
       services, targetDate: d.targetDate ?? null, size: d.size ?? null, costEstimate: d.costEstimate ?? null, strategicGoal: d.strategicGoal ?? null,

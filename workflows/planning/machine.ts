@@ -1,4 +1,4 @@
-// The planning statechart (PROCESSES.md §4), read top to bottom as the process: draft, submitted,
+// The planning statechart (docs/models/planning.md §4), read top to bottom as the process: draft, submitted,
 // screening, the portfolio board, deferral, the schedule and its confirmation, the scheduled releases,
 // replanning, the cancel cascade and the ends. The guards, actions and delays it names are in `setup.ts`.
 import { and, assign, emit, not } from 'xstate';
@@ -9,7 +9,7 @@ import { DAY, boardTimer, delayMs, revisitTimer } from './delays.ts';
 import { toPlace } from './plan.ts';
 import { criteria } from './scoring.ts';
 import { measure } from './kpis.ts';
-import { capacityChangeInput, demandKey } from './task-inputs.ts';
+import { capacityChangeInput, parentKey } from './task-inputs.ts';
 import { assessmentRegion } from './assessment-region.ts';
 import { releaseRegion } from './release-region.ts';
 import { initialContext } from './context.ts';
@@ -222,7 +222,7 @@ export const planningMachine = planningSetup.createMachine({
             raising: {
               invoke: {
                 id: 'capacityChange', src: 'start_run',
-                input: ({ context }: Args) => ({ workflow: 'change', businessKey: `change:${demandKey(context)}:capacity`, input: capacityChangeInput(context) }),
+                input: ({ context }: Args) => ({ workflow: 'change', businessKey: `change:${parentKey(context)}:1`, input: capacityChangeInput(context) }),
                 onDone: {
                   target: 'open',
                   actions: [assign({ capacityChangeRunId: ({ event }: Args) => event.output.runId, capacityChange: 'open' as const }), emit(({ context }: Args) => measure(context, 'capacityActionsRaised', 1))],

@@ -3,7 +3,7 @@ import { emit, not } from 'xstate';
 import type { Args } from './types.ts';
 import { delayMs, timer } from './delays.ts';
 import { plannedAt } from './plan.ts';
-import { demandKey, deliveryInputFor } from './task-inputs.ts';
+import { deliveryInputFor, parentKey } from './task-inputs.ts';
 
 /** One release of the plan: wait for its handoff, start its delivery, follow it to done or failed. */
 export function releaseRegion(i: number): any {
@@ -54,7 +54,7 @@ export function releaseRegion(i: number): any {
               input: ({ context }: Args) => {
                 const r = plannedAt(context, i)!;
                 const attempt = context.releases[r.id].attempts;
-                return { workflow: 'delivery', businessKey: `delivery:${demandKey(context)}:${r.id}${attempt > 1 ? `:${attempt}` : ''}`, input: deliveryInputFor(context, i) };
+                return { workflow: 'delivery', businessKey: `delivery:${parentKey(context)}:${r.id}${attempt > 1 ? `:${attempt}` : ''}`, input: deliveryInputFor(context, i) };
               },
               onDone: { target: 'running', actions: [{ type: 'handedOff', params: idx }, emit(({ context, event }: Args) => ({ type: 'planning.handed_off', releaseId: plannedAt(context, i)?.id, runId: event.output.runId }))] },
               onError: { target: `#planning.scheduled.release${i}.failed`, actions: [{ type: 'startFailed', params: idx }, emit(({ event }: Args) => ({ type: 'planning.handoff_failed', release: i, error: (event as { error?: unknown }).error ?? null }))] },

@@ -2,6 +2,12 @@
 import type { PlanningContext } from './types.ts';
 import { plannedAt } from './plan.ts';
 
+/** What child business keys derive from: the run's business key, else its run id (docs/models/conventions.md). */
+export function parentKey(c: PlanningContext): string {
+  return c.businessKey ?? c.runId ?? demandKey(c);
+}
+
+/** The demand as other runs' `links.demand` name it: its id, else a slug of its title. */
 export function demandKey(c: PlanningContext): string {
   return c.demand.id ?? (c.title.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 40) || 'demand');
 }

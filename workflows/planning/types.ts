@@ -9,6 +9,9 @@ export interface ReleaseSpec { id: string; service: string; version?: string; de
 export interface Assessment { score: number | null; comment: string | null; by: string | null; at: number; extra?: Record<string, unknown> }
 
 export interface PlanningContext {
+  /** The run's own business key and id (`$businessKey`, `$runId` at start): child business keys derive from them. */
+  businessKey: string | null;
+  runId: string | null;
   demand: { id: string | null; title: string; businessCase: string | null; requestedBy: string | null; services: string[]; targetDate: string | null; size: string | null; costEstimate: number | null; strategicGoal: string | null };
   /** For human-task titles (`{title}`). */
   title: string;
