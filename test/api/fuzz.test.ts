@@ -50,7 +50,7 @@ const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS', 'TR
 const nasty = fc.oneof(
   { weight: 8, arbitrary: fc.constantFrom(...PROTO) },
   { weight: 8, arbitrary: fc.constantFrom('', ' ', '0', '-1', '1e999', 'Infinity', 'NaN', '0x10', '1.5', '99999999999999999999', '9007199254740993', '-0', '1_0', 'null', 'true', '[]', '{}') },
-  { weight: 8, arbitrary: fc.constantFrom('counter', 'asking', 'timed', 'tasky', 'INC', 'ADD', 'DONE', 'YES', 'running', 'open', 'svg', 'mermaid', 'generic', '2026-01-01', '2026-01-01T00:00:00Z') },
+  { weight: 8, arbitrary: fc.constantFrom('counter', 'asking', 'timed', 'tasky', 'INC', 'ADD', 'DONE', 'YES', 'running', 'open', 'svg', 'mermaid', 'generic', '2026-01-01', '2026-01-01T00:00:00Z', '2026-12-31T23:59:60Z', '0000-01-01', '9999-12-31T23:59:59.999999999Z') },
   { weight: 8, arbitrary: fc.string({ unit: 'grapheme', maxLength: 20 }) },
   { weight: 8, arbitrary: fc.string({ unit: 'binary', maxLength: 10 }) },
   { weight: 8, arbitrary: fc.constantFrom('x'.repeat(300), '../../etc/passwd', 'a/b', '%', '%E0%A4%A', 'r0000000000000000000', '\u0000', '\ud800') },
@@ -80,10 +80,41 @@ function pathOf(ctx: Ctx, spec: RouteSpec) {
     .map(([values, tail]) => names.reduce((p, n, i) => p.replace(`:${n}`, values[i] || 'x'), spec.path) + tail);
 }
 
+/** Edge values of a query property's kind: numbers at and past their bounds, odd date-times, the enum's values. */
+function edgesOf(schema: { type?: string; enum?: string[]; anyOf?: unknown[]; format?: string; minimum?: number; maximum?: number }, name: string) {
+  // Names the server knows, so a request gets past its lookups to the code behind them.
+  if (name === 'workflow') return fc.constantFrom('incident', 'counter', 'asking', 'constructor');
+  if (schema.enum) return fc.constantFrom(...schema.enum);
+  if (schema.type === 'integer') {
+    const { minimum = 0, maximum = 1000 } = schema;
+    return fc.oneof(fc.integer({ min: minimum - 2, max: Math.min(maximum + 2, minimum + 1000) }).map(String), fc.constantFrom(String(maximum), String(maximum + 1), `${maximum}0`, '1e3', '01', '+1'));
+  }
+  if (schema.anyOf || schema.format) {
+    return fc.oneof(
+      fc.date({ min: new Date('1900-01-01'), max: new Date('2100-01-01'), noInvalidDate: true }).map((d) => d.toISOString()),
+      fc.constantFrom('2026-12-31T23:59:60Z', '2026-06-30T23:59:60+01:00', '0000-01-01', '9999-12-31', '2026-02-30', '2026-01-01T24:00:00Z', '2026-01-01t00:00:00z'),
+    );
+  }
+  return nasty;
+}
+
 function queryOf(spec: RouteSpec) {
-  const known = Object.keys((spec.query as { properties?: object } | undefined)?.properties ?? {});
-  const key = fc.oneof({ weight: 4, arbitrary: known.length ? fc.constantFrom(...known) : fc.constant('limit') }, { weight: 1, arbitrary: fc.constantFrom(...PROTO, 'limit', 'cursor', 'x') });
-  return fc.array(fc.tuple(key, nasty), { maxLength: 4 }).map((pairs) => {
+  const props = (spec.query as { properties?: Record<string, object> } | undefined)?.properties ?? {};
+  const required = (spec.query as { required?: string[] } | undefined)?.required ?? [];
+  const known = Object.keys(props);
+  const pair = fc.oneof(
+    { weight: 4, arbitrary: known.length ? fc.constantFrom(...known).chain((k) => fc.tuple(fc.constant(k), fc.oneof({ weight: 3, arbitrary: edgesOf(props[k], k) }, { weight: 1, arbitrary: nasty }))) : fc.tuple(fc.constant('limit'), nasty) },
+    { weight: 1, arbitrary: fc.tuple(fc.constantFrom(...PROTO, 'limit', 'cursor', 'x'), nasty) },
+  );
+  // Required keys are there most of the time, so the other keys reach the handler.
+  const base = fc.oneof({ weight: 4, arbitrary: fc.tuple(...required.map((k) => fc.tuple(fc.constant(k), edgesOf(props[k], k)))) }, { weight: 1, arbitrary: fc.constant([]) });
+  // Each key once, mostly; now and then one given twice (?limit=1&limit=2).
+  const extras = fc.uniqueArray(pair, { selector: (p) => p[0], maxLength: 3 });
+  const twice = fc.oneof({ weight: 5, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) });
+  return fc.tuple(base, extras, twice).map(([must, extra, dup]) => {
+    const pairs = [...must, ...extra.filter(([k]) => !must.some(([m]) => m === k))];
+    return dup && pairs.length ? [...pairs, [pairs[0][0], '1']] : pairs;
+  }).map((pairs) => {
     if (!pairs.length) return '';
     return '?' + pairs.map(([k, v]) => `${enc(k)}=${enc(v)}`).join('&');
   });

@@ -139,6 +139,7 @@ test('numeric query and path parameters accept only decimal integers in range (4
     `/v1/runs/${run.id}/stream?after=1e999`, `/v1/runs/${run.id}/stream?after=-1`, `/v1/runs/${run.id}/stream?after=99999999999999999999`,
     '/v1/workflows/counter/versions/1e999', '/v1/workflows/counter/versions/99999999999999999999', '/v1/workflows/counter/versions/0x1',
     '/v1/runs?workflow=a&workflow=b', '/v1/kpis?workflow=counter&workflow=timed',
+    '/v1/kpis?workflow=counter&since=2026-12-31T23:59:60Z', '/v1/kpis?workflow=counter&until=2026-06-30T23:59:60%2B01:00',
   ];
   for (const path of bad) {
     const res = await h.call('GET', path);
