@@ -55,7 +55,8 @@ function isExprForm(e: object): boolean {
 
 /** ServiceNow raw date-times are `YYYY-MM-DD HH:MM:SS` in UTC; Jira writes offsets as `+0000`. */
 function toIso(v: unknown): string | undefined {
-  if (typeof v === 'number' && Number.isFinite(v)) return new Date(v).toISOString();
+  // Past ±8.64e15 ms a Date is invalid and toISOString throws: such a time is left out.
+  if (typeof v === 'number' && Number.isFinite(v)) return Math.abs(v) <= 8.64e15 ? new Date(v).toISOString() : undefined;
   if (typeof v !== 'string' || !v.trim()) return undefined;
   let s = v.trim();
   if (/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}(:\d{2})?$/.test(s)) s = `${s.replace(' ', 'T')}Z`;

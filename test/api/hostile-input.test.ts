@@ -124,6 +124,11 @@ test('a webhook whose labels and fingerprint are prototype-member names starts a
   assert.is(run.businessKey, 'hasOwnProperty');
   assert.is(run.context.title, 'toString');
   assert.is(run.context.urgency, 2, 'a severity that the map does not list falls back to the default');
+  // A time no Date can hold (1e20 ms) is left out, not a 500.
+  const far = fixture('alertmanager-firing');
+  far.alerts = [{ ...far.alerts[0], fingerprint: 'far-future', startsAt: 1e20 }];
+  const farRes = await postHook(h, 'alertmanager', far);
+  assert.is(farRes.status, 202, JSON.stringify(farRes.body));
   // Reading the open run of that business key finds it, not a prototype member.
   const again = await postHook(h, 'alertmanager', body);
   assert.equal(again.body.results.map((r: { action: string }) => r.action), ['event']);
