@@ -246,6 +246,23 @@ test('a pattern in a JSON workflow schema never backtracks catastrophically: val
   }
 });
 
+test('a delay or due time no Date can hold is refused at registration, or falls back to its default at run start', async ({ h }) => {
+  const definition = { initial: 'a', context: { wait: { $input: 'wait', default: 10 } }, delays: { d: { $context: 'wait', default: 60_000 } }, states: { a: { after: { d: 'b' } }, b: { type: 'final' } } };
+  assert.is((await h.call('POST', '/v1/workflows', { body: { name: 'delays', definition } })).status, 201);
+  // An override out of range is skipped for the reference (context.wait, 10 by default), and a reference out of range for the default.
+  for (const [input, ms] of [[{ wait: 1e300 }, 60_000], [{ wait: 8.64e15 }, 60_000], [{ delaysMs: { d: 1e300 } }, 10]] as const) {
+    const res = await h.call('POST', '/v1/runs', { body: { workflow: 'delays', input } });
+    assert.is(res.status, 201, `${JSON.stringify(input)}: ${JSON.stringify(res.body)}`);
+    assert.is(Date.parse(res.body.timers[0].dueAt) - Date.parse(res.body.createdAt), ms, JSON.stringify(input));
+  }
+  const huge = [
+    { ...definition, delays: { d: 1e300 } },
+    { ...definition, delays: { d: { $context: 'wait', default: 1e300 } } },
+    { initial: 'a', states: { a: { meta: { humanTask: { role: 'r', title: 't', outcomes: { OK: 'OK' }, dueInMs: 1e300 } }, on: { OK: 'b' } }, b: { type: 'final' } } },
+  ];
+  for (const def of huge) assert.is((await h.call('POST', '/v1/workflows', { body: { name: 'delays', definition: def } })).status, 422, JSON.stringify(def));
+});
+
 test('human task outcomes are checked at registration: names a completion can send, event types a client could send', async ({ h }) => {
   const withOutcomes = (outcomes: object) => ({ initial: 'a', states: { a: { meta: { humanTask: { role: 'operator', title: 'Decide', outcomes } }, on: { OK: 'b' } }, b: { type: 'final' } } });
   const before = await keyCount(h);
