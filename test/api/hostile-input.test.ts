@@ -263,6 +263,15 @@ test('a delay or due time no Date can hold is refused at registration, or falls 
   for (const def of huge) assert.is((await h.call('POST', '/v1/workflows', { body: { name: 'delays', definition: def } })).status, 422, JSON.stringify(def));
 });
 
+test('a built-in workflow whose input asks for a timer no Date can hold answers 422 and starts nothing', async ({ h }) => {
+  const before = await keyCount(h);
+  const targets = Object.fromEntries(['1', '2', '3', '4', '5'].map((p) => [p, { responseMs: 1e300, resolutionMs: 1e300 }]));
+  const res = await h.call('POST', '/v1/runs', { body: { workflow: 'incident', input: { title: 'far', slaTargetsMs: targets } } });
+  assert.is(res.status, 422, JSON.stringify(res.body));
+  assert.is(res.body.error.code, 'VALIDATION_FAILED');
+  assert.is(await keyCount(h), before, 'nothing was written');
+});
+
 test('human task outcomes are checked at registration: names a completion can send, event types a client could send', async ({ h }) => {
   const withOutcomes = (outcomes: object) => ({ initial: 'a', states: { a: { meta: { humanTask: { role: 'operator', title: 'Decide', outcomes } }, on: { OK: 'b' } }, b: { type: 'final' } } });
   const before = await keyCount(h);
