@@ -8,9 +8,10 @@ import { Registry, type RegisteredWorkflow } from './registry.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { createOutbox } from './outbox.ts';
 import { createKpiStore, type KpiReport, type OpenRun } from './kpis.ts';
-import { createRunStore, type StartRunArgs, type SendEventOptions, type RunResult, type HumanTaskDoc } from './runs.ts';
+import { EVENT_TYPE, createRunStore, type StartRunArgs, type SendEventOptions, type RunResult, type HumanTaskDoc } from './runs.ts';
 import { createHistory } from './history.ts';
 import { createBusinessKeys, type StartOrFindOpenArgs, type OpenRunResult } from './business-keys.ts';
+import { createCmdb, REGISTRY_LIMITS } from './cmdb.ts';
 import { createRunIndex, topLevelStates } from './run-index.ts';
 import { timeOf } from '../workflows/lib/time.ts';
 import { startTimerWorker } from './timers.ts';
@@ -27,7 +28,7 @@ export * from './types.ts';
 export { systemClock, iso, type Clock } from './clock.ts';
 export { parseRunId, runIdOfHumanTask, type RunId, type TaskId, type HumanTaskId } from './ids.ts';
 export { defineTask, NonRetryableTaskError, type TaskDefinition, type TaskContext, type TaskServices, type RetryPolicy } from './tasks.ts';
-export { defineWorkflow, taskActors, type WorkflowDefinition, type KpiDefinition } from '../workflows/lib/define.ts';
+export { defineWorkflow, taskActors, runRef, type WorkflowDefinition, type KpiDefinition } from '../workflows/lib/define.ts';
 export type { RegisteredWorkflow } from './registry.ts';
 export type { StartRunArgs, SendEventOptions, RunResult, HumanTaskDoc } from './runs.ts';
 export type { StartOrFindOpenArgs, OpenRunResult } from './business-keys.ts';
@@ -36,6 +37,11 @@ export { startEmbeddedRedis, type EmbeddedRedis } from './redis-server.ts';
 export { connectRedis } from './connection.ts';
 export { jsonWorkflowSchema, builtInActions, builtInGuards } from './json-workflow.ts';
 export { toMermaid, toSvg } from './diagram.ts';
+export { ciGraphSvg, ciGraphMermaid } from './cmdb-diagram.ts';
+export {
+  serviceSchema, ciSchema, REGISTRY_LIMITS, type ServiceDoc, type CiDoc, type EntryKind, type RegistrySnapshot, type AuditEntry, type ImpactReport, type ImportItem,
+  type Cmdb,
+} from './cmdb.ts';
 
 export interface EngineOptions {
   /** Borrowed: the engine never closes it. */
@@ -91,8 +97,11 @@ export function createEngine(opts: EngineOptions) {
   const clock = opts.clock ?? systemClock;
   const logger = opts.logger ?? silentLogger;
   const keys = createKeys(opts.prefix ?? 'sc');
-  const scripts = createScripts(redis);
   const registry = new Registry();
+  // First, before anything touches Redis: a workflow the registry refuses stops the engine here.
+  for (const t of opts.tasks ?? []) registry.registerTask(t);
+  for (const w of opts.workflows ?? []) registry.registerWorkflow(w);
+  const scripts = createScripts(redis);
   const metrics: Metrics = createMetrics();
   // BullMQ wants its own connections with no per-request retry limit; these the engine owns.
   const bullConnection = redis.duplicate({ maxRetriesPerRequest: null, enableOfflineQueue: true, commandTimeout: undefined });
@@ -107,15 +116,13 @@ export function createEngine(opts: EngineOptions) {
   const kpis = createKpiStore(redis, keys, scripts);
   const outbox = createOutbox({
     redis, keys, queues, logger, now: () => clock.now(), kpis,
+    deliver: (send) => runs.deliverSend(send),
     taskJobOptions(name) {
       const def = registry.task(name);
       const retry = { ...defaultRetry, ...(def?.retry ?? {}) };
       return { attempts: Math.max(1, retry.attempts), backoffMs: retry.backoffMs };
     },
   });
-
-  for (const t of opts.tasks ?? []) registry.registerTask(t);
-  for (const w of opts.workflows ?? []) registry.registerWorkflow(w);
 
   const loading = new Map<string, Promise<RegisteredWorkflow | undefined>>();
   async function loadJson(name: string, version?: number): Promise<RegisteredWorkflow | undefined> {
@@ -150,7 +157,18 @@ export function createEngine(opts: EngineOptions) {
     return loadJson(name, version);
   }
 
-  const runs = createRunStore({ redis, keys, scripts, clock, logger, registry, outbox, metrics, resolveWorkflow, maxContextBytes: opts.maxContextBytes ?? 256 * 1024, hooks: opts.hooks ?? {} });
+  const cmdb = createCmdb({ redis, keys, scripts, clock });
+  /** The registry snapshot for what a workflow reads: the names its `registry.refs` picks (or the run's own). */
+  async function registryFor(wf: RegisteredWorkflow, given: { services: string[]; cis: string[] } | null, input: JsonObject) {
+    if (!wf.registry) return null;
+    const picked = given ?? wf.registry.refs(input);
+    const clean = (names: string[]) => [...new Set(names.filter((n) => typeof n === 'string' && n !== ''))].slice(0, REGISTRY_LIMITS.refsPerRun);
+    const refs = { services: clean(picked.services), cis: clean(picked.cis) };
+    if (!refs.services.length && !refs.cis.length) return null;
+    return { snapshot: (await cmdb.snapshot(refs)) as unknown as JsonObject, refs };
+  }
+
+  const runs = createRunStore({ redis, keys, scripts, clock, logger, registry, outbox, metrics, resolveWorkflow, registryFor, maxContextBytes: opts.maxContextBytes ?? 256 * 1024, hooks: opts.hooks ?? {} });
   const history = createHistory(redis, keys);
   const index = createRunIndex(redis, keys, (r) => runs.view(r));
   const businessKeys = createBusinessKeys({ redis, keys, scripts, clock, runs, startRun: (a) => runs.startRun(a) });
@@ -181,7 +199,7 @@ export function createEngine(opts: EngineOptions) {
           return { applied: true };
         } catch (err) {
           const code = (err as { code?: string }).code;
-          if (code === ErrorCode.EVENT_NOT_ACCEPTED || code === ErrorCode.RUN_ENDED) return { applied: false, reason: code };
+          if (code === ErrorCode.EVENT_NOT_ACCEPTED || code === ErrorCode.RUN_ENDED || code === ErrorCode.WORKFLOW_ERROR) return { applied: false, reason: code };
           throw err;
         }
       },
@@ -219,6 +237,10 @@ export function createEngine(opts: EngineOptions) {
       async record(type, fields) {
         await appendEntry(runId, type, fields, `task:${taskName}`);
       },
+      registry: {
+        snapshot: (refs) => cmdb.snapshot({ services: refs.services ?? [], cis: refs.cis ?? [] }),
+        related: (ids) => cmdb.related(ids),
+      },
       now: () => clock.now(),
     };
   }
@@ -242,6 +264,8 @@ export function createEngine(opts: EngineOptions) {
 
   const engine = {
     redis, clock, logger, keys, registry, metrics, runs, bullConnection, taskServices,
+    /** The service and CI registry (engine/cmdb.ts). */
+    cmdb,
 
     registerTask(task: TaskDefinition<any, any>): void {
       registry.registerTask(task);
@@ -305,7 +329,7 @@ export function createEngine(opts: EngineOptions) {
     },
 
     sendEvent(runId: string, event: JsonObject & { type: string }, opts: SendEventOptions = {}): Promise<RunResult> {
-      if (typeof event.type !== 'string' || !/^[A-Za-z][A-Za-z0-9_.:-]{0,127}$/.test(event.type) || event.type.startsWith('xstate.')) {
+      if (typeof event.type !== 'string' || !EVENT_TYPE.test(event.type) || event.type.startsWith('xstate.')) {
         return Promise.reject(validationError('bad event type', [{ path: '/type', message: 'an event type is a name such as ACKNOWLEDGE (not xstate.*)' }]));
       }
       return runs.sendEvent(runIdOrThrow(runId), event, opts);
