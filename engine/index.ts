@@ -439,7 +439,7 @@ export function createEngine(opts: EngineOptions) {
       const limit = filter.limit ?? 50;
       let offset = 0;
       if (filter.cursor) {
-        if (!/^\d+$/.test(filter.cursor)) throw validationError('bad cursor', [{ path: '/query/cursor', message: 'not a cursor this endpoint returned' }]);
+        if (!/^\d{1,15}$/.test(filter.cursor)) throw validationError('bad cursor', [{ path: '/query/cursor', message: 'not a cursor this endpoint returned' }]);
         offset = Number(filter.cursor);
       }
       const items: HumanTaskDoc[] = [];
@@ -479,8 +479,8 @@ export function createEngine(opts: EngineOptions) {
       if (!runId || !doc) throw notFound(`human task ${taskId}`);
       const task = JSON.parse(doc) as HumanTaskDoc;
       if (task.status !== 'open') throw new ServicechartError(ErrorCode.CONFLICT, `human task ${taskId} is ${task.status} already`);
-      const eventType = task.outcomes[body.outcome];
-      if (!eventType) {
+      const eventType = Object.hasOwn(task.outcomes, body.outcome) ? task.outcomes[body.outcome] : undefined;
+      if (typeof eventType !== 'string') {
         throw validationError('unknown outcome', [{ path: '/body/outcome', message: `outcome must be one of ${Object.keys(task.outcomes).join(', ')}` }]);
       }
       const event: JsonObject & { type: string } = { type: eventType, by: body.by };

@@ -13,7 +13,7 @@ export const startRunBody = {
   additionalProperties: false,
   properties: {
     workflow: { type: 'string', pattern: '^[a-z][a-z0-9_-]{0,63}$' },
-    version: { type: 'integer', minimum: 1 },
+    version: { type: 'integer', minimum: 1, maximum: 2 ** 31 - 1 },
     input: freeObject,
     businessKey: { type: 'string', minLength: 1, maxLength: 200 },
   },
@@ -111,7 +111,7 @@ export function runRoutes(routes: RouteTable, engine: Engine, logger: Logger): v
 
   routes.add({
     method: 'get', path: '/v1/runs/:id/history', summary: "A run's history, oldest first", tag: 'runs', access: 'viewer', params: idParam,
-    query: { type: 'object', additionalProperties: false, properties: { ...pagingQuery, cursor: { type: 'string', pattern: '^\\d+$' } } },
+    query: { type: 'object', additionalProperties: false, properties: { ...pagingQuery, cursor: { type: 'string', pattern: '^(0|[1-9][0-9]{0,14})$' } } },
     responses: { 200: { description: 'page', schema: pageOf(historyEntrySchema) }, 404: { description: 'unknown run', schema: errorSchema } },
   }, async (ctx, req) => {
     ctx.body = await engine.getHistory(req.params.id, { limit: req.query.limit ?? 50, cursor: req.query.cursor ?? null });
@@ -130,7 +130,7 @@ export function runRoutes(routes: RouteTable, engine: Engine, logger: Logger): v
 
   routes.add({
     method: 'get', path: '/v1/runs/:id/stream', summary: 'Server-Sent Events: each new history entry as it happens', tag: 'runs', access: 'viewer', params: idParam,
-    query: { type: 'object', additionalProperties: false, properties: { after: { type: 'integer', minimum: 0 } } },
+    query: { type: 'object', additionalProperties: false, properties: { after: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER } } },
     headers: [{ name: 'Last-Event-ID', description: 'resume after this history seq' }],
     responses: { 200: { description: 'text/event-stream of history entries (event: history, id: seq)', contentType: 'text/event-stream' }, 404: { description: 'unknown run', schema: errorSchema } },
   }, async (ctx, req) => {
@@ -138,14 +138,14 @@ export function runRoutes(routes: RouteTable, engine: Engine, logger: Logger): v
     const lastId = ctx.get('last-event-id');
     if (run.archived) {
       // An archived run has ended: its history is complete, so the stream sends what follows `after` and ends.
-      const from = /^\d+$/.test(lastId) ? Number(lastId) : req.query.after ?? 0;
+      const from = /^\d{1,15}$/.test(lastId) ? Number(lastId) : req.query.after ?? 0;
       const page = await engine.getHistory(req.params.id, { cursor: String(from), limit: 500 });
       ctx.status = 200;
       ctx.type = 'text/event-stream';
       ctx.body = page.items.map((e) => `id: ${e.seq}\nevent: history\ndata: ${JSON.stringify(e)}\n\n`).join('') + 'event: archived\ndata: {}\n\n';
       return;
     }
-    const after = /^\d+$/.test(lastId) ? Number(lastId) : req.query.after ?? (await engine.lastHistorySeq(req.params.id));
+    const after = /^\d{1,15}$/.test(lastId) ? Number(lastId) : req.query.after ?? (await engine.lastHistorySeq(req.params.id));
     const abort = new AbortController();
     const stream = new PassThrough();
     ctx.req.socket.setTimeout(0);
