@@ -8,6 +8,7 @@ export const statusOf: Record<string, number> = {
   [ErrorCode.UNAUTHENTICATED]: 401,
   [ErrorCode.FORBIDDEN]: 403,
   [ErrorCode.NOT_FOUND]: 404,
+  [ErrorCode.METHOD_NOT_ALLOWED]: 405,
   [ErrorCode.EVENT_NOT_ACCEPTED]: 409,
   [ErrorCode.RUN_ENDED]: 409,
   [ErrorCode.CONFLICT]: 409,
@@ -15,6 +16,9 @@ export const statusOf: Record<string, number> = {
   [ErrorCode.PAYLOAD_TOO_LARGE]: 413,
   [ErrorCode.UNSUPPORTED_MEDIA_TYPE]: 415,
   [ErrorCode.VALIDATION_FAILED]: 422,
+  // The request was well formed and nothing was changed, but the workflow's own code failed on it:
+  // sending it again unchanged fails the same way, so it is the client's to change, not a 5xx.
+  [ErrorCode.WORKFLOW_ERROR]: 422,
   [ErrorCode.RATE_LIMITED]: 429,
   [ErrorCode.UNAVAILABLE]: 503,
 };
@@ -40,8 +44,6 @@ export function errorMiddleware(logger: Logger): Koa.Middleware {
       if (ctx.status === 404 && ctx.body === undefined) {
         ctx.status = 404;
         ctx.body = errorBody(ErrorCode.NOT_FOUND, `no route for ${ctx.method} ${ctx.path}`);
-      } else if (ctx.status === 405 && (ctx.body === undefined || typeof ctx.body === 'string')) {
-        ctx.body = errorBody(ErrorCode.NOT_FOUND, `${ctx.method} is not allowed on ${ctx.path}`);
       }
     } catch (err) {
       if (err instanceof ServicechartError && statusOf[err.code]) {

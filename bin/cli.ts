@@ -52,13 +52,14 @@ function client(g: Globals, io: Io) {
   const base = (g.url ?? io.env.SERVICECHART_URL ?? 'http://127.0.0.1:3000').replace(/\/+$/, '');
   const keyFile = join(io.env.SERVICECHART_DATA_DIR || './.servicechart', 'api-key');
   const key = g.key ?? io.env.SERVICECHART_API_KEY ?? generatedKey(keyFile);
-  async function request(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Response> {
+  /** `raw` sends text as it is (with its content-type in `headers`), instead of `body` as JSON. */
+  async function request(method: string, path: string, body?: unknown, headers: Record<string, string> = {}, raw?: string): Promise<Response> {
     if (!key) throw new CliError(ExitCode.AUTH, `no API key: set SERVICECHART_API_KEY, pass --key, or run where ${keyFile} (the key \`servicechart start\` generates) exists`);
     const h: Record<string, string> = { authorization: `Bearer ${key}`, ...headers };
     if (body !== undefined) h['content-type'] = 'application/json';
     let res: Response;
     try {
-      res = await fetch(base + path, { method, headers: h, body: body === undefined ? undefined : JSON.stringify(body) });
+      res = await fetch(base + path, { method, headers: h, body: raw ?? (body === undefined ? undefined : JSON.stringify(body)) });
     } catch (err) {
       throw new CliError(ExitCode.UNAVAILABLE, `cannot reach ${base}: ${(err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message}`);
     }
@@ -154,6 +155,7 @@ function runDetail(run: any): string {
     ['id', run.id], ['workflow', `${run.workflow} v${run.version}`], ['status', run.status], ['state', stateText(run.state)],
     ['businessKey', run.businessKey], ['parentRunId', run.parentRunId], ['createdAt', run.createdAt], ['updatedAt', run.updatedAt], ['endedAt', run.endedAt],
     ['nextEvents', (run.nextEvents ?? []).join(', ')],
+    ...(run.archived ? [['archived', 'yes (read from the archive: it has left Redis)'] as [string, unknown]] : []),
   ];
   let out = rows.map(([k, v]) => `${k.padEnd(12)} ${v === null || v === undefined || v === '' ? '-' : String(v)}`).join('\n') + '\n';
   if (run.tasks?.length) out += `\ntasks\n${table(['id', 'name', 'status', 'attempts'], run.tasks.map((t: any) => [t.id, t.name, t.status, t.attempts]))}`;
@@ -234,11 +236,17 @@ Exit codes: 0 ok, 1 usage or other error, 2 not found, 3 refused or conflict (40
   runs.command('list').description('list runs, newest first')
     .option('-w, --workflow <name>').option('-s, --status <status>', 'running | done | failed | cancelled').option('--state <state>', 'top-level state name')
     .option('-b, --business-key <key>').option('--parent <runId>', 'children of this run')
+    .option('--archived', 'runs past retention, from the archive (newest end first)')
+    .option('--ended-since <time>', 'with --archived: ended at or after (ISO 8601 or a date)').option('--ended-until <time>', 'with --archived: ended before')
     .option('-n, --limit <n>', 'page size (1-500)', '50').option('--cursor <cursor>', 'next page, from the previous answer')
     .action(async (o, cmd: Command) => {
       const { api, print } = ctx(cmd);
-      const page = await api.json('GET', `/v1/runs${qs({ workflow: o.workflow, status: o.status, state: o.state, businessKey: o.businessKey, parentRunId: o.parent, limit: o.limit, cursor: o.cursor })}`);
-      print(() => table(['id', 'workflow', 'status', 'state', 'businessKey', 'createdAt'], page.items.map((r: any) => [r.id, `${r.workflow} v${r.version}`, r.status, stateText(r.state), r.businessKey, r.createdAt]))
+      const page = await api.json('GET', `/v1/runs${qs({
+        workflow: o.workflow, status: o.status, state: o.state, businessKey: o.businessKey, parentRunId: o.parent, archived: o.archived ? 'true' : undefined,
+        endedSince: o.endedSince, endedUntil: o.endedUntil, limit: o.limit, cursor: o.cursor,
+      })}`);
+      const when = o.archived ? 'endedAt' : 'createdAt';
+      print(() => table(['id', 'workflow', 'status', 'state', 'businessKey', when], page.items.map((r: any) => [r.id, `${r.workflow} v${r.version}`, r.status, stateText(r.state), r.businessKey, r[when]]))
         + (page.nextCursor ? `more: --cursor ${page.nextCursor}\n` : ''), page);
     });
   runs.command('send').description('send an event to a run').argument('<id>', 'run id').argument('<event>', 'event type, such as ACKNOWLEDGE')
@@ -377,6 +385,7 @@ ${t.name}: workers publish different schemas: ${t.conflict.workers.map((w: any) 
         return out;
       }, res);
     });
+  registryCommands(program, ctx, io);
 
   // kpis
   program.command('kpis').description("a workflow's service measures (KPIs)").requiredOption('-w, --workflow <name>')
@@ -387,7 +396,113 @@ ${t.name}: workers publish different schemas: ${t.conflict.workers.map((w: any) 
       print(() => table(['kpi', 'label', 'value', 'runs'], (res.kpis ?? []).map((k: any) => [k.name, k.label, kpiValue(k.value, k.unit), k.count])), res);
     });
 
+  // archive: read straight from the archive store the server is configured with (no server needed)
+  const archive = program.command('archive').description('the archive of runs past retention (read from SERVICECHART_ARCHIVE_URL or _DIR, else <data dir>/archive)');
+  archive.command('export').description('write archived runs that ended in [since, until) as JSON Lines: one self-describing run (record, history, human tasks) per line')
+    .option('--since <time>', 'ended at or after (ISO 8601 or a date)').option('--until <time>', 'ended before (ISO 8601 or a date)')
+    .option('-o, --out <file>', 'write to this file instead of stdout')
+    .action(async (o) => {
+      const bound = (v: string | undefined, what: string) => {
+        if (v === undefined) return null;
+        const t = Date.parse(v);
+        if (Number.isNaN(t)) throw new CliError(ExitCode.USAGE, `--${what} is not a time: ${v}`);
+        return t;
+      };
+      const since = bound(o.since, 'since');
+      const until = bound(o.until, 'until');
+      const { createDirectoryStore, createPostgresStore } = await import('../engine/index.ts');
+      const { createWriteStream } = await import('node:fs');
+      const store = io.env.SERVICECHART_ARCHIVE_URL
+        ? createPostgresStore(io.env.SERVICECHART_ARCHIVE_URL)
+        : createDirectoryStore(io.env.SERVICECHART_ARCHIVE_DIR || join(io.env.SERVICECHART_DATA_DIR || './.servicechart', 'archive'));
+      const file = o.out ? createWriteStream(o.out) : null;
+      const write = (line: string) => (file ? new Promise<void>((r) => (file.write(line) ? r() : file.once('drain', () => r()))) : io.out(line));
+      let n = 0;
+      try {
+        for await (const record of store.exportRange(since, until)) {
+          await write(JSON.stringify(record) + '\n');
+          n++;
+        }
+      } catch (err) {
+        throw new CliError(ExitCode.UNAVAILABLE, `the archive (${store.kind}) cannot be read: ${(err as Error).message}`);
+      } finally {
+        await store.close();
+        if (file) await new Promise((r) => file.end(r));
+      }
+      if (file) io.err(`${n} runs written to ${o.out}\n`);
+    });
+
   return program;
+}
+
+type Ctx = (cmd: Command) => { g: Globals; api: ReturnType<typeof client>; print: (human: () => string, data: unknown) => void };
+
+/** Read a file (or stdin for `-`) as text. */
+function readText(file: string): string {
+  try {
+    return readFileSync(file === '-' ? 0 : file, 'utf8');
+  } catch (err) {
+    throw new CliError(ExitCode.USAGE, `cannot read ${file}: ${(err as Error).message}`);
+  }
+}
+
+/** `registry import|export`, `services list|get|history`, `cis list|get|history|impact`. */
+function registryCommands(program: Command, ctx: Ctx, io: Io): void {
+  const registry = program.command('registry').description('the service and CI registry: import and export');
+  registry.command('import').description('import services and CIs (a JSON array or JSON Lines of { kind, ... }), all or nothing').argument('<file>', 'file, or - for stdin')
+    .action(async (file: string, _o, cmd: Command) => {
+      const { api, print } = ctx(cmd);
+      const text = readText(file);
+      const type = text.trimStart().startsWith('[') ? 'application/json' : 'application/x-ndjson';
+      const res = await (await api.request('POST', '/v1/registry/import', undefined, { 'content-type': type }, text)).json();
+      print(() => `imported: ${res.created} created, ${res.updated} updated, ${res.unchanged} unchanged (registry version ${res.version})\n`, res);
+    });
+  registry.command('export').description('every service and CI, in the format import reads')
+    .addOption(new Option('-f, --format <format>', 'jsonl or json').choices(['jsonl', 'json']).default('jsonl'))
+    .action(async (o, cmd: Command) => {
+      const { api } = ctx(cmd);
+      io.out(await api.text('GET', `/v1/registry/export${qs({ format: o.format })}`));
+    });
+
+  const page = (res: any) => (res.nextCursor ? `more: --cursor ${res.nextCursor}\n` : '');
+  const services = program.command('services').description('services in the registry');
+  services.command('list').description('services in name order')
+    .option('--criticality <n>', '1 (most critical) to 4').option('--owner-group <group>').option('--support-group <group>').option('--label <key[=value]>')
+    .option('-n, --limit <n>', 'page size (1-500)', '50').option('--cursor <cursor>')
+    .action(async (o, cmd: Command) => {
+      const { api, print } = ctx(cmd);
+      const res = await api.json('GET', `/v1/services${qs({ criticality: o.criticality, ownerGroup: o.ownerGroup, supportGroup: o.supportGroup, label: o.label, limit: o.limit, cursor: o.cursor })}`);
+      print(() => table(['name', 'criticality', 'title', 'supportGroup', 'oncall'], res.items.map((s: any) => [s.name, s.criticality, s.title, s.supportGroup, s.oncall?.policy])) + page(res), res);
+    });
+  services.command('get').description('a service, with the open runs that touch it').argument('<name>').action(async (name: string, _o, cmd: Command) => {
+    const { api, print } = ctx(cmd);
+    const svc = await api.json('GET', `/v1/services/${encodeURIComponent(name)}`);
+    const runs = await api.json('GET', `/v1/services/${encodeURIComponent(name)}/runs`);
+    print(() => `${JSON.stringify(svc, null, 2)}\n\nopen runs\n${table(['id', 'workflow', 'businessKey', 'touches'], runs.items.map((r: any) => [r.id, r.workflow, r.businessKey, r.touches.join(', ')]))}`, { ...svc, openRuns: runs.items });
+  });
+  const cis = program.command('cis').description('configuration items in the registry');
+  cis.command('list').description('CIs in id order')
+    .option('--type <type>').option('--service <name>').option('--environment <env>').option('--depends-on <id>')
+    .option('-n, --limit <n>', 'page size (1-500)', '50').option('--cursor <cursor>')
+    .action(async (o, cmd: Command) => {
+      const { api, print } = ctx(cmd);
+      const res = await api.json('GET', `/v1/cis${qs({ type: o.type, service: o.service, environment: o.environment, dependsOn: o.dependsOn, limit: o.limit, cursor: o.cursor })}`);
+      print(() => table(['id', 'type', 'environment', 'services', 'dependsOn', 'title'], res.items.map((c: any) => [c.id, c.type, c.environment, (c.services ?? []).join(','), (c.dependsOn ?? []).join(','), c.title])) + page(res), res);
+    });
+  cis.command('get').description('a CI, with what depends on it (its impact)').argument('<id>').action(async (id: string, _o, cmd: Command) => {
+    const { api, print } = ctx(cmd);
+    const ci = await api.json('GET', `/v1/cis/${encodeURIComponent(id)}`);
+    const impact = await api.json('GET', `/v1/cis/${encodeURIComponent(id)}/impact`);
+    print(() => `${JSON.stringify(ci, null, 2)}\n\nservices depending on it\n${table(['name', 'criticality', 'through'], impact.services.map((s: any) => [s.name, s.criticality, s.through]))}`
+      + `\nopen runs touching them\n${table(['id', 'workflow', 'businessKey', 'touches'], impact.openRuns.map((r: any) => [r.id, r.workflow, r.businessKey, r.touches.join(', ')]))}`, { ...ci, impact });
+  });
+  for (const [group, kind, arg] of [[services, 'services', '<name>'], [cis, 'cis', '<id>']] as const) {
+    group.command('history').description('the audit history, newest first').argument(arg).action(async (key: string, _o, cmd: Command) => {
+      const { api, print } = ctx(cmd);
+      const res = await api.json('GET', `/v1/${kind}/${encodeURIComponent(key)}/history?limit=500`);
+      print(() => table(['at', 'actor', 'source', 'action'], res.items.map((e: any) => [e.at, e.actor, e.source, e.action])), res);
+    });
+  }
 }
 
 /** Run the CLI; resolves to the process exit code. */
@@ -406,7 +521,12 @@ export async function runCli(argv: string[], io: Io = { out: (s) => process.stdo
       else {
         io.err(`servicechart: ${err.message}\n`);
         const details = (err.body as ErrorBody | undefined)?.error?.details;
-        if (Array.isArray(details)) for (const d of details as { path?: string; message?: string }[]) io.err(`  ${d.path || '/'}: ${d.message ?? JSON.stringify(d)}\n`);
+        if (Array.isArray(details)) {
+          for (const d of details as { path?: string; message?: string; line?: number; entry?: string; referencedBy?: string[] }[]) {
+            if (d.entry) io.err(`  ${d.entry}: referenced by ${(d.referencedBy ?? []).join(', ')}\n`);
+            else io.err(`  ${d.line ? `line ${d.line} ` : ''}${d.path || '/'}: ${d.message ?? JSON.stringify(d)}\n`);
+          }
+        }
         else if (details && typeof details === 'object' && 'nextEvents' in details) io.err(`  accepts now: ${(details as { nextEvents: string[] }).nextEvents.join(', ') || 'nothing'}\n`);
       }
       return err.exitCode;

@@ -3,7 +3,11 @@
 import type { Redis } from 'ioredis';
 import pino from 'pino';
 import type { Server } from 'node:http';
-import { connectRedis, createEngine, startEmbeddedRedis, type EmbeddedRedis, type Logger } from '../engine/index.ts';
+import { join } from 'node:path';
+import {
+  connectRedis, createDirectoryStore, createEngine, createPostgresStore, parseDuration, parseRetention, startEmbeddedRedis,
+  type ArchiveStore, type EmbeddedRedis, type Logger, type Retention,
+} from '../engine/index.ts';
 import { builtInWorkflows } from '../workflows/index.ts';
 import { createBuiltInTasks } from '../workers/tasks/index.ts';
 import { adaptersFromEnv } from '../workers/adapters/index.ts';
@@ -30,6 +34,11 @@ export interface Config {
   workerTtlMs: number;
   noWorkerAlertMs: number;
   externalTasks: string[];
+  retention: Retention;
+  archiveDir: string | null;
+  archiveUrl: string | null;
+  archiveEveryMs: number;
+  archiveLeaseMs: number;
 }
 
 /** `perSecond[:burst]` per API key; default 200:400. */
@@ -57,6 +66,41 @@ export function readConfig(env: NodeJS.ProcessEnv, role: Role): Config {
     workerTtlMs: Number(env.SERVICECHART_WORKER_TTL_MS || 15_000),
     noWorkerAlertMs: Number(env.SERVICECHART_NO_WORKER_ALERT_MS || 300_000),
     externalTasks: (env.SERVICECHART_EXTERNAL_TASKS ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+    retention: parseRetention(env.SERVICECHART_RETENTION),
+    archiveDir: env.SERVICECHART_ARCHIVE_DIR || null,
+    archiveUrl: env.SERVICECHART_ARCHIVE_URL || null,
+    archiveEveryMs: parseInterval('SERVICECHART_ARCHIVE_INTERVAL', env.SERVICECHART_ARCHIVE_INTERVAL, 60_000),
+    archiveLeaseMs: parseInterval('SERVICECHART_ARCHIVE_LEASE', env.SERVICECHART_ARCHIVE_LEASE, 60_000),
+  };
+}
+
+function parseInterval(name: string, value: string | undefined, fallback: number): number {
+  if (!value) return fallback;
+  const ms = parseDuration(value);
+  if (ms === null) throw new Error(`${name} must be a duration such as 30s or 5m, got "${value}"`);
+  return ms;
+}
+
+/** The archive: PostgreSQL by URL, else a directory (given, or `<data dir>/archive` with the embedded Redis), else none. */
+function openArchive(cfg: Config, embedded: boolean, logger: Logger): ArchiveStore | null {
+  if (cfg.archiveUrl) {
+    if (!/^postgres(ql)?:\/\//.test(cfg.archiveUrl)) throw new Error('SERVICECHART_ARCHIVE_URL must be a postgres:// URL');
+    return createPostgresStore(cfg.archiveUrl, logger);
+  }
+  if (cfg.archiveDir) return createDirectoryStore(cfg.archiveDir);
+  if (embedded) return createDirectoryStore(join(cfg.dataDir, 'archive'));
+  if (cfg.retention.any) throw new Error('SERVICECHART_RETENTION needs an archive: set SERVICECHART_ARCHIVE_DIR or SERVICECHART_ARCHIVE_URL');
+  return null;
+}
+
+/** Fault injection for the durability tests only: `archive-after-write` kills the process between archive write and removal. */
+function archiveHooks(env: NodeJS.ProcessEnv): { afterArchiveWrite?: (ids: string[]) => void } {
+  if (env.SERVICECHART_TEST_FAULT !== 'archive-after-write') return {};
+  return {
+    afterArchiveWrite(ids) {
+      process.stderr.write(`fault injected: killed after archiving ${ids.length} runs\n`);
+      process.kill(process.pid, 'SIGKILL');
+    },
   };
 }
 
@@ -103,7 +147,11 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
   redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
   if (cfg.redisUrl) await checkRedisDurability(redis, logger);
 
-  const engine = createEngine({ redis, logger, prefix: cfg.prefix, workflows: builtInWorkflows, tasks: createBuiltInTasks(adaptersFromEnv(env)), workerTtlMs: cfg.workerTtlMs, externalTasks: cfg.externalTasks });
+  const archive = openArchive(cfg, embedded !== null, logger);
+  const engine = createEngine({
+    redis, logger, prefix: cfg.prefix, workflows: builtInWorkflows, tasks: createBuiltInTasks(adaptersFromEnv(env)), archive: archive ?? undefined,
+    workerTtlMs: cfg.workerTtlMs, externalTasks: cfg.externalTasks,
+  });
   // Runs waiting on a task type no live worker serves get a task.unserved entry (every role watches; once per task).
   engine.startUnservedWatch({ alertMs: cfg.noWorkerAlertMs });
 
@@ -112,6 +160,10 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
     engine.startTimerConsumer({ concurrency: cfg.concurrency });
     taskWorker = await startTaskWorker({ engine, concurrency: cfg.concurrency });
     logger.info('task and timer consumers running');
+    if (archive && cfg.retention.any) {
+      engine.startArchiver({ retention: cfg.retention, everyMs: cfg.archiveEveryMs, leaseMs: cfg.archiveLeaseMs, hooks: archiveHooks(env) });
+      logger.info({ retention: cfg.retention.describe(), store: archive.kind, everyMs: cfg.archiveEveryMs }, 'archive sweeper running');
+    }
   }
 
   let server: Server | null = null;
@@ -143,6 +195,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
       }
       if (taskWorker) await taskWorker.close(cfg.shutdownDeadlineMs);
       await engine.close();
+      await archive?.close().catch(() => undefined);
       await redis.quit().catch(() => undefined);
       if (embedded) await embedded.stop();
       logger.info('stopped');

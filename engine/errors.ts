@@ -4,6 +4,7 @@ export const ErrorCode = {
   UNAUTHENTICATED: 'UNAUTHENTICATED',
   FORBIDDEN: 'FORBIDDEN',
   NOT_FOUND: 'NOT_FOUND',
+  METHOD_NOT_ALLOWED: 'METHOD_NOT_ALLOWED',
   EVENT_NOT_ACCEPTED: 'EVENT_NOT_ACCEPTED',
   RUN_ENDED: 'RUN_ENDED',
   CONFLICT: 'CONFLICT',
@@ -16,6 +17,8 @@ export const ErrorCode = {
   TASK_FAILED: 'TASK_FAILED',
   /** An external task the run no longer waits for (it left the state, or ended): 410 to its worker. */
   TASK_WITHDRAWN: 'TASK_WITHDRAWN',
+  /** A guard, action or delay of the workflow threw (or used what the engine cannot make durable). */
+  WORKFLOW_ERROR: 'WORKFLOW_ERROR',
   INTERNAL: 'INTERNAL',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

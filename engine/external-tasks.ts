@@ -3,7 +3,8 @@
 // in-process result (the run's own fencing: a result for a task it no longer awaits is never applied).
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { Ajv, type ValidateFunction } from 'ajv';
+import type { ValidateFunction } from 'ajv';
+import { compileUserSchema, userSchemaAjv } from './user-schema.ts';
 import type { Clock } from './clock.ts';
 import { iso } from './clock.ts';
 import { ErrorCode, ServicechartError, notFound, validationError, type ErrorData } from './errors.ts';
@@ -68,14 +69,17 @@ export interface ExternalTaskDeps {
 
 export function createExternalTasks(deps: ExternalTaskDeps) {
   const { redis, keys, scripts, clock } = deps;
-  const ajv = new Ajv({ allErrors: true, strict: false });
+  // Output schemas may come from a JSON workflow or a remote worker: compiled as schemas from outside.
+  const ajv = userSchemaAjv();
   const validators = new Map<string, ValidateFunction>();
 
   function validatorFor(schema: Record<string, unknown>): ValidateFunction {
     const key = JSON.stringify(schema);
     let v = validators.get(key);
     if (!v) {
-      v = ajv.compile(schema);
+      const compiled = compileUserSchema(ajv, schema, '/output');
+      if (!compiled.validate) throw new ServicechartError(ErrorCode.INTERNAL, `the output schema of this task cannot be used: ${compiled.problems.map((p) => p.message).join('; ')}`);
+      v = compiled.validate;
       validators.set(key, v);
       if (validators.size > 500) validators.delete(validators.keys().next().value!);
     }

@@ -8,9 +8,10 @@ import { Registry, checkMachineNames, type RegisteredWorkflow } from './registry
 import { createMetrics, type Metrics } from './metrics.ts';
 import { createOutbox } from './outbox.ts';
 import { createKpiStore, type KpiReport, type OpenRun } from './kpis.ts';
-import { createRunStore, type StartRunArgs, type SendEventOptions, type RunResult, type HumanTaskDoc } from './runs.ts';
+import { EVENT_TYPE, createRunStore, type StartRunArgs, type SendEventOptions, type RunResult, type HumanTaskDoc } from './runs.ts';
 import { createHistory } from './history.ts';
 import { createBusinessKeys, type StartOrFindOpenArgs, type OpenRunResult } from './business-keys.ts';
+import { createCmdb, REGISTRY_LIMITS } from './cmdb.ts';
 import { createRunIndex, topLevelStates } from './run-index.ts';
 import { timeOf } from '../workflows/lib/time.ts';
 import { startTimerWorker } from './timers.ts';
@@ -19,10 +20,13 @@ import { createExternalTasks, type FetchArgs } from './external-tasks.ts';
 import { hostname } from 'node:os';
 import { defaultRetry, type TaskDeclaration, type TaskDefinition, type TaskServices } from './tasks.ts';
 import { ErrorCode, ServicechartError, notFound, validationError } from './errors.ts';
-import { parseRunId, runIdOfHumanTask, type RunId } from './ids.ts';
+import { parseRunId, runIdFromKey, runIdOfHumanTask, type RunId } from './ids.ts';
 import { iso } from './clock.ts';
 import { compileJsonWorkflow, type JsonWorkflowInput } from './json-workflow.ts';
 import type { WorkflowDefinition } from '../workflows/lib/define.ts';
+import { createArchiver, type Archiver, type ArchiverOptions } from './archive/sweeper.ts';
+import { createArchiveReads, type ArchiveStatus } from './archive/reads.ts';
+import type { ArchiveStore } from './archive/types.ts';
 import { silentLogger, type HistoryEntry, type JsonObject, type ListRunsFilter, type Logger, type Page, type RunView } from './types.ts';
 
 export * from './errors.ts';
@@ -30,7 +34,7 @@ export * from './types.ts';
 export { systemClock, iso, type Clock } from './clock.ts';
 export { parseRunId, runIdOfHumanTask, type RunId, type TaskId, type HumanTaskId } from './ids.ts';
 export { defineTask, NonRetryableTaskError, type TaskDeclaration, type TaskDefinition, type TaskContext, type TaskServices, type RetryPolicy } from './tasks.ts';
-export { defineWorkflow, taskActors, type WorkflowDefinition, type KpiDefinition } from '../workflows/lib/define.ts';
+export { defineWorkflow, taskActors, runRef, type WorkflowDefinition, type KpiDefinition } from '../workflows/lib/define.ts';
 export type { RegisteredWorkflow } from './registry.ts';
 export type { StartRunArgs, SendEventOptions, RunResult, HumanTaskDoc } from './runs.ts';
 export type { StartOrFindOpenArgs, OpenRunResult } from './business-keys.ts';
@@ -42,6 +46,18 @@ export { toMermaid, toSvg } from './diagram.ts';
 export { servicechartVersion } from './version.ts';
 export type { LockedTask, FetchArgs } from './external-tasks.ts';
 export type { Publication, PublishedTask, WorkerIdentity, WorkerKind, SchemaConflict } from './catalog.ts';
+export { ciGraphSvg, ciGraphMermaid } from './cmdb-diagram.ts';
+export {
+  serviceSchema, ciSchema, REGISTRY_LIMITS, type ServiceDoc, type CiDoc, type EntryKind, type RegistrySnapshot, type AuditEntry, type ImpactReport, type ImportItem,
+  type Cmdb,
+} from './cmdb.ts';
+export type { ArchiveStore, ArchivedRun, ArchiveFilter } from './archive/types.ts';
+export { ARCHIVE_FORMAT, ARCHIVE_FORMAT_VERSION } from './archive/types.ts';
+export { createDirectoryStore } from './archive/dir-store.ts';
+export { createPostgresStore } from './archive/pg-store.ts';
+export { parseRetention, parseDuration, type Retention } from './archive/retention.ts';
+export type { ArchiverOptions, ArchiveHealth } from './archive/sweeper.ts';
+export type { ArchiveStatus } from './archive/reads.ts';
 
 export interface EngineOptions {
   /** Borrowed: the engine never closes it. */
@@ -66,6 +82,8 @@ export interface EngineOptions {
    * serves itself). Every process of an installation must say the same.
    */
   externalTasks?: string[];
+  /** Where runs past retention go (borrowed: the engine never closes it); reads fall back to it. */
+  archive?: ArchiveStore;
 }
 
 /** A task type as `GET /v1/task-types` lists it. */
@@ -123,8 +141,12 @@ export function createEngine(opts: EngineOptions) {
   const clock = opts.clock ?? systemClock;
   const logger = opts.logger ?? silentLogger;
   const keys = createKeys(opts.prefix ?? 'sc');
-  const scripts = createScripts(redis);
   const registry = new Registry();
+  // First, before anything touches Redis: a workflow the registry refuses stops the engine here.
+  for (const t of opts.tasks ?? []) registry.registerTask(t);
+  registry.routeExternally(opts.externalTasks ?? []);
+  for (const w of opts.workflows ?? []) registry.registerWorkflow(w);
+  const scripts = createScripts(redis);
   const metrics: Metrics = createMetrics();
   // BullMQ wants its own connections with no per-request retry limit; these the engine owns.
   const bullConnection = redis.duplicate({ maxRetriesPerRequest: null, enableOfflineQueue: true, commandTimeout: undefined });
@@ -157,16 +179,13 @@ export function createEngine(opts: EngineOptions) {
   });
   const outbox = createOutbox({
     redis, keys, queues, logger, now: () => clock.now(), kpis, external,
+    deliver: (send) => runs.deliverSend(send),
     taskJobOptions(name) {
       const def = registry.task(name);
       const retry = { ...defaultRetry, ...(def?.retry ?? {}) };
       return { attempts: Math.max(1, retry.attempts), backoffMs: retry.backoffMs };
     },
   });
-
-  for (const t of opts.tasks ?? []) registry.registerTask(t);
-  registry.routeExternally(opts.externalTasks ?? []);
-  for (const w of opts.workflows ?? []) registry.registerWorkflow(w);
 
   const loading = new Map<string, Promise<RegisteredWorkflow | undefined>>();
   async function loadJson(name: string, version?: number): Promise<RegisteredWorkflow | undefined> {
@@ -203,7 +222,18 @@ export function createEngine(opts: EngineOptions) {
     return loadJson(name, version);
   }
 
-  const runs = createRunStore({ redis, keys, scripts, clock, logger, registry, outbox, metrics, resolveWorkflow, maxContextBytes: opts.maxContextBytes ?? 256 * 1024, hooks: opts.hooks ?? {} });
+  const cmdb = createCmdb({ redis, keys, scripts, clock });
+  /** The registry snapshot for what a workflow reads: the names its `registry.refs` picks (or the run's own). */
+  async function registryFor(wf: RegisteredWorkflow, given: { services: string[]; cis: string[] } | null, input: JsonObject) {
+    if (!wf.registry) return null;
+    const picked = given ?? wf.registry.refs(input);
+    const clean = (names: string[]) => [...new Set(names.filter((n) => typeof n === 'string' && n !== ''))].slice(0, REGISTRY_LIMITS.refsPerRun);
+    const refs = { services: clean(picked.services), cis: clean(picked.cis) };
+    if (!refs.services.length && !refs.cis.length) return null;
+    return { snapshot: (await cmdb.snapshot(refs)) as unknown as JsonObject, refs };
+  }
+
+  const runs = createRunStore({ redis, keys, scripts, clock, logger, registry, outbox, metrics, resolveWorkflow, registryFor, maxContextBytes: opts.maxContextBytes ?? 256 * 1024, hooks: opts.hooks ?? {} });
   const history = createHistory(redis, keys);
   const index = createRunIndex(redis, keys, (r) => runs.view(r));
   const businessKeys = createBusinessKeys({ redis, keys, scripts, clock, runs, startRun: (a) => runs.startRun(a) });
@@ -214,6 +244,11 @@ export function createEngine(opts: EngineOptions) {
     for (const name of await catalog.types()) if ((await catalog.live(name)).length) out.add(name);
     return out;
   }
+
+  const archive = opts.archive ?? null;
+  const archived = createArchiveReads({ redis, keys, view: (r) => runs.view(r), store: archive });
+  const fromArchive = archived.get;
+  let archiver: Archiver | null = null;
 
   function runIdOrThrow(id: string): RunId {
     const runId = parseRunId(id);
@@ -241,7 +276,7 @@ export function createEngine(opts: EngineOptions) {
           return { applied: true };
         } catch (err) {
           const code = (err as { code?: string }).code;
-          if (code === ErrorCode.EVENT_NOT_ACCEPTED || code === ErrorCode.RUN_ENDED) return { applied: false, reason: code };
+          if (code === ErrorCode.EVENT_NOT_ACCEPTED || code === ErrorCode.RUN_ENDED || code === ErrorCode.WORKFLOW_ERROR) return { applied: false, reason: code };
           throw err;
         }
       },
@@ -255,7 +290,8 @@ export function createEngine(opts: EngineOptions) {
         }
       },
       async parentOf(id) {
-        const run = await runs.getStored(runIdOrThrow(id));
+        const runId = runIdOrThrow(id);
+        const run = (await runs.getStored(runId)) ?? (await fromArchive(runId))?.run;
         return run?.parentRunId ?? null;
       },
       async listRuns(filter) {
@@ -268,16 +304,23 @@ export function createEngine(opts: EngineOptions) {
         const parsed = parseRunId(id);
         if (!parsed) return null;
         const stored = await runs.readStored(parsed);
-        return stored ? runs.view(stored.run, stored.live) : null;
+        if (stored) return runs.view(stored.run, stored.live);
+        const copy = await fromArchive(parsed);
+        return copy ? archived.view(copy) : null;
       },
       async amendMeasure(target, measure, change, key) {
         const parsed = parseRunId(target);
-        const stored = parsed ? await runs.getStored(parsed) : null;
+        // An archived run's measures stay with the KPI figures in Redis: a correction still applies.
+        const stored = parsed ? ((await runs.getStored(parsed)) ?? (await fromArchive(parsed))?.run ?? null) : null;
         if (!stored) return false;
         return kpis.amend(stored.workflow, stored.id, measure, change, `${runId}:${key}`);
       },
       async record(type, fields) {
         await appendEntry(runId, type, fields, `task:${taskName}`);
+      },
+      registry: {
+        snapshot: (refs) => cmdb.snapshot({ services: refs.services ?? [], cis: refs.cis ?? [] }),
+        related: (ids) => cmdb.related(ids),
       },
       now: () => clock.now(),
     };
@@ -302,6 +345,8 @@ export function createEngine(opts: EngineOptions) {
 
   const engine = {
     redis, clock, logger, keys, registry, metrics, runs, bullConnection, taskServices, catalog,
+    /** The service and CI registry (engine/cmdb.ts). */
+    cmdb,
 
     /** External tasks: lock, complete, fail, extend (the `/v1/external-tasks` routes and `runWorker`). */
     externalTasks: {
@@ -481,12 +526,20 @@ export function createEngine(opts: EngineOptions) {
 
     resolveWorkflow,
 
-    startRun(args: StartRunArgs): Promise<RunResult> {
+    async startRun(args: StartRunArgs): Promise<RunResult> {
+      // A repeat of a start whose run has been archived answers that run, never a second copy.
+      if (archive && args.idempotencyKey) {
+        const id = runIdFromKey('start', args.idempotencyKey);
+        if (!(await redis.exists(keys.run(id)))) {
+          const copy = await fromArchive(id);
+          if (copy) return { run: archived.view(copy), duplicate: true };
+        }
+      }
       return runs.startRun(args);
     },
 
     sendEvent(runId: string, event: JsonObject & { type: string }, opts: SendEventOptions = {}): Promise<RunResult> {
-      if (typeof event.type !== 'string' || !/^[A-Za-z][A-Za-z0-9_.:-]{0,127}$/.test(event.type) || event.type.startsWith('xstate.')) {
+      if (typeof event.type !== 'string' || !EVENT_TYPE.test(event.type) || event.type.startsWith('xstate.')) {
         return Promise.reject(validationError('bad event type', [{ path: '/type', message: 'an event type is a name such as ACKNOWLEDGE (not xstate.*)' }]));
       }
       return runs.sendEvent(runIdOrThrow(runId), event, opts);
@@ -520,18 +573,45 @@ export function createEngine(opts: EngineOptions) {
       return runs.cancelRun(runIdOrThrow(runId), opts);
     },
 
-    getRun(runId: string): Promise<RunView> {
-      return runs.getRun(runIdOrThrow(runId));
+    /** A run from Redis, or once it has left Redis from the archive (`archived: true`). */
+    async getRun(runId: string): Promise<RunView> {
+      const id = runIdOrThrow(runId);
+      const stored = await runs.readStored(id);
+      if (stored) return runs.view(stored.run, stored.live);
+      const copy = await fromArchive(id);
+      if (!copy) throw notFound(`run ${runId}`);
+      return archived.view(copy);
     },
 
+    /** Runs in Redis, or with `archived: true` runs in the archive (those still in Redis left out: one copy each). */
     listRuns(filter: ListRunsFilter = {}): Promise<Page<RunView>> {
-      return index.list(filter);
+      return filter.archived ? archived.list(filter) : index.list(filter);
     },
 
     async getHistory(runId: string, opts: { cursor?: string | null; limit?: number } = {}): Promise<Page<HistoryEntry>> {
       const id = runIdOrThrow(runId);
-      if (!(await redis.exists(keys.run(id)))) throw notFound(`run ${runId}`);
-      return history.page(id, opts);
+      if (await redis.exists(keys.run(id))) return history.page(id, opts);
+      const copy = await fromArchive(id);
+      if (!copy) throw notFound(`run ${runId}`);
+      return archived.historyPage(copy, opts);
+    },
+
+    /**
+     * Sweep runs past retention into the archive in this process, every `everyMs`. Any number of
+     * processes may sweep one Redis: each run is claimed by one of them at a time.
+     */
+    startArchiver(options: ArchiverOptions & { everyMs?: number }): Archiver {
+      if (!archive) throw new Error('startArchiver needs an archive store (EngineOptions.archive)');
+      archiver = createArchiver({ redis, keys, scripts, clock, logger, store: archive }, options);
+      archiver.start(options.everyMs ?? 60_000);
+      const mine = archiver;
+      closers.push(() => mine.stop());
+      return archiver;
+    },
+
+    /** The archive's state for /readyz: off (none configured), ok, or unavailable with the reason. */
+    archiveHealth(): Promise<ArchiveStatus> {
+      return archived.health(archiver?.health().since ?? null);
     },
 
     /** Human tasks, newest first, from the open or done index. */
@@ -540,7 +620,7 @@ export function createEngine(opts: EngineOptions) {
       const limit = filter.limit ?? 50;
       let offset = 0;
       if (filter.cursor) {
-        if (!/^\d+$/.test(filter.cursor)) throw validationError('bad cursor', [{ path: '/query/cursor', message: 'not a cursor this endpoint returned' }]);
+        if (!/^\d{1,15}$/.test(filter.cursor)) throw validationError('bad cursor', [{ path: '/query/cursor', message: 'not a cursor this endpoint returned' }]);
         offset = Number(filter.cursor);
       }
       const items: HumanTaskDoc[] = [];
@@ -580,8 +660,8 @@ export function createEngine(opts: EngineOptions) {
       if (!runId || !doc) throw notFound(`human task ${taskId}`);
       const task = JSON.parse(doc) as HumanTaskDoc;
       if (task.status !== 'open') throw new ServicechartError(ErrorCode.CONFLICT, `human task ${taskId} is ${task.status} already`);
-      const eventType = task.outcomes[body.outcome];
-      if (!eventType) {
+      const eventType = Object.hasOwn(task.outcomes, body.outcome) ? task.outcomes[body.outcome] : undefined;
+      if (typeof eventType !== 'string') {
         throw validationError('unknown outcome', [{ path: '/body/outcome', message: `outcome must be one of ${Object.keys(task.outcomes).join(', ')}` }]);
       }
       const event: JsonObject & { type: string } = { type: eventType, by: body.by };

@@ -1,5 +1,4 @@
 // Owns compiling a workflow sent as JSON into a WorkflowDefinition, refusing it with every problem listed.
-import { Ajv } from 'ajv';
 import type { AnyStateMachine } from 'xstate';
 import type { WorkflowDefinition } from '../workflows/lib/define.ts';
 import type { TaskDeclaration } from './tasks.ts';
@@ -9,6 +8,7 @@ import { isPlainObject } from './json-workflow-exprs.ts';
 import { schemaProblems } from './json-workflow-schema.ts';
 import { checkKeys, checkSemantics } from './json-workflow-check.ts';
 import { buildMachine } from './json-workflow-build.ts';
+import { compileUserSchema, userSchemaAjv } from './user-schema.ts';
 
 export { jsonWorkflowSchema } from './json-workflow-schema.ts';
 export { builtInActions, builtInGuards, type BuiltIn } from './json-workflow-vocabulary.ts';
@@ -37,13 +37,9 @@ function taskDeclarationProblems(tasks: unknown): Problem[] {
       problems.push({ path: `/tasks/${name}`, message: 'must be an object' });
       continue;
     }
+    // Schemas from outside: linear-time patterns, no endless $ref (user-schema.ts).
     for (const field of ['input', 'output'] as const) {
-      if (decl[field] === undefined) continue;
-      try {
-        new Ajv({ allErrors: true, strict: false }).compile(decl[field] as object);
-      } catch (err) {
-        problems.push({ path: `/tasks/${name}/${field}`, message: `does not compile: ${(err as Error).message}` });
-      }
+      if (decl[field] !== undefined) problems.push(...compileUserSchema(userSchemaAjv(), decl[field], `/tasks/${name}/${field}`).problems);
     }
   }
   return problems;
@@ -56,13 +52,8 @@ function inputSchemaProblems(schema: unknown): Problem[] {
   if (!isPlainObject(schema)) return [{ path: '/inputSchema', message: 'must be a JSON Schema object' }];
   const problems: Problem[] = [];
   if (checkKeys(schema, '/inputSchema', problems) || problems.length) return problems;
-  try {
-    // A throwaway instance: a long-lived one would keep every schema ever posted.
-    new Ajv({ allErrors: true, strict: false }).compile(schema);
-  } catch (err) {
-    problems.push({ path: '/inputSchema', message: `does not compile: ${(err as Error).message}` });
-  }
-  return problems;
+  // A throwaway instance: a long-lived one would keep every schema ever posted.
+  return compileUserSchema(userSchemaAjv(), schema, '/inputSchema').problems;
 }
 
 function definitionProblems(def: unknown, machineId: string, isTask: (name: string) => boolean): Problem[] {

@@ -14,6 +14,16 @@ export interface Keys {
   runsByStatus(status: string): string;
   runsByBusinessKey(key: string): string;
   runsByParent(id: string): string;
+  /** Ended runs of a workflow by end time (the archive sweeper's work list). */
+  runsEndedByWorkflow(workflow: string): string;
+  /** Workflows that have ended runs (members of runsEndedByWorkflow). */
+  runsEndedWorkflows(): string;
+  /** Set once every run that ended before the ended index existed has been added to it. */
+  runsEndedBackfilled(): string;
+  /** A sweeper's lease on archiving one run. */
+  archiveClaim(id: RunId): string;
+  /** The claim that a business key has one open run of a workflow (business-keys.ts). */
+  openClaim(workflow: string, businessKey: string): string;
   humanTasksOpen(): string;
   humanTasksDone(): string;
   humanTask(id: string): string;
@@ -21,6 +31,13 @@ export interface Keys {
   workflowNames(): string;
   /** The base of a workflow's KPI keys (kpis.ts derives the rest); its hash tag keeps them in one slot. */
   kpiBase(workflow: string): string;
+  /** The runs that named a registry service or CI when they started (cmdb.ts: open runs touching it). */
+  runsByRef(kind: 'service' | 'ci', name: string): string;
+  /**
+   * The base of every registry key (services, CIs, version, audit lists): one hash tag, so a registry
+   * write (one script) stays in one Cluster slot. cmdb.ts derives the rest.
+   */
+  registryBase(): string;
   taskCancelChannel(): string;
   queuePrefix(): string;
   /** One external task's record (external-tasks.ts); derived from externalTaskPrefix(). */
@@ -58,12 +75,19 @@ export function createKeys(prefix: string): Keys {
     runsByStatus: (s) => `${prefix}:runs:status:${s}`,
     runsByBusinessKey: (k) => `${prefix}:runs:bk:${k}`,
     runsByParent: (id) => `${prefix}:runs:parent:${id}`,
+    runsEndedByWorkflow: (w) => `${prefix}:runs:ended:${w}`,
+    runsEndedWorkflows: () => `${prefix}:runs:ended-wf`,
+    runsEndedBackfilled: () => `${prefix}:runs:ended-backfilled`,
+    archiveClaim: (id) => runKey(id, ':archiving'),
+    openClaim: (workflow, businessKey) => `${prefix}:open:${workflow}:${businessKey}`,
     humanTasksOpen: () => `${prefix}:htasks:open`,
     humanTasksDone: () => `${prefix}:htasks:done`,
     humanTask: (id) => `${prefix}:htask:${id}`,
     workflowVersions: (name) => `${prefix}:wf:{${name}}:versions`,
     workflowNames: () => `${prefix}:wf-names`,
     kpiBase: (workflow) => `${prefix}:kpi:{${workflow}}`,
+    runsByRef: (kind, name) => `${prefix}:runs:ref:${kind}:${name}`,
+    registryBase: () => `{${prefix}-reg}`,
     taskCancelChannel: () => `${prefix}:task-cancel`,
     // BullMQ keys all carry this hash tag, so every queue script stays in one slot.
     queuePrefix: () => `{${prefix}-q}`,

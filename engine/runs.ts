@@ -5,7 +5,7 @@ import type { AnyStateMachine } from 'xstate';
 import type { Clock } from './clock.ts';
 import { iso } from './clock.ts';
 import { ErrorCode, EventNotAcceptedError, ServicechartError, notFound, validationError } from './errors.ts';
-import { newRunId, runIdFromKey, type RunId, type TaskId } from './ids.ts';
+import { newRunId, parseRunId, runIdFromKey, type RunId, type TaskId } from './ids.ts';
 import type { Keys } from './keys.ts';
 import type { MarkResult, Scripts } from './scripts.ts';
 import { stepCancel, stepEvent, stepStart, type HumanCompletion, type StepOutcome, type StepEvent } from './step.ts';
@@ -17,6 +17,10 @@ import type { Metrics } from './metrics.ts';
 import type { ErrorData } from './errors.ts';
 
 export const IDEMPOTENCY_TTL_SECONDS = 24 * 3600;
+/** The event types a run takes from outside (engine.sendEvent checks the same). */
+export const EVENT_TYPE = /^[A-Za-z][A-Za-z0-9_.:-]{0,127}$/;
+/** Answers of a target run that mean a run-to-run event goes nowhere (not a fault to retry). */
+const UNDELIVERABLE = new Set<string>([ErrorCode.EVENT_NOT_ACCEPTED, ErrorCode.RUN_ENDED, ErrorCode.NOT_FOUND, ErrorCode.VALIDATION_FAILED, ErrorCode.WORKFLOW_ERROR]);
 const MAX_COMMIT_ATTEMPTS = 50;
 
 export interface StartRunArgs {
@@ -51,6 +55,8 @@ export interface RunStoreDeps {
   outbox: Outbox;
   metrics: Metrics;
   resolveWorkflow(name: string, version?: number): Promise<RegisteredWorkflow | undefined>;
+  /** The registry snapshot for what a workflow reads (null when it reads nothing): engine/index.ts wires cmdb.ts in. */
+  registryFor(wf: RegisteredWorkflow, refs: { services: string[]; cis: string[] } | null, input: JsonObject): Promise<{ snapshot: JsonObject; refs: { services: string[]; cis: string[] } } | null>;
   maxContextBytes: number;
   hooks: { afterCommit?: (runId: string, seq: number) => void };
 }
@@ -164,10 +170,14 @@ export function createRunStore(deps: RunStoreDeps) {
         add.push([keys.runsAll(), run.createdAt, run.id], [keys.runsByWorkflow(run.workflow), run.createdAt, run.id]);
         if (run.businessKey) add.push([keys.runsByBusinessKey(run.businessKey), run.createdAt, run.id]);
         if (run.parentRunId) add.push([keys.runsByParent(run.parentRunId), run.createdAt, run.id]);
+        for (const name of run.refs?.services ?? []) add.push([keys.runsByRef('service', name), run.createdAt, run.id]);
+        for (const name of run.refs?.cis ?? []) add.push([keys.runsByRef('ci', name), run.createdAt, run.id]);
       } else if (from !== to) {
         remove.push([keys.runsByStatus(from), run.id]);
       }
       add.push([keys.runsByStatus(to), run.createdAt, run.id]);
+      // The archive sweeper finds ended runs by end time, per workflow (engine/archive/sweeper.ts).
+      if (to !== 'running') add.push([keys.runsEndedByWorkflow(run.workflow), run.endedAt ?? run.updatedAt, run.id], [keys.runsEndedWorkflows(), 0, run.workflow]);
     }
     const docs: [string, string][] = [];
     for (const h of outcome.openedHumanTasks) {
@@ -293,9 +303,10 @@ export function createRunStore(deps: RunStoreDeps) {
       if (existing) return { run: view(existing.run, existing.live), duplicate: true };
     }
     const actor = args.actor ?? 'api';
+    const registry = await deps.registryFor(wf, null, input);
     const outcome = stepStart(envFor(wf, actor), {
       runId, workflow: wf.name, version: wf.version, input, businessKey: args.businessKey ?? null,
-      parentRunId: (args.parentRunId as RunId | null | undefined) ?? null,
+      parentRunId: (args.parentRunId as RunId | null | undefined) ?? null, registry,
     });
     checkContextSize(outcome);
     const res = await commit(outcome, 'new', null, {});
@@ -351,15 +362,29 @@ export function createRunStore(deps: RunStoreDeps) {
     });
   }
 
-  async function sendEvent(runId: RunId, event: JsonObject & { type: string }, opts: SendEventOptions = {}): Promise<RunResult> {
+  /** A fresh registry snapshot for an event the run's workflow re-reads the registry on, or null. */
+  async function registryForEvent(runId: RunId, type: string): Promise<JsonObject | null> {
+    if (!registry.registryEvents().has(type)) return null;
+    const stored = await getStored(runId);
+    if (!stored?.refs) return null;
+    const wf = await deps.resolveWorkflow(stored.workflow, stored.version);
+    if (!wf?.registry?.events?.includes(type)) return null;
+    return (await deps.registryFor(wf, stored.refs, stored.input))?.snapshot ?? null;
+  }
+
+  async function sendEvent(runId: RunId, outside: JsonObject & { type: string }, opts: SendEventOptions = {}): Promise<RunResult> {
     const idem = opts.idempotencyKey ? { key: keys.eventIdem(runId, 'events', opts.idempotencyKey) } : null;
+    // Only the engine hands a registry snapshot: one in the sender's payload is dropped.
+    const { $registry: _forged, ...clean } = outside;
+    const snapshot = await registryForEvent(runId, clean.type);
+    const event: JsonObject & { type: string } = snapshot ? { ...clean, $registry: snapshot } : clean;
     const res = await mutate(runId, (run, wf) => {
       if (run.status !== 'running') throw new ServicechartError(ErrorCode.RUN_ENDED, `run ${runId} has ended (${run.status})`);
-      if (opts.completion && !run.humanTasks[opts.completion.id]) {
+      if (opts.completion && !Object.hasOwn(run.humanTasks, opts.completion.id)) {
         throw new ServicechartError(ErrorCode.CONFLICT, `human task ${opts.completion.id} is not open`);
       }
       const type = event.type;
-      const validate = wf.validateEvent[type];
+      const validate = wf.validateEvent.get(type);
       if (validate && !validate(event)) {
         throw validationError(`the ${type} payload is invalid`, (validate.errors ?? []).map((e) => ({ path: `/body${e.instancePath}`, message: e.message ?? 'invalid' })));
       }
@@ -408,6 +433,32 @@ export function createRunStore(deps: RunStoreDeps) {
     return { applied: false };
   }
 
+  /**
+   * Deliver an event one run sent another (`sendTo` a runRef, `sendParent`), once: a second delivery
+   * (the sweeper's, after a fault) meets the idempotency key. As in XState, an event the target does not take (ended, refused, unknown run)
+   * is not an error for the sender; its history says why the event went nowhere.
+   */
+  async function deliverSend(send: { to: string; from: string; event: JsonObject & { type: string }; key: string }): Promise<{ applied: boolean; reason?: string }> {
+    const from = send.from as RunId;
+    let reason: string;
+    const target = parseRunId(send.to);
+    if (!target) reason = ErrorCode.NOT_FOUND;
+    else if (typeof send.event.type !== 'string' || !EVENT_TYPE.test(send.event.type) || send.event.type.startsWith('xstate.')) reason = 'BAD_EVENT_TYPE';
+    else {
+      try {
+        await sendEvent(target, send.event, { idempotencyKey: send.key, actor: `run:${from}` });
+        return { applied: true };
+      } catch (err) {
+        const code = (err as { code?: string }).code;
+        if (!code || !UNDELIVERABLE.has(code)) throw err;
+        reason = code;
+      }
+    }
+    const entry: HistoryDraft = { type: 'event.undelivered', at: iso(clock.now()), actor: 'engine', to: send.to, event: send.event.type, reason };
+    await scripts.appendHistory([keys.run(from), keys.history(from)], [JSON.stringify(entry)]);
+    return { applied: false, reason };
+  }
+
   async function cancelRun(runId: RunId, opts: { reason?: string | null; actor?: string } = {}): Promise<RunView> {
     const res = await mutate(runId, (run) => {
       if (run.status !== 'running') throw new ServicechartError(ErrorCode.RUN_ENDED, `run ${runId} has ended (${run.status})`);
@@ -434,7 +485,7 @@ export function createRunStore(deps: RunStoreDeps) {
     return (await readStored(runId))?.run ?? null;
   }
 
-  return { startRun, sendEvent, fireTimer, applyTaskResult, cancelRun, getRun, getStored, markTask, view, readStored };
+  return { startRun, sendEvent, deliverSend, fireTimer, applyTaskResult, cancelRun, getRun, getStored, markTask, view, readStored };
 }
 
 export type RunStore = ReturnType<typeof createRunStore>;

@@ -5,10 +5,11 @@ import { fileURLToPath } from 'node:url';
 import type { Redis } from 'ioredis';
 
 const dir = fileURLToPath(new URL('./lua/', import.meta.url));
-const sources = new Map<string, { numberOfKeys: number; lua: string }>();
+// `<name>-<count of KEYS>.lua`; `-n` takes a variable count, which the caller passes first.
+const sources = new Map<string, { numberOfKeys: number | undefined; lua: string }>();
 for (const file of readdirSync(dir)) {
-  const m = /^([A-Za-z]+)-(\d+)\.lua$/.exec(file);
-  if (m) sources.set(m[1], { numberOfKeys: Number(m[2]), lua: readFileSync(dir + file, 'utf8') });
+  const m = /^([A-Za-z]+)-(\d+|n)\.lua$/.exec(file);
+  if (m) sources.set(m[1], { numberOfKeys: m[2] === 'n' ? undefined : Number(m[2]), lua: readFileSync(dir + file, 'utf8') });
 }
 
 type ScriptReply = [number, ...(string | number | null)[]];
@@ -61,6 +62,22 @@ export interface Scripts {
   extFetch(keys: [string, string], args: { taskPrefix: string; readyPrefix: string; now: number; lockMs: number; workerId: string; tokens: string[] }): Promise<Record<string, string>[]>;
   extSettle(keys: [string, string], args: { action: 'begin' | 'finish' | 'retry' | 'extend'; token: string; now: number; arg: number; readyPrefix: string; taskId: string }): Promise<SettleResult>;
   extWithdraw(keys: [string, string], readyPrefix: string, taskId: string): Promise<boolean>;
+  /**
+   * Apply registry writes while the version is still `expected` (null: any); cmdb.ts owns the layout.
+   * Answers the new version, or `{ ok: false }` with the current one when it moved.
+   */
+  registryWrite(keys: { version: string; services: string; cis: string }, expected: number | null, keep: number, writes: RegistryWrite[]): Promise<{ ok: boolean; version: number }>;
+  /** Delete an archived run's own keys while its seq and hseq are still the archived ones (archive/sweeper.ts). */
+  archiveRemove(keys: [string, string, string], seq: number, hseq: number, otherKeys: string[]): Promise<'removed' | 'changed' | 'missing'>;
+}
+
+export interface RegistryWrite {
+  kind: 's' | 'c';
+  key: string;
+  /** The document's JSON, or '' to delete it. */
+  doc: string;
+  auditKey: string;
+  audit: string;
 }
 
 export type SettleResult =
@@ -84,6 +101,8 @@ export function createScripts(redis: Redis): Scripts {
   const extFetch = command(redis, 'extFetch');
   const extSettle = command(redis, 'extSettle');
   const extWithdraw = command(redis, 'extWithdraw');
+  const regWrite = command(redis, 'registryWrite');
+  const archiveRemove = command(redis, 'archiveRemove');
   return {
     async commitStep(keys, a) {
       const argv: (string | number)[] = [
@@ -142,6 +161,16 @@ export function createScripts(redis: Redis): Scripts {
     },
     async extWithdraw(keys, readyPrefix, taskId) {
       return Number(await extWithdraw(...keys, readyPrefix, taskId)) === 1;
+    },
+    async registryWrite(k, expected, keep, writes) {
+      const keyList = [k.version, k.services, k.cis, ...writes.map((w) => w.auditKey)];
+      const argv = [expected === null ? '' : String(expected), String(keep), ...writes.flatMap((w) => [w.kind, w.key, w.doc, w.audit])];
+      const reply = (await regWrite(keyList.length, ...keyList, ...argv)) as ScriptReply;
+      return { ok: reply[0] === 1, version: Number(reply[1]) };
+    },
+    async archiveRemove(keys, seq, hseq, otherKeys) {
+      const reply = Number(await archiveRemove(keys.length + otherKeys.length, ...keys, ...otherKeys, seq, hseq));
+      return reply === 1 ? 'removed' : reply === 0 ? 'changed' : 'missing';
     },
   };
 }

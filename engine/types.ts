@@ -20,10 +20,18 @@ export interface StoredTask {
 
 export interface StoredTimer {
   id: string;
-  sendId: string;
+  /** The send id XState's `cancel` names it by; null when sent without one (nothing can cancel it). */
+  sendId: string | null;
   timer: string;
   event: JsonObject;
   dueAt: number;
+  /**
+   * False once a later event under the same send id took its handle, or one under it fired: XState's
+   * scheduler keeps one handle per id, so `cancel` no longer reaches this one (it still fires).
+   */
+  cancellable?: boolean;
+  /** A delayed `sendTo` another run: the run it goes to when due (absent: this run). */
+  target?: string;
 }
 
 export interface StoredHumanTask {
@@ -58,6 +66,8 @@ export interface StoredRun {
   humanTasks: Record<string, StoredHumanTask>;
   /** Bumped by every committed step; a job carries the token of the step that made it. */
   seq: number;
+  /** The registry services and CIs the run named at start (indexed: open runs touching an entry). */
+  refs?: { services: string[]; cis: string[] };
 }
 
 /** A run as every engine call and the API return it. */
@@ -80,11 +90,17 @@ export interface RunView {
   humanTasks: { id: string; role: string; title: string; outcomes: Record<string, string>; dueAt: string | null }[];
   output: unknown;
   error: ErrorData | null;
+  /** Present (true) when the run was read from the archive: it has left Redis. */
+  archived?: true;
 }
 
 export type HistoryType =
   | 'run.started'
   | 'event.received'
+  | 'event.sent'
+  | 'event.undelivered'
+  | 'workflow.emitted'
+  | 'workflow.logged'
   | 'state.entered'
   | 'task.scheduled'
   | 'task.started'
@@ -124,6 +140,11 @@ export interface ListRunsFilter {
   state?: string;
   businessKey?: string;
   parentRunId?: string;
+  /** List the archive instead of Redis (runs past retention); newest end first. */
+  archived?: boolean;
+  /** With `archived`: ended at or after / before (epoch ms). */
+  endedSince?: number | null;
+  endedUntil?: number | null;
   limit?: number;
   cursor?: string | null;
 }

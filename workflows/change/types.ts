@@ -2,6 +2,7 @@
 import type { AnyEventObject } from 'xstate';
 import type { ApprovalPolicy, ApprovalsContext } from '../lib/approvals.ts';
 import type { ChangeConflict, ChangeSchedules, Risk, ScheduledChange } from '../lib/change-rules.ts';
+import type { RegistrySource } from '../lib/cmdb-read.ts';
 
 export type ChangeType = 'standard' | 'normal' | 'emergency';
 export type CloseCode = 'successful' | 'successful_issues' | 'unsuccessful';
@@ -93,6 +94,8 @@ export interface ChangeContext extends ApprovalsContext {
   outcome: 'closed' | 'canceled' | null;
   cancelReason: string | null;
   canceledBy: string | null;
+  /** The registry read this run's fields came from (version, entries, the fields taken), or null. */
+  registry: RegistrySource | null;
 }
 
 export type Args = { context: ChangeContext; event: AnyEventObject };

@@ -1,5 +1,5 @@
 // The vocabulary process owners use to write a workflow in TypeScript: a named, versioned XState machine.
-import { fromPromise, type AnyStateMachine, type PromiseActorLogic } from 'xstate';
+import { fromPromise, type AnyActorRef, type AnyStateMachine, type PromiseActorLogic } from 'xstate';
 
 export interface WorkflowDefinition {
   /** Stable name, the one API filters and webhooks use (`incident`). */
@@ -22,6 +22,17 @@ export interface WorkflowDefinition {
   definition?: unknown;
   /** Tasks a JSON workflow declares (external ones, with the schemas their workers must honour). */
   tasks?: Record<string, TaskDeclaration>;
+  /**
+   * What the workflow reads from the service and CI registry. At start the engine resolves the names
+   * `refs` picks from the input and hands the machine a snapshot as `$registry` in its input (and in
+   * the payload of the `events` listed, resolved again for the names the run started with), recording
+   * a `registry.read` history entry; the machine copies what it uses into its context, so a later change
+   * to the registry never alters a running run.
+   */
+  registry?: {
+    refs(input: Record<string, unknown>): { services: string[]; cis: string[] };
+    events?: string[];
+  };
 }
 
 /** A task a JSON workflow declares (its `tasks` map): what external workers must honour. */
@@ -34,6 +45,15 @@ export interface TaskDeclaration {
   /** JSON Schema a worker's output must match (`complete` answers 422 otherwise). */
   output?: Record<string, unknown>;
   retry?: { attempts?: number; backoffMs?: number };
+}
+
+/** The names of one or more entries, from an input field that holds a string or a list of strings. */
+export function namesIn(...values: unknown[]): string[] {
+  const out: string[] = [];
+  for (const v of values) {
+    for (const x of Array.isArray(v) ? v : [v]) if (typeof x === 'string' && x !== '' && !out.includes(x)) out.push(x);
+  }
+  return out;
 }
 
 /**
@@ -90,4 +110,22 @@ export function taskActors<const T extends string>(...names: T[]): Record<T, Pro
     out[name] = logic;
   }
   return out;
+}
+
+const RUN_REF = Symbol.for('servicechart.runRef');
+
+/**
+ * Another run as a `sendTo` target: the engine delivers the event to that run once, through its outbox
+ * (typically a child run whose id a `start_run` task returned). A live XState actor sending to it does nothing.
+ * @example
+ * sendTo(({ context }) => runRef(context.changeRunId), { type: 'CANCEL' })
+ */
+export function runRef(runId: string): AnyActorRef {
+  const ref = { id: `run:${runId}`, sessionId: `run:${runId}`, [RUN_REF]: String(runId), _send() {}, send() {} };
+  return ref as unknown as AnyActorRef;
+}
+
+/** The run id of a `runRef`, or null for any other value. */
+export function runIdOfRef(value: unknown): string | null {
+  return value !== null && typeof value === 'object' && typeof (value as Record<symbol, unknown>)[RUN_REF] === 'string' ? (value as Record<symbol, string>)[RUN_REF] : null;
 }
