@@ -4,6 +4,7 @@ import Router from '@koa/router';
 import type { Engine, Logger } from '../engine/index.ts';
 import type { Auth } from './auth.ts';
 import { errorMiddleware } from './errors.ts';
+import { createAppServer, methodNotAllowed } from './methods.ts';
 import { RouteTable, type RateLimit } from './route.ts';
 import { healthRoutes } from './routes/health.ts';
 import { workflowRoutes } from './routes/workflows.ts';
@@ -12,6 +13,7 @@ import { taskRoutes } from './routes/tasks.ts';
 import { hookRoutes } from './routes/hooks.ts';
 import type { HookConfig } from './hooks/config.ts';
 import { kpiRoutes } from './routes/kpis.ts';
+import { externalTaskRoutes } from './routes/external-tasks.ts';
 import { registryRoutes } from './routes/registry.ts';
 import { BoardSessions, consoleRoutes, queueBoard } from './routes/console.ts';
 
@@ -60,11 +62,14 @@ export function createApp(deps: AppDeps): App {
   taskRoutes(routes, deps.engine);
   hookRoutes(routes, deps.engine, deps.hooks);
   kpiRoutes(routes, deps.engine);
+  externalTaskRoutes(routes, deps.engine);
   registryRoutes(routes, deps.engine);
   const boardSessions = new BoardSessions();
   consoleRoutes(routes, boardSessions);
   for (const ext of deps.extensions ?? []) ext(routes, router);
   app.use(queueBoard(deps.engine, boardSessions));
-  app.use(router.routes()).use(router.allowedMethods());
+  app.use(methodNotAllowed(router)).use(router.routes());
+  // Koa's own listen, on a server that also answers the requests Koa never sees (unknown methods, CONNECT).
+  app.listen = ((...args: Parameters<Koa['listen']>) => createAppServer(app, router).listen(...args)) as Koa['listen'];
   return app;
 }

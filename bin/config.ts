@@ -1,7 +1,9 @@
 // Reads the process's settings from the environment it is given (the entry point passes process.env):
-// the role, where to listen, which Redis topology, partitions, replica acknowledgements, limits.
+// the role, where to listen, which Redis topology, partitions, replica acknowledgements, limits, task
+// workers, retention and the archive.
 import { parseHostList, type RedisTarget } from '../engine/connection.ts';
 import type { ReplicaAcks } from '../engine/replication.ts';
+import { parseDuration, parseRetention, type Retention } from '../engine/archive/retention.ts';
 
 export type Role = 'start' | 'api' | 'worker';
 
@@ -22,6 +24,14 @@ export interface Config {
   shutdownDeadlineMs: number;
   logLevel: string;
   rateLimit: { perSecond: number; burst: number };
+  workerTtlMs: number;
+  noWorkerAlertMs: number;
+  externalTasks: string[];
+  retention: Retention;
+  archiveDir: string | null;
+  archiveUrl: string | null;
+  archiveEveryMs: number;
+  archiveLeaseMs: number;
 }
 
 /** `perSecond[:burst]` per API key; default 200:400. */
@@ -92,6 +102,21 @@ export function readConfig(env: NodeJS.ProcessEnv, role: Role): Config {
     shutdownDeadlineMs: Number(env.SERVICECHART_SHUTDOWN_MS || 10_000),
     logLevel: env.LOG_LEVEL || 'info',
     rateLimit: parseRateLimit(env.SERVICECHART_RATE_LIMIT),
+    workerTtlMs: Number(env.SERVICECHART_WORKER_TTL_MS || 15_000),
+    noWorkerAlertMs: Number(env.SERVICECHART_NO_WORKER_ALERT_MS || 300_000),
+    externalTasks: (env.SERVICECHART_EXTERNAL_TASKS ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+    retention: parseRetention(env.SERVICECHART_RETENTION),
+    archiveDir: env.SERVICECHART_ARCHIVE_DIR || null,
+    archiveUrl: env.SERVICECHART_ARCHIVE_URL || null,
+    archiveEveryMs: parseInterval('SERVICECHART_ARCHIVE_INTERVAL', env.SERVICECHART_ARCHIVE_INTERVAL, 60_000),
+    archiveLeaseMs: parseInterval('SERVICECHART_ARCHIVE_LEASE', env.SERVICECHART_ARCHIVE_LEASE, 60_000),
   };
+}
+
+function parseInterval(name: string, value: string | undefined, fallback: number): number {
+  if (!value) return fallback;
+  const ms = parseDuration(value);
+  if (ms === null) throw new Error(`${name} must be a duration such as 30s or 5m, got "${value}"`);
+  return ms;
 }
 

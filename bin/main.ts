@@ -2,9 +2,13 @@
 // the parts a role asks for: `start` (API + engine + workers), `api`, or `worker`.
 import pino from 'pino';
 import type { Server } from 'node:http';
-import { createEngine, startEmbeddedRedis, type EmbeddedRedis, type Logger } from '../engine/index.ts';
+import { join } from 'node:path';
+import {
+  createDirectoryStore, createEngine, createPostgresStore, startEmbeddedRedis,
+  type ArchiveStore, type EmbeddedRedis, type Logger,
+} from '../engine/index.ts';
 import { connectRedis } from '../engine/connection.ts';
-import { readConfig, type Role } from './config.ts';
+import { readConfig, type Config, type Role } from './config.ts';
 import type { RedisClient } from '../engine/clients.ts';
 import { builtInWorkflows } from '../workflows/index.ts';
 import { createBuiltInTasks } from '../workers/tasks/index.ts';
@@ -13,6 +17,29 @@ import { startTaskWorker, type TaskWorker } from '../workers/runtime.ts';
 import { createApp } from '../api/app.ts';
 import { loadApiKeys } from '../api/auth.ts';
 import { hookConfigFromEnv } from '../api/hooks/config.ts';
+
+/** The archive: PostgreSQL by URL, else a directory (given, or `<data dir>/archive` with the embedded Redis), else none. */
+function openArchive(cfg: Config, embedded: boolean, logger: Logger): ArchiveStore | null {
+  if (cfg.archiveUrl) {
+    if (!/^postgres(ql)?:\/\//.test(cfg.archiveUrl)) throw new Error('SERVICECHART_ARCHIVE_URL must be a postgres:// URL');
+    return createPostgresStore(cfg.archiveUrl, logger);
+  }
+  if (cfg.archiveDir) return createDirectoryStore(cfg.archiveDir);
+  if (embedded) return createDirectoryStore(join(cfg.dataDir, 'archive'));
+  if (cfg.retention.any) throw new Error('SERVICECHART_RETENTION needs an archive: set SERVICECHART_ARCHIVE_DIR or SERVICECHART_ARCHIVE_URL');
+  return null;
+}
+
+/** Fault injection for the durability tests only: `archive-after-write` kills the process between archive write and removal. */
+function archiveHooks(env: NodeJS.ProcessEnv): { afterArchiveWrite?: (ids: string[]) => void } {
+  if (env.SERVICECHART_TEST_FAULT !== 'archive-after-write') return {};
+  return {
+    afterArchiveWrite(ids) {
+      process.stderr.write(`fault injected: killed after archiving ${ids.length} runs\n`);
+      process.kill(process.pid, 'SIGKILL');
+    },
+  };
+}
 
 /** Warn where a Redis we are pointed at would evict keys or forget them on restart. */
 async function checkRedisDurability(redis: RedisClient, logger: Logger): Promise<void> {
@@ -54,18 +81,26 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
   if (cfg.redis) await checkRedisDurability(redis, logger);
   logger.info({ topology: target.topology, partitions: cfg.partitions, replicaAcks: cfg.replicaAcks.replicas }, 'connected to Redis');
 
+  const archive = openArchive(cfg, embedded !== null, logger);
   const engine = createEngine({
     redis, logger, prefix: cfg.prefix, partitions: cfg.partitions, replicaAcks: cfg.replicaAcks,
-    workflows: builtInWorkflows, tasks: createBuiltInTasks(adaptersFromEnv(env)),
+    workflows: builtInWorkflows, tasks: createBuiltInTasks(adaptersFromEnv(env)), archive: archive ?? undefined,
+    workerTtlMs: cfg.workerTtlMs, externalTasks: cfg.externalTasks,
   });
   // A partition count that differs from the installation's stops the process here, before it serves.
   await engine.ready();
+  // Runs waiting on a task type no live worker serves get a task.unserved entry (every role watches; once per task).
+  engine.startUnservedWatch({ alertMs: cfg.noWorkerAlertMs });
 
   let taskWorker: TaskWorker | null = null;
   if (role !== 'api') {
     engine.startTimerConsumer({ concurrency: cfg.concurrency });
     taskWorker = await startTaskWorker({ engine, concurrency: cfg.concurrency });
     logger.info('task and timer consumers running');
+    if (archive && cfg.retention.any) {
+      engine.startArchiver({ retention: cfg.retention, everyMs: cfg.archiveEveryMs, leaseMs: cfg.archiveLeaseMs, hooks: archiveHooks(env) });
+      logger.info({ retention: cfg.retention.describe(), store: archive.kind, everyMs: cfg.archiveEveryMs }, 'archive sweeper running');
+    }
   }
 
   let server: Server | null = null;
@@ -97,6 +132,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
       }
       if (taskWorker) await taskWorker.close(cfg.shutdownDeadlineMs);
       await engine.close();
+      await archive?.close().catch(() => undefined);
       await redis.quit().catch(() => undefined);
       if (embedded) await embedded.stop();
       logger.info('stopped');

@@ -18,6 +18,8 @@ export async function renderRun(main, id) {
   const timeline = h('ol', { class: 'timeline', id: 'timeline' });
   const liveState = h('span', { class: 'hint', id: 'stream-state' }, 'connecting…');
   const errors = h('div');
+  /** Tasks the history says no live worker serves (`task.unserved`). */
+  const unserved = new Set();
 
   // Large models (incident, planning) are unreadable shrunk to the card: they open at their own size,
   // scrolled to the first active state, with a toggle to fit the whole chart.
@@ -76,6 +78,7 @@ export async function renderRun(main, id) {
       ...item('Business key', run.businessKey ?? '—'),
       ...item('Started', fmtTime(run.createdAt)),
       ...item(run.endedAt ? 'Ended' : 'Updated', fmtTime(run.endedAt ?? run.updatedAt)),
+      ...(run.archived ? item('Stored', h('span', { class: 'badge', id: 'run-archived' }, 'archived'), ' past retention: read from the archive') : []),
     );
   }
 
@@ -133,7 +136,8 @@ export async function renderRun(main, id) {
     if (humans.length) pending.append(h('h3', {}, 'Human tasks'), h('ul', {}, humans.map((t) => h('li', {},
       h('a', { href: `#/inbox${qs({ workflow: run.workflow })}` }, t.title), ` · role ${t.role}`,
       t.dueAt ? h('span', { class: 'countdown', 'data-due': t.dueAt }, ` · due ${fmtTime(t.dueAt)} (${countdown(t.dueAt, now)})`) : null))));
-    if (open.length) pending.append(h('h3', {}, 'Tasks'), h('ul', {}, open.map((t) => h('li', {}, `${t.name} · ${t.status} · attempt ${t.attempts}`))));
+    if (open.length) pending.append(h('h3', {}, 'Tasks'), h('ul', {}, open.map((t) => h('li', {}, `${t.name} · ${t.status} · attempt ${t.attempts}`,
+      unserved.has(t.id) ? h('strong', { class: 'unserved' }, ` · no live worker serves ${t.name} (still waiting; see the task types page)`) : null))));
     if (run.timers.length) pending.append(h('h3', {}, 'Timers'), h('ul', {}, run.timers.map((t) => h('li', {},
       `${t.timer ?? t.event}${String(t.event).startsWith("xstate.") ? "" : ` → ${t.event}`} · due ${fmtTime(t.dueAt)} `, h('span', { class: 'countdown', 'data-due': t.dueAt }, `(${countdown(t.dueAt, now)})`)))));
   }
@@ -171,15 +175,20 @@ export async function renderRun(main, id) {
     clear(family).append(h('h2', { id: 'family-title' }, 'Related runs'));
     if (run.parentRunId) family.append(h('p', {}, 'Parent: ', h('a', { href: `#/runs/${encodeURIComponent(run.parentRunId)}` }, run.parentRunId)));
     try {
-      const kids = await api('GET', `/v1/runs${qs({ parentRunId: run.id, limit: 100 })}`);
+      const [hot, archived] = await Promise.all([
+        api('GET', `/v1/runs${qs({ parentRunId: run.id, limit: 100 })}`),
+        api('GET', `/v1/runs${qs({ parentRunId: run.id, archived: 'true', limit: 100 })}`).catch(() => ({ items: [] })),
+      ]);
+      const kids = { items: [...hot.items, ...archived.items] };
       if (kids.items.length) family.append(h('p', {}, 'Children:'), h('ul', {}, kids.items.map((k) => h('li', {}, h('a', { href: `#/runs/${encodeURIComponent(k.id)}` }, k.id), ` · ${k.workflow} · `, statusBadge(k.status)))));
       else if (!run.parentRunId) family.append(h('p', {}, 'No parent or child runs.'));
     } catch (err) { family.append(errorBox(err)); }
   }
 
   function entryItem(e) {
+    if (e.type === 'task.unserved' && e.taskId && !unserved.has(e.taskId)) { unserved.add(e.taskId); drawPending(); }
     const what = e.state ?? e.task ?? e.timer ?? e.event ?? '';
-    const extra = e.type === 'event.received' && e.payload && Object.keys(e.payload).length ? JSON.stringify(e.payload) : e.error ? JSON.stringify(e.error) : '';
+    const extra = e.type === 'event.received' && e.payload && Object.keys(e.payload).length ? JSON.stringify(e.payload) : e.error ? JSON.stringify(e.error) : e.message ?? '';
     return h('li', { 'data-seq': e.seq, class: `entry t-${String(e.type).replace(/[^a-z]/g, '-')}` },
       h('time', { datetime: e.at }, fmtTime(e.at)), ' ',
       h('strong', {}, e.type), what ? ` ${typeof what === 'string' ? what : JSON.stringify(what)}` : '',
@@ -220,6 +229,11 @@ export async function renderRun(main, id) {
   drawSummary(); drawActions(); drawPending(); drawSlas(); drawData();
   await Promise.all([drawDiagram(), drawFamily()]);
   const lastSeq = await loadHistory();
+  if (run.archived) {
+    // An archived run has ended and left Redis: its history is complete, nothing to follow.
+    liveState.textContent = '(archived)';
+    return () => {};
+  }
   const stop = followRun(run.id, lastSeq, (entry) => {
     if (!timeline.querySelector(`[data-seq="${entry.seq}"]`)) timeline.append(entryItem(entry));
     refreshAll();

@@ -4,6 +4,7 @@ export const ErrorCode = {
   UNAUTHENTICATED: 'UNAUTHENTICATED',
   FORBIDDEN: 'FORBIDDEN',
   NOT_FOUND: 'NOT_FOUND',
+  METHOD_NOT_ALLOWED: 'METHOD_NOT_ALLOWED',
   EVENT_NOT_ACCEPTED: 'EVENT_NOT_ACCEPTED',
   RUN_ENDED: 'RUN_ENDED',
   CONFLICT: 'CONFLICT',
@@ -14,6 +15,8 @@ export const ErrorCode = {
   UNAVAILABLE: 'UNAVAILABLE',
   TASK_TIMEOUT: 'TASK_TIMEOUT',
   TASK_FAILED: 'TASK_FAILED',
+  /** An external task the run no longer waits for (it left the state, or ended): 410 to its worker. */
+  TASK_WITHDRAWN: 'TASK_WITHDRAWN',
   /** A guard, action or delay of the workflow threw (or used what the engine cannot make durable). */
   WORKFLOW_ERROR: 'WORKFLOW_ERROR',
   INTERNAL: 'INTERNAL',

@@ -6,7 +6,8 @@
 // delivery log and its BullMQ queues. One script can therefore commit a step together with its index
 // updates and its outbox marker, and P partitions spread the load over the masters. Keys outside the
 // partitions (the stored partition count, workflow versions, KPI figures per workflow, claims by
-// business key or delivery id) each stay in one slot of their own.
+// business key or delivery id) each stay in one slot of their own; the registry, the external tasks and
+// the task catalog each have a hash tag of their own, so each one's scripts and pipelines stay in one slot.
 import calculateSlot from 'cluster-key-slot';
 import { runIdOfHumanTask, type RunId } from './ids.ts';
 
@@ -31,6 +32,16 @@ export interface Keys {
   runsByStatus(p: number, status: string): string;
   runsByBusinessKey(p: number, key: string): string;
   runsByParent(p: number, id: string): string;
+  /** A partition's ended runs of a workflow by end time (the archive sweeper's work list). */
+  runsEndedByWorkflow(p: number, workflow: string): string;
+  /** Workflows that have ended runs in a partition (members of its runsEndedByWorkflow). */
+  runsEndedWorkflows(p: number): string;
+  /** Set once every run of a partition that ended before the ended index existed has been added to it. */
+  runsEndedBackfilled(p: number): string;
+  /** A sweeper's lease on archiving one run (in the run's partition). */
+  archiveClaim(id: RunId): string;
+  /** The claim that a business key has one open run of a workflow (business-keys.ts). */
+  openClaim(workflow: string, businessKey: string): string;
   humanTasksOpen(p: number): string;
   humanTasksDone(p: number): string;
   /** A human task's document, in the partition of its run (read from the task id). */
@@ -52,6 +63,24 @@ export interface Keys {
    */
   registryBase(): string;
   taskCancelChannel(): string;
+  /** One external task's record (external-tasks.ts); derived from externalTaskPrefix(). */
+  externalTask(taskId: string): string;
+  /** Prefix of the external task records, for the Lua scripts that reach a task by id. */
+  externalTaskPrefix(): string;
+  /** The external tasks of one type waiting for a worker (sorted set, score = when it may be fetched). */
+  externalReady(type: string): string;
+  /** Prefix of the per-type ready sets, for the Lua scripts that put a task back. */
+  externalReadyPrefix(): string;
+  /** The external tasks locked by a worker (sorted set, score = lock deadline). */
+  externalLocked(): string;
+  /** Task types ever offered to external workers (set), for listing. */
+  externalTypes(): string;
+  /** The live task catalog: one hash per task type, field = worker id, value = its publication. */
+  catalogType(type: string): string;
+  /** Task types in the catalog (sorted set, score = last heartbeat). */
+  catalogTypes(): string;
+  /** Failed attempts of a task type (sorted set of `<time>:<task id>`, score = time), for the last hour. */
+  taskFailures(type: string): string;
   custom(...parts: string[]): string;
 }
 
@@ -99,6 +128,11 @@ export function createKeys(prefix: string, partitions = 1): Keys {
     runsByStatus: (p, s) => `${tags[p]}:runs:status:${s}`,
     runsByBusinessKey: (p, k) => `${tags[p]}:runs:bk:${k}`,
     runsByParent: (p, id) => `${tags[p]}:runs:parent:${id}`,
+    runsEndedByWorkflow: (p, w) => `${tags[p]}:runs:ended:${w}`,
+    runsEndedWorkflows: (p) => `${tags[p]}:runs:ended-wf`,
+    runsEndedBackfilled: (p) => `${tags[p]}:runs:ended-backfilled`,
+    archiveClaim: (id) => runKey(id, ':archiving'),
+    openClaim: (workflow, businessKey) => `${prefix}:open:${workflow}:${businessKey}`,
     humanTasksOpen: (p) => `${tags[p]}:htasks:open`,
     humanTasksDone: (p) => `${tags[p]}:htasks:done`,
     humanTask: (id) => `${tags[partitionOf(runIdOfHumanTask(id) ?? id)]}:htask:${id}`,
@@ -113,6 +147,17 @@ export function createKeys(prefix: string, partitions = 1): Keys {
     runsByRef: (p, kind, name) => `${tags[p]}:runs:ref:${kind}:${name}`,
     registryBase: () => `{${prefix}-reg}`,
     taskCancelChannel: () => `${prefix}:task-cancel`,
+    // External tasks: every key shares one hash tag, so fetch and settle scripts stay in one slot.
+    externalTask: (id) => `{${prefix}-x}:task:${id}`,
+    externalTaskPrefix: () => `{${prefix}-x}:task:`,
+    externalReady: (type) => `{${prefix}-x}:ready:${type}`,
+    externalReadyPrefix: () => `{${prefix}-x}:ready:`,
+    externalLocked: () => `{${prefix}-x}:locked`,
+    externalTypes: () => `{${prefix}-x}:types`,
+    // The task catalog: one hash tag, so a heartbeat's pipeline (every type it serves) stays in one slot.
+    catalogType: (type) => `{${prefix}-cat}:type:${type}`,
+    catalogTypes: () => `{${prefix}-cat}:types`,
+    taskFailures: (type) => `{${prefix}-cat}:failures:${type}`,
     custom: (...parts) => [prefix, ...parts].join(':'),
   };
 }

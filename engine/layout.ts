@@ -43,3 +43,9 @@ export async function ensureLayout(redis: Redis | Cluster, keys: Keys, prefix: s
       + `the count is fixed when an installation is first used, because every run, queue and index lives in its partition: set SERVICECHART_PARTITIONS=${stored}`);
   }
 }
+
+/** The partition count an installation recorded at first use, or null for one not used yet. */
+export async function storedPartitions(redis: Redis | Cluster, keys: Keys): Promise<number | null> {
+  const stored = await redis.hget(keys.layout(), 'partitions');
+  return stored === null ? null : Number(stored);
+}

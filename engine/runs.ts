@@ -184,6 +184,8 @@ export function createRunStore(deps: RunStoreDeps) {
         remove.push([keys.runsByStatus(p, from), run.id]);
       }
       add.push([keys.runsByStatus(p, to), run.createdAt, run.id]);
+      // The archive sweeper finds ended runs by end time, per partition and workflow (engine/archive/sweeper.ts).
+      if (to !== 'running') add.push([keys.runsEndedByWorkflow(p, run.workflow), run.endedAt ?? run.updatedAt, run.id], [keys.runsEndedWorkflows(p), 0, run.workflow]);
     }
     const docs: [string, string][] = [];
     for (const h of outcome.openedHumanTasks) {
@@ -287,7 +289,13 @@ export function createRunStore(deps: RunStoreDeps) {
   }
 
   function envFor(wf: RegisteredWorkflow, actor: string, run?: StoredRun) {
-    return { machine: wf.machine as AnyStateMachine, now: clock.now(), actor, isTask: registry.isTask, cached: run ? cachedSnapshot(run) : undefined };
+    return {
+      machine: wf.machine as AnyStateMachine, now: clock.now(), actor,
+      // A JSON workflow's task names were checked when it was registered (against the live catalog too).
+      isTask: wf.definition !== undefined || wf.tasksChecked ? () => true : registry.isTask,
+      isExternal: (src: string) => registry.isExternal(wf, src),
+      cached: run ? cachedSnapshot(run) : undefined,
+    };
   }
 
   async function workflowOf(run: StoredRun): Promise<RegisteredWorkflow> {
@@ -389,11 +397,11 @@ export function createRunStore(deps: RunStoreDeps) {
     const event: JsonObject & { type: string } = snapshot ? { ...clean, $registry: snapshot } : clean;
     const res = await mutate(runId, (run, wf) => {
       if (run.status !== 'running') throw new ServicechartError(ErrorCode.RUN_ENDED, `run ${runId} has ended (${run.status})`);
-      if (opts.completion && !run.humanTasks[opts.completion.id]) {
+      if (opts.completion && !Object.hasOwn(run.humanTasks, opts.completion.id)) {
         throw new ServicechartError(ErrorCode.CONFLICT, `human task ${opts.completion.id} is not open`);
       }
       const type = event.type;
-      const validate = wf.validateEvent[type];
+      const validate = wf.validateEvent.get(type);
       if (validate && !validate(event)) {
         throw validationError(`the ${type} payload is invalid`, (validate.errors ?? []).map((e) => ({ path: `/body${e.instancePath}`, message: e.message ?? 'invalid' })));
       }

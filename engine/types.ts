@@ -14,6 +14,8 @@ export interface StoredTask {
   attempts: number;
   scheduledAt: number;
   idempotencyKey: string;
+  /** Offered to external workers (external-tasks.ts) rather than queued for in-process handlers. */
+  external?: true;
 }
 
 export interface StoredTimer {
@@ -88,6 +90,8 @@ export interface RunView {
   humanTasks: { id: string; role: string; title: string; outcomes: Record<string, string>; dueAt: string | null }[];
   output: unknown;
   error: ErrorData | null;
+  /** Present (true) when the run was read from the archive: it has left Redis. */
+  archived?: true;
 }
 
 export type HistoryType =
@@ -136,6 +140,11 @@ export interface ListRunsFilter {
   state?: string;
   businessKey?: string;
   parentRunId?: string;
+  /** List the archive instead of Redis (runs past retention); newest end first. */
+  archived?: boolean;
+  /** With `archived`: ended at or after / before (epoch ms). */
+  endedSince?: number | null;
+  endedUntil?: number | null;
   limit?: number;
   cursor?: string | null;
 }

@@ -1,7 +1,10 @@
-// Makes sure the system packages Servicechart needs are present: redis-server (unless REDIS_URL is set)
-// and, with --chromium, Debian's chromium for the browser tests. Installs them with apt-get when
+// Makes sure the system packages Servicechart needs are present: redis-server (unless REDIS_URL is set),
+// with --chromium Debian's chromium for the browser tests, with --postgres Debian's postgresql
+// (the archive tests start their own server from its binaries in /usr/lib/postgresql/<version>/bin), and
+// with --shell-worker curl and jq for the test that runs the shell worker of docs/external-tasks.md.
+// Installs them with apt-get when
 // running as root; otherwise stops with a message that says how to get them.
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { execFileSync, spawnSync } from 'node:child_process';
 
 const want = new Set(process.argv.slice(2));
@@ -39,6 +42,15 @@ if (want.has('--redis') && !process.env.REDIS_URL) {
   if (!has('redis-server', ['/usr/bin/redis-server', '/usr/local/bin/redis-server'])) aptInstall('redis-server', 'the embedded Redis');
   // Debian's package starts a system Redis on 6379; Servicechart never uses it (it runs its own child).
 }
+if (want.has('--shell-worker')) {
+  if (!has('curl', ['/usr/bin/curl'])) aptInstall('curl', 'the shell worker test');
+  if (!has('jq', ['/usr/bin/jq'])) aptInstall('jq', 'the shell worker test');
+}
 if (want.has('--chromium')) {
   if (!has('chromium', ['/usr/bin/chromium'])) aptInstall('chromium', 'the browser tests');
+}
+if (want.has('--postgres')) {
+  const root = '/usr/lib/postgresql';
+  const found = existsSync(root) && readdirSync(root).some((v) => existsSync(`${root}/${v}/bin/initdb`));
+  if (!found) aptInstall('postgresql', 'the archive tests (a real PostgreSQL)');
 }

@@ -61,8 +61,8 @@ export function manualClock(start = Date.UTC(2026, 0, 1)) {
 }
 
 /**
- * Delete every key under a prefix: `<prefix>:*` and every partition's `{<prefix>-p...}` keys (queues
- * included). On a cluster every master is scanned, and keys are deleted one by one (they sit in
+ * Delete every key under a prefix: `<prefix>:*` and every partition's `{<prefix>-p...}` keys (queues and
+ * external tasks included). On a cluster every master is scanned, and keys are deleted one by one (they sit in
  * different slots).
  */
 export async function dropPrefix(redis: RedisClient, prefix: string): Promise<void> {
@@ -84,9 +84,9 @@ export async function dropPrefix(redis: RedisClient, prefix: string): Promise<vo
 
 const repoRoot = new URL('..', import.meta.url).pathname;
 
-/** Start a Node process of this repo and resolve once its output matches `ready`. */
-export function spawnReady(args: string[], env: Record<string, string>, ready: RegExp, timeoutMs = 20_000): Promise<ChildProcess> {
-  const child = spawn(process.execPath, args, { cwd: repoRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+/** Start a Node process of this repo (or `command`) and resolve once its output matches `ready`. */
+export function spawnReady(args: string[], env: Record<string, string>, ready: RegExp, timeoutMs = 20_000, command = process.execPath): Promise<ChildProcess> {
+  const child = spawn(command, args, { cwd: repoRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   return new Promise((resolve, reject) => {
     const t = setTimeout(() => reject(new Error(`process did not get ready: ${out}`)), timeoutMs);
@@ -114,4 +114,11 @@ export function kill9(child: ChildProcess): Promise<void> {
     child.once('exit', () => r());
     child.kill('SIGKILL');
   });
+}
+
+/** ZCARD of one sorted set per partition (`key(p)`), summed: an index over every partition. */
+export async function zcardEvery(redis: RedisClient, keys: { all: readonly number[] }, key: (p: number) => string): Promise<number> {
+  let n = 0;
+  for (const p of keys.all) n += await redis.zcard(key(p));
+  return n;
 }

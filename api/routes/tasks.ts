@@ -29,7 +29,7 @@ export function taskRoutes(routes: RouteTable, engine: Engine): void {
     method: 'get', path: '/v1/tasks', summary: 'Human tasks, newest first', tag: 'tasks', access: 'viewer',
     query: {
       type: 'object', additionalProperties: false,
-      properties: { status: { enum: ['open', 'done'], default: 'open' }, role: { type: 'string', maxLength: 64 }, workflow: { type: 'string', maxLength: 64 }, runId: { type: 'string', maxLength: 200 }, ...pagingQuery },
+      properties: { status: { enum: ['open', 'done'], default: 'open' }, role: { type: 'string', maxLength: 64 }, workflow: { type: 'string', maxLength: 64 }, runId: { type: 'string', maxLength: 200 }, ...pagingQuery, cursor: { type: 'string', maxLength: 200, pattern: '^[0-9]{1,15}:r[0-9a-z]{8,40}\\.h[0-9]{1,15}x[0-9]{1,6}$', description: 'nextCursor of the previous page' } },
     },
     responses: { 200: { description: 'page', schema: pageOf(humanTaskSchema) } },
   }, async (ctx, req) => {

@@ -2,6 +2,7 @@
 import { jsonWorkflowSchema, notFound, toMermaid, toSvg, type Engine } from '../../engine/index.ts';
 import type { RouteTable } from '../route.ts';
 import { errorSchema, nameParam } from '../schemas/common.ts';
+import { taskDeclarationsSchema } from '../schemas/external-tasks.ts';
 
 const summary = { type: 'object', properties: { name: { type: 'string' }, version: { type: 'integer' }, description: { type: 'string' }, builtIn: { type: 'boolean' } } };
 const detail = { type: 'object', properties: { ...summary.properties, definition: {}, inputSchema: {}, versions: { type: 'array', items: { type: 'integer' } } } };
@@ -16,6 +17,7 @@ export const registerWorkflowBody = {
     description: { type: 'string', maxLength: 2000 },
     definition: jsonWorkflowSchema,
     inputSchema: { type: 'object' },
+    tasks: taskDeclarationsSchema,
   },
 };
 
@@ -28,7 +30,7 @@ export function workflowRoutes(routes: RouteTable, engine: Engine): void {
   });
   routes.add({
     method: 'get', path: '/v1/workflows/:name/versions/:version', summary: 'One version of a workflow', tag: 'workflows', access: 'viewer',
-    params: { type: 'object', required: ['name', 'version'], additionalProperties: false, properties: { name: nameParam.properties.name, version: { type: 'integer', minimum: 1 } } },
+    params: { type: 'object', required: ['name', 'version'], additionalProperties: false, properties: { name: nameParam.properties.name, version: { type: 'integer', minimum: 1, maximum: 2 ** 31 - 1 } } },
     responses: { 200: { description: 'workflow', schema: detail }, 404: { description: 'unknown', schema: errorSchema } },
   }, async (ctx, req) => {
     ctx.body = await engine.getWorkflow(req.params.name, Number(req.params.version));

@@ -1,7 +1,7 @@
 -- commitStep: write a run's new record, its history entries, the outbox of jobs the step implies, the
 -- step's outbox marker and its index updates, all or nothing, guarded by the run's sequence number.
 -- Every key is in the run's partition (one hash tag, one Redis Cluster slot) and declared.
--- KEYS[1] run hash          (fields: seq, doc, hseq, ts:<taskId>)
+-- KEYS[1] run hash          (fields: seq, doc, hseq, ts:<taskId>, ik:<idempotency key>)
 -- KEYS[2] history stream    (entry ids "<hseq>-0", field e = entry JSON without seq)
 -- KEYS[3] outbox hash       (field = outbox entry id, value = entry JSON)
 -- KEYS[4] idempotency key   (string; only read/written when ARGV[4] ~= '')
@@ -55,6 +55,11 @@ local record = {'seq', ARGV[2], 'doc', ARGV[3]}
 for i = 1, j do
   record[#record + 1] = 'ts:' .. ARGV[at + 2 * i - 1]
   record[#record + 1] = ARGV[at + 2 * i]
+end
+if ARGV[4] ~= '' then
+  -- Named on the run so archiving the run can delete it (engine/archive/footprint.ts).
+  record[#record + 1] = 'ik:' .. KEYS[4]
+  record[#record + 1] = '1'
 end
 redis.call('HSET', KEYS[1], unpack(record))
 local first = 0
