@@ -13,6 +13,11 @@ export interface RunFootprint {
   indexEntries: [string, string][];
   /** The human task documents. */
   docs: string[];
+  /**
+   * Records of the run's tasks for external workers (settled ones stay an hour, withdrawn ones a day);
+   * all under the external tasks' one hash tag. Absent keys (in-process tasks) cost nothing to delete.
+   */
+  externalTasks: string[];
   /** The open-run claim of its business key: deleted only while it still names this run. */
   openClaim: string | null;
   /** The ended index entry, removed last: while it stays, a later sweep finishes the removal. */
@@ -27,6 +32,13 @@ const STATUSES = ['running', 'done', 'failed', 'cancelled'] as const;
 export function humanTaskIdsOf(run: StoredRun, history: HistoryEntry[]): string[] {
   const ids = new Set(Object.keys(run.humanTasks ?? {}));
   for (const h of history) if (h.type === 'human.opened' && typeof h.humanTaskId === 'string') ids.add(h.humanTaskId);
+  return [...ids];
+}
+
+/** Task ids a run ever scheduled, from its history (and any still on the record). */
+function taskIdsOf(run: StoredRun, history: HistoryEntry[]): string[] {
+  const ids = new Set(Object.keys(run.tasks ?? {}));
+  for (const h of history) if (h.type === 'task.scheduled' && typeof h.taskId === 'string') ids.add(h.taskId);
   return [...ids];
 }
 
@@ -53,6 +65,7 @@ export function runFootprint(keys: Keys, run: StoredRun, history: HistoryEntry[]
     idempotency,
     indexEntries,
     docs: humanIds.map((h) => keys.humanTask(h)),
+    externalTasks: taskIdsOf(run, history).map((t) => keys.externalTask(t)),
     openClaim: run.businessKey ? keys.openClaim(run.workflow, run.businessKey) : null,
     ended: [keys.runsEndedByWorkflow(p, run.workflow), id],
     lease: keys.archiveClaim(id),

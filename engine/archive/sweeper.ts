@@ -145,6 +145,8 @@ export function createArchiver(deps: ArchiverDeps, opts: ArchiverOptions) {
     if (fp.docs.length) pipe.del(...fp.docs);
     const failed = ((await pipe.exec()) ?? []).find(([err]) => err);
     if (failed) throw failed[0];
+    // Another slot (the external tasks' tag), so a command of its own.
+    if (fp.externalTasks.length) await redis.del(...fp.externalTasks);
     if (fp.openClaim) {
       const held = await redis.get(fp.openClaim);
       if (held && held.startsWith(`${runId}|`)) await scripts.compareAndSet(fp.openClaim, held, '');
