@@ -202,13 +202,16 @@ function send(h: Harness, method: string, path: string, headers: Record<string, 
 /** Every key under the test's prefix with its serialized value, except the webhook delivery log (it records refusals by design). */
 async function keyspace(h: Harness): Promise<Map<string, string>> {
   const names: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, batch] = await h.redis.scan(cursor, 'MATCH', `${h.prefix}*`, 'COUNT', 1000);
-    names.push(...batch);
-    cursor = next;
-  } while (cursor !== '0');
-  const kept = names.filter((k) => k !== `${h.prefix}:hook-deliveries`).sort();
+  // The prefix's own keys and the hash-tagged ones (partitions, queues, external tasks, catalog).
+  for (const pattern of [`${h.prefix}*`, `{${h.prefix}-*`]) {
+    let cursor = '0';
+    do {
+      const [next, batch] = await h.redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+      names.push(...batch);
+      cursor = next;
+    } while (cursor !== '0');
+  }
+  const kept = names.filter((k) => !k.endsWith(':hook-deliveries')).sort();
   const dumps = kept.length ? await h.redis.pipeline(kept.map((k) => ['dumpBuffer', k])).exec() : [];
   return new Map(kept.map((k, i) => [k, ((dumps?.[i]?.[1] as Buffer | null) ?? Buffer.alloc(0)).toString('base64')]));
 }

@@ -48,12 +48,15 @@ function raw(h: Harness, method: string, path: string, headers: Record<string, s
 
 async function keyCount(h: Harness): Promise<number> {
   let n = 0;
-  let cursor = '0';
-  do {
-    const [next, batch] = await h.redis.scan(cursor, 'MATCH', `${h.prefix}*`, 'COUNT', 1000);
-    n += batch.length;
-    cursor = next;
-  } while (cursor !== '0');
+  // The prefix's own keys and the hash-tagged ones (partitions, queues, external tasks, catalog).
+  for (const pattern of [`${h.prefix}*`, `{${h.prefix}-*`]) {
+    let cursor = '0';
+    do {
+      const [next, batch] = await h.redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+      n += batch.length;
+      cursor = next;
+    } while (cursor !== '0');
+  }
   return n;
 }
 
@@ -141,6 +144,8 @@ test('numeric query and path parameters accept only decimal integers in range (4
     '/v1/runs?limit=1&limit=2', '/v1/runs?limit=0', '/v1/runs?limit=501', '/v1/runs?limit=-1', '/v1/runs?limit=',
     '/v1/tasks?limit=1e999', '/v1/hooks/deliveries?limit=1e999', `/v1/runs/${run.id}/history?limit=1e999`,
     `/v1/runs/${run.id}/history?cursor=99999999999999999999999999`, `/v1/runs/${run.id}/history?cursor=-1`,
+    '/v1/tasks?cursor=5', '/v1/tasks?cursor=1:r123', `/v1/tasks?cursor=1:${run.id}`, `/v1/tasks?cursor=1:${run.id}.h1x0${'9'.repeat(200)}`,
+    '/v1/hooks/deliveries?cursor=1-2', '/v1/hooks/deliveries?cursor=1-2-x', '/v1/hooks/deliveries?cursor=1-2-999',
     `/v1/runs/${run.id}/stream?after=1e999`, `/v1/runs/${run.id}/stream?after=-1`, `/v1/runs/${run.id}/stream?after=99999999999999999999`,
     '/v1/workflows/counter/versions/1e999', '/v1/workflows/counter/versions/99999999999999999999', '/v1/workflows/counter/versions/0x1',
     '/v1/runs?workflow=a&workflow=b', '/v1/kpis?workflow=counter&workflow=timed',
@@ -154,6 +159,9 @@ test('numeric query and path parameters accept only decimal integers in range (4
   const ok = await h.call('GET', '/v1/runs?limit=500');
   assert.is(ok.status, 200);
   assert.is((await h.call('GET', '/v1/workflows/counter/versions/1')).status, 200);
+  // Cursors in the shapes these lists return pass (human tasks `<ms>:<task id>`, deliveries `<ms>-<seq>-<partition>`).
+  assert.is((await h.call('GET', `/v1/tasks?cursor=1:${run.id}.h1x0`)).status, 200);
+  assert.is((await h.call('GET', '/v1/hooks/deliveries?cursor=1-2-0')).status, 200);
 });
 
 test('a number JSON cannot hold (1e999) answers 422 instead of being stored as null', async ({ h }) => {
