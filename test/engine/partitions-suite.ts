@@ -86,7 +86,7 @@ export function partitionSuite(t: Topology) {
   });
 
   test.after(async (ctx) => {
-    ctx.redis.disconnect();
+    await ctx.redis.quit().catch(() => ctx.redis.disconnect());
     await t.stop?.();
   });
 
