@@ -12,14 +12,14 @@ import { createRunStore, type StartRunArgs, type SendEventOptions, type RunResul
 import { createHistory } from './history.ts';
 import { createBusinessKeys, type StartOrFindOpenArgs, type OpenRunResult } from './business-keys.ts';
 import { createRunIndex, topLevelStates } from './run-index.ts';
-import { timeOf } from '../workflows/lib/time.ts';
+import { timeOf } from './definition/time.ts';
 import { startTimerWorker } from './timers.ts';
 import { defaultRetry, type TaskDefinition, type TaskServices } from './tasks.ts';
 import { ErrorCode, ServicechartError, notFound, validationError } from './errors.ts';
 import { parseRunId, runIdOfHumanTask, type RunId } from './ids.ts';
 import { iso } from './clock.ts';
 import { compileJsonWorkflow, type JsonWorkflowInput } from './json-workflow.ts';
-import type { WorkflowDefinition } from '../workflows/lib/define.ts';
+import type { WorkflowDefinition } from './definition/define.ts';
 import { silentLogger, type HistoryEntry, type JsonObject, type ListRunsFilter, type Logger, type Page, type RunView } from './types.ts';
 
 export * from './errors.ts';
@@ -27,7 +27,7 @@ export * from './types.ts';
 export { systemClock, iso, type Clock } from './clock.ts';
 export { parseRunId, runIdOfHumanTask, type RunId, type TaskId, type HumanTaskId } from './ids.ts';
 export { defineTask, NonRetryableTaskError, type TaskDefinition, type TaskContext, type TaskServices, type RetryPolicy } from './tasks.ts';
-export { defineWorkflow, taskActors, type WorkflowDefinition, type KpiDefinition } from '../workflows/lib/define.ts';
+export { defineWorkflow, taskActors, type WorkflowDefinition, type KpiDefinition } from './definition/index.ts';
 export type { RegisteredWorkflow } from './registry.ts';
 export type { StartRunArgs, SendEventOptions, RunResult, HumanTaskDoc } from './runs.ts';
 export type { StartOrFindOpenArgs, OpenRunResult } from './business-keys.ts';

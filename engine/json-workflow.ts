@@ -1,7 +1,7 @@
 // Owns compiling a workflow sent as JSON into a WorkflowDefinition, refusing it with every problem listed.
 import { Ajv } from 'ajv';
 import type { AnyStateMachine } from 'xstate';
-import type { WorkflowDefinition } from '../workflows/lib/define.ts';
+import type { WorkflowDefinition } from './definition/define.ts';
 import { validationError, type Problem } from './errors.ts';
 import { checkMachineNames } from './registry.ts';
 import { isPlainObject } from './json-workflow-exprs.ts';

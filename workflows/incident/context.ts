@@ -1,6 +1,6 @@
 // The initial context of an incident run, read from its input (tolerant: hooks add fields; the schema
 // checks the ones that matter).
-import { timeOf } from '../lib/time.ts';
+import { timeOf } from '../../engine/definition/index.ts';
 import { derivePriority, isPriorityMatrix, type Priority } from '../lib/priority.ts';
 import { newSlaClock } from '../lib/sla.ts';
 import { newPagingState, type PagingLevel, type PagingPolicy } from '../lib/escalation.ts';

@@ -1,5 +1,5 @@
 // Tolerant readers of input and event fields, and the time an event happened.
-import { timeOf } from '../lib/time.ts';
+import { timeOf } from '../../engine/definition/index.ts';
 import { nowOf } from '../lib/sla.ts';
 import type { Ev } from './types.ts';
 

@@ -1,0 +1,3 @@
+// The definition API, the one entry `workflows/` imports: how a process model declares itself to the engine.
+export { defineWorkflow, taskActors, type WorkflowDefinition, type KpiDefinition } from './define.ts';
+export { nowOf, timeOf, iso } from './time.ts';
