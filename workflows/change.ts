@@ -3,7 +3,7 @@
 // maintenance windows and freezes, on-hold, overrun and backout, and the links to incident and delivery.
 // The machine and its parts live in `change/`; this module declares the workflow.
 import { defineWorkflow } from '../engine/definition/index.ts';
-import { changeEventSchemas, changeInputSchema } from './lib/change-schemas.ts';
+import { changeEventSchemas, changeInputSchema } from './change/schemas.ts';
 import { changeMachine } from './change/machine.ts';
 import { changeKpis } from './change/kpis.ts';
 

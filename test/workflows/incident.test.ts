@@ -3,7 +3,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { startHarness, type Harness } from '../api/harness.ts';
-import { priorityFromMatrix, DEFAULT_PRIORITY_MATRIX } from '../../workflows/lib/priority.ts';
+import { priorityFromMatrix, DEFAULT_PRIORITY_MATRIX } from '../../workflows/incident/priority.ts';
 import {
   at, complete, completed, getRun, history, inState, measures, ms, openTasks, scheduled, send, sendOk, startIncident, untilHistory, untilRun, untilState, untilTask,
 } from './incident-helpers.ts';

@@ -1,7 +1,7 @@
 // The named actions of the incident machine: context updates and the events and measures they emit.
 import { assign, emit, enqueueActions } from 'xstate';
-import { priorityFromMatrix, type Level } from '../lib/priority.ts';
-import { nowOf, slaElapsed, type SlaHookParams } from '../lib/sla.ts';
+import { priorityFromMatrix, type Level } from './priority.ts';
+import { nowOf, slaElapsed, type SlaHookParams } from './sla.ts';
 import type { Args } from './types.ts';
 import type { HoldReason } from './reasons.ts';
 import { eventTime, obj, str } from './fields.ts';

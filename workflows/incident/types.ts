@@ -1,7 +1,7 @@
 // The types of an incident run: its context and config, its input and the events its machine reads.
-import type { Level, Priority, PriorityMatrix } from '../lib/priority.ts';
-import type { SlaClockState } from '../lib/sla.ts';
-import type { Notice, PagingPolicy, PagingState } from '../lib/escalation.ts';
+import type { Level, Priority, PriorityMatrix } from './priority.ts';
+import type { SlaClockState } from './sla.ts';
+import type { Notice, PagingPolicy, PagingState } from './escalation.ts';
 import type { HoldReason } from './reasons.ts';
 
 export interface IncidentSource {
