@@ -1,6 +1,7 @@
 // The named actions of the change machine: context updates and the events and measures they emit.
 import { assign, emit, enqueueActions } from 'xstate';
-import { parseRisk, type ChangeConflict, type Risk, type TimeWindow } from '../lib/change-rules.ts';
+import { parseRisk, type Risk } from './risk.ts';
+import type { ChangeConflict, TimeWindow } from './windows.ts';
 import type { Args, ChangeContext, ChangeType, CloseCode, TopState } from './types.ts';
 import { ms, nowOf } from './time.ts';
 import { changeDelayDefaults } from './delays.ts';

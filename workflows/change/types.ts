@@ -1,7 +1,8 @@
 // The types of a change run: its type, close codes, templates, context, and the events its machine reads.
 import type { AnyEventObject } from 'xstate';
 import type { ApprovalPolicy, ApprovalsContext } from '../lib/approvals.ts';
-import type { ChangeConflict, ChangeSchedules, Risk, ScheduledChange } from '../lib/change-rules.ts';
+import type { ChangeConflict, ChangeSchedules, ScheduledChange } from './windows.ts';
+import type { Risk } from './risk.ts';
 
 export type ChangeType = 'standard' | 'normal' | 'emergency';
 export type CloseCode = 'successful' | 'successful_issues' | 'unsuccessful';
