@@ -18,7 +18,7 @@ import { defaultRetry, type TaskDefinition, type TaskServices } from './tasks.ts
 import { ErrorCode, ServicechartError, notFound, validationError } from './errors.ts';
 import { parseRunId, runIdOfHumanTask, type RunId } from './ids.ts';
 import { iso } from './clock.ts';
-import { compileJsonWorkflow, type JsonWorkflowInput } from './json-workflow.ts';
+import { compileJsonWorkflow, type JsonWorkflowInput } from './json-workflow/compile.ts';
 import type { WorkflowDefinition } from './definition/define.ts';
 import { silentLogger, type HistoryEntry, type JsonObject, type ListRunsFilter, type Logger, type Page, type RunView } from './types.ts';
 
@@ -34,7 +34,7 @@ export type { StartOrFindOpenArgs, OpenRunResult } from './business-keys.ts';
 export type { KpiReport, KpiFigure } from './kpis.ts';
 export { startEmbeddedRedis, type EmbeddedRedis } from './redis-server.ts';
 export { connectRedis } from './connection.ts';
-export { jsonWorkflowSchema, builtInActions, builtInGuards } from './json-workflow.ts';
+export { jsonWorkflowSchema, builtInActions, builtInGuards } from './json-workflow/compile.ts';
 export { toMermaid, toSvg } from './diagram.ts';
 
 export interface EngineOptions {

@@ -1,8 +1,8 @@
 // Owns the built-in actions and guards a JSON workflow may name: their documentation, their params
 // schemas and their implementations. Nothing a definition carries is ever evaluated as code.
 import { assign, emit, raise } from 'xstate';
-import type { Problem } from './errors.ts';
-import { checkPath, getPath, seg, isPlainObject, jsonEqual, resolveExpr, setPath, type ExprEnv } from './json-workflow-exprs.ts';
+import type { Problem } from '../errors.ts';
+import { checkPath, getPath, seg, isPlainObject, jsonEqual, resolveExpr, setPath, type ExprEnv } from './exprs.ts';
 
 export interface BuiltIn {
   description: string;

@@ -1,7 +1,7 @@
 // Owns the JSON Schema of a JSON workflow definition and the shape problems ajv finds with one.
 import { Ajv, type ErrorObject } from 'ajv';
-import type { Problem } from './errors.ts';
-import { seg } from './json-workflow-exprs.ts';
+import type { Problem } from '../errors.ts';
+import { seg } from './exprs.ts';
 
 const ref = (name: string) => ({ $ref: `#/definitions/${name}` });
 /** `if`/`then`/`else` rather than `anyOf`, so that ajv reports the problem of the form actually written. */

@@ -1,10 +1,10 @@
 // Owns the checks of a JSON workflow definition that its schema cannot express: forbidden keys and
 // limits, targets that must exist, and every task, action, guard and delay name it uses.
 import { Ajv, type ValidateFunction } from 'ajv';
-import type { Problem } from './errors.ts';
-import { AT_RUNTIME, FORBIDDEN_KEYS, IN_CONTEXT_INIT, checkExpr, isPlainObject, seg } from './json-workflow-exprs.ts';
-import { ajvProblems } from './json-workflow-schema.ts';
-import { actionParamChecks, builtInActions, builtInGuards, isBuiltInAction, isBuiltInGuard } from './json-workflow-vocabulary.ts';
+import type { Problem } from '../errors.ts';
+import { AT_RUNTIME, FORBIDDEN_KEYS, IN_CONTEXT_INIT, checkExpr, isPlainObject, seg } from './exprs.ts';
+import { ajvProblems } from './schema.ts';
+import { actionParamChecks, builtInActions, builtInGuards, isBuiltInAction, isBuiltInGuard } from './vocabulary.ts';
 
 export const MAX_DEPTH = 64;
 export const MAX_STATES = 1000;
