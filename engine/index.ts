@@ -35,7 +35,7 @@ export type { KpiReport, KpiFigure } from './kpis.ts';
 export { startEmbeddedRedis, type EmbeddedRedis } from './redis-server.ts';
 export { connectRedis } from './connection.ts';
 export { jsonWorkflowSchema, builtInActions, builtInGuards } from './json-workflow/compile.ts';
-export { toMermaid, toSvg } from './diagram.ts';
+export { toMermaid, toSvg } from './diagram/statechart.ts';
 
 export interface EngineOptions {
   /** Borrowed: the engine never closes it. */
