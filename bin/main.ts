@@ -3,7 +3,8 @@
 import type { Redis } from 'ioredis';
 import pino from 'pino';
 import type { Server } from 'node:http';
-import { connectRedis, createEngine, startEmbeddedRedis, type EmbeddedRedis, type Logger } from '../engine/index.ts';
+import { connectRedis, createEngine, type Logger } from '../engine/index.ts';
+import { startEmbeddedRedis, type EmbeddedRedis } from './embedded-redis.ts';
 import { builtInWorkflows } from '../workflows/index.ts';
 import { createBuiltInTasks } from '../workers/tasks/index.ts';
 import { adaptersFromEnv } from '../workers/adapters/index.ts';

@@ -32,7 +32,6 @@ export type { RegisteredWorkflow } from './registry.ts';
 export type { StartRunArgs, SendEventOptions, RunResult, HumanTaskDoc } from './runs.ts';
 export type { StartOrFindOpenArgs, OpenRunResult } from './business-keys.ts';
 export type { KpiReport, KpiFigure } from './kpis.ts';
-export { startEmbeddedRedis, type EmbeddedRedis } from './redis-server.ts';
 export { connectRedis } from './connection.ts';
 export { jsonWorkflowSchema, builtInActions, builtInGuards } from './json-workflow/compile.ts';
 export { toMermaid, toSvg } from './diagram/statechart.ts';
