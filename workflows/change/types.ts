@@ -3,6 +3,7 @@ import type { AnyEventObject } from 'xstate';
 import type { ApprovalPolicy, ApprovalsContext } from '../lib/approvals.ts';
 import type { ChangeConflict, ChangeSchedules, ScheduledChange } from './windows.ts';
 import type { Risk } from './risk.ts';
+import type { Enqueue as EnqueueOf } from '../../engine/definition/index.ts';
 
 export type ChangeType = 'standard' | 'normal' | 'emergency';
 export type CloseCode = 'successful' | 'successful_issues' | 'unsuccessful';
@@ -97,3 +98,5 @@ export interface ChangeContext extends ApprovalsContext {
 }
 
 export type Args = { context: ChangeContext; event: AnyEventObject };
+/** The `enqueue` of a change action (`enqueueActions`): `assign` checked against the context. */
+export type Enqueue = EnqueueOf<ChangeContext, AnyEventObject>;

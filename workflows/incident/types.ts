@@ -3,7 +3,7 @@ import type { Level, Priority, PriorityMatrix } from './priority.ts';
 import type { SlaClockState } from './sla.ts';
 import type { Notice, PagingPolicy, PagingState } from './escalation.ts';
 import type { HoldReason } from './reasons.ts';
-import type { enqueueActions, ParameterizedObject, ProvidedActor } from 'xstate';
+import type { Enqueue as EnqueueOf } from '../../engine/definition/index.ts';
 
 export interface IncidentSource {
   tool: string;
@@ -107,9 +107,5 @@ export interface IncidentContext {
 export type IncidentInput = Record<string, unknown> & { $at: number };
 export type Ev = { type: string; $at?: number; [k: string]: any };
 export type Args = { context: IncidentContext; event: Ev };
-/** An event an incident action emits (history and the outbound webhooks carry it as it is). */
-export type Emitted = { type: string; [k: string]: unknown };
 /** The `enqueue` of an incident action (`enqueueActions`): `assign` checked against the context. */
-export type Enqueue = Parameters<
-  Parameters<typeof enqueueActions<IncidentContext, Ev, undefined, Ev, ProvidedActor, ParameterizedObject, ParameterizedObject, string, Emitted>>[0]
->[0]['enqueue'];
+export type Enqueue = EnqueueOf<IncidentContext, Ev>;
