@@ -14,6 +14,9 @@ export const statusOf: Record<string, number> = {
   [ErrorCode.PAYLOAD_TOO_LARGE]: 413,
   [ErrorCode.UNSUPPORTED_MEDIA_TYPE]: 415,
   [ErrorCode.VALIDATION_FAILED]: 422,
+  // The request was well formed and nothing was changed, but the workflow's own code failed on it:
+  // sending it again unchanged fails the same way, so it is the client's to change, not a 5xx.
+  [ErrorCode.WORKFLOW_ERROR]: 422,
   [ErrorCode.RATE_LIMITED]: 429,
   [ErrorCode.UNAVAILABLE]: 503,
 };

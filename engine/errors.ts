@@ -14,6 +14,8 @@ export const ErrorCode = {
   UNAVAILABLE: 'UNAVAILABLE',
   TASK_TIMEOUT: 'TASK_TIMEOUT',
   TASK_FAILED: 'TASK_FAILED',
+  /** A guard, action or delay of the workflow threw (or used what the engine cannot make durable). */
+  WORKFLOW_ERROR: 'WORKFLOW_ERROR',
   INTERNAL: 'INTERNAL',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

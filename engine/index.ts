@@ -8,7 +8,7 @@ import { Registry, type RegisteredWorkflow } from './registry.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { createOutbox } from './outbox.ts';
 import { createKpiStore, type KpiReport, type OpenRun } from './kpis.ts';
-import { createRunStore, type StartRunArgs, type SendEventOptions, type RunResult, type HumanTaskDoc } from './runs.ts';
+import { EVENT_TYPE, createRunStore, type StartRunArgs, type SendEventOptions, type RunResult, type HumanTaskDoc } from './runs.ts';
 import { createHistory } from './history.ts';
 import { createBusinessKeys, type StartOrFindOpenArgs, type OpenRunResult } from './business-keys.ts';
 import { createRunIndex, topLevelStates } from './run-index.ts';
@@ -27,7 +27,7 @@ export * from './types.ts';
 export { systemClock, iso, type Clock } from './clock.ts';
 export { parseRunId, runIdOfHumanTask, type RunId, type TaskId, type HumanTaskId } from './ids.ts';
 export { defineTask, NonRetryableTaskError, type TaskDefinition, type TaskContext, type TaskServices, type RetryPolicy } from './tasks.ts';
-export { defineWorkflow, taskActors, type WorkflowDefinition, type KpiDefinition } from './definition/index.ts';
+export { defineWorkflow, taskActors, runRef, type WorkflowDefinition, type KpiDefinition } from './definition/index.ts';
 export type { RegisteredWorkflow } from './registry.ts';
 export type { StartRunArgs, SendEventOptions, RunResult, HumanTaskDoc } from './runs.ts';
 export type { StartOrFindOpenArgs, OpenRunResult } from './business-keys.ts';
@@ -90,8 +90,11 @@ export function createEngine(opts: EngineOptions) {
   const clock = opts.clock ?? systemClock;
   const logger = opts.logger ?? silentLogger;
   const keys = createKeys(opts.prefix ?? 'sc');
-  const scripts = createScripts(redis);
   const registry = new Registry();
+  // First, before anything touches Redis: a workflow the registry refuses stops the engine here.
+  for (const t of opts.tasks ?? []) registry.registerTask(t);
+  for (const w of opts.workflows ?? []) registry.registerWorkflow(w);
+  const scripts = createScripts(redis);
   const metrics: Metrics = createMetrics();
   // BullMQ wants its own connections with no per-request retry limit; these the engine owns.
   const bullConnection = redis.duplicate({ maxRetriesPerRequest: null, enableOfflineQueue: true, commandTimeout: undefined });
@@ -106,15 +109,13 @@ export function createEngine(opts: EngineOptions) {
   const kpis = createKpiStore(redis, keys, scripts);
   const outbox = createOutbox({
     redis, keys, queues, logger, now: () => clock.now(), kpis,
+    deliver: (send) => runs.deliverSend(send),
     taskJobOptions(name) {
       const def = registry.task(name);
       const retry = { ...defaultRetry, ...(def?.retry ?? {}) };
       return { attempts: Math.max(1, retry.attempts), backoffMs: retry.backoffMs };
     },
   });
-
-  for (const t of opts.tasks ?? []) registry.registerTask(t);
-  for (const w of opts.workflows ?? []) registry.registerWorkflow(w);
 
   const loading = new Map<string, Promise<RegisteredWorkflow | undefined>>();
   async function loadJson(name: string, version?: number): Promise<RegisteredWorkflow | undefined> {
@@ -180,7 +181,7 @@ export function createEngine(opts: EngineOptions) {
           return { applied: true };
         } catch (err) {
           const code = (err as { code?: string }).code;
-          if (code === ErrorCode.EVENT_NOT_ACCEPTED || code === ErrorCode.RUN_ENDED) return { applied: false, reason: code };
+          if (code === ErrorCode.EVENT_NOT_ACCEPTED || code === ErrorCode.RUN_ENDED || code === ErrorCode.WORKFLOW_ERROR) return { applied: false, reason: code };
           throw err;
         }
       },
@@ -304,7 +305,7 @@ export function createEngine(opts: EngineOptions) {
     },
 
     sendEvent(runId: string, event: JsonObject & { type: string }, opts: SendEventOptions = {}): Promise<RunResult> {
-      if (typeof event.type !== 'string' || !/^[A-Za-z][A-Za-z0-9_.:-]{0,127}$/.test(event.type) || event.type.startsWith('xstate.')) {
+      if (typeof event.type !== 'string' || !EVENT_TYPE.test(event.type) || event.type.startsWith('xstate.')) {
         return Promise.reject(validationError('bad event type', [{ path: '/type', message: 'an event type is a name such as ACKNOWLEDGE (not xstate.*)' }]));
       }
       return runs.sendEvent(runIdOrThrow(runId), event, opts);

@@ -31,6 +31,8 @@ export interface OutboxDeps {
   taskJobOptions(task: string): TaskJobOptions;
   now(): number;
   kpis: KpiStore;
+  /** Deliver one run's event to another run (idempotent by its key). */
+  deliver(send: Extract<OutboxOp, { op: 'send' }>): Promise<unknown>;
 }
 
 /** Serialise a step's entries for the commit script: [field, JSON] pairs. */
@@ -92,7 +94,28 @@ export function createOutbox(deps: OutboxDeps) {
       case 'kpiDrop':
         await deps.kpis.drop(entry.workflow, entry.runId);
         return;
+      case 'send':
+        await deps.deliver(entry);
+        return;
     }
+  }
+
+  // Events a run sends other runs go out one after another per sending run, in commit order, so a
+  // receiver takes them in the order they were sent (as XState's relay does). They are not awaited
+  // inside the sender's step: delivering takes the receiver's lane, and two runs sending each other
+  // would otherwise wait on each other.
+  const sendChains = new Map<RunId, Promise<void>>();
+  function chainSends(runId: RunId, sends: Extract<OutboxEntry, { op: 'send' }>[]): Promise<void> {
+    const prev = sendChains.get(runId) ?? Promise.resolve();
+    const next = prev.then(async () => {
+      for (const s of sends) await apply(s);
+    });
+    const tail = next.catch(() => undefined);
+    sendChains.set(runId, tail);
+    void tail.then(() => {
+      if (sendChains.get(runId) === tail) sendChains.delete(runId);
+    });
+    return next;
   }
 
   // Clearing flushed entries and their markers is batched: one pipeline per tick for every step
@@ -121,9 +144,17 @@ export function createOutbox(deps: OutboxDeps) {
   /**
    * Carry out a committed step's outbox, then clear exactly those entries and the step's marker. */
   async function flush(runId: RunId, seq: number, pairs: [string, string][]): Promise<void> {
-    // Entries of one step never depend on each other's order (job ids carry the step's seq).
-    await Promise.all(pairs.map(([, json]) => apply(JSON.parse(json) as OutboxEntry)));
-    scheduleClear(runId, seq, pairs.map(([field]) => field));
+    const entries = pairs.map(([, json]) => JSON.parse(json) as OutboxEntry);
+    const sends = entries.filter((e): e is Extract<OutboxEntry, { op: 'send' }> => e.op === 'send');
+    // The other entries of one step never depend on each other's order (job ids carry the step's seq).
+    await Promise.all(entries.filter((e) => e.op !== 'send').map(apply));
+    const fields = pairs.map(([field]) => field);
+    if (!sends.length) return scheduleClear(runId, seq, fields);
+    // Cleared once delivered; after a fault the entries stay and the sweeper delivers them again.
+    chainSends(runId, sends).then(
+      () => scheduleClear(runId, seq, fields),
+      (err) => logger.warn({ err, runId }, 'delivering an event to another run failed; the sweeper will retry it'),
+    );
   }
 
   /** Re-run every outbox older than `graceMs`: what a crash between commit and flush left. */

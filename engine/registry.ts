@@ -5,6 +5,7 @@ import { Ajv, type ValidateFunction } from 'ajv';
 import type { WorkflowDefinition } from './definition/define.ts';
 import type { TaskDefinition } from './tasks.ts';
 import { ErrorCode, ServicechartError, validationError, type Problem } from './errors.ts';
+import { isEngineAction } from './step.ts';
 
 export interface RegisteredWorkflow extends WorkflowDefinition {
   validateInput: ValidateFunction | null;
@@ -15,15 +16,47 @@ const BUILTIN_ACTIONS = /^xstate\./;
 
 type AnyNode = AnyStateMachine['root'];
 
+/** XState's built-in actions the step makes durable (enqueueActions' own are checked as the step takes them). */
+const DURABLE_BUILTINS = new Set([
+  'xstate.assign', 'xstate.raise', 'xstate.sendTo', 'xstate.cancel', 'xstate.emit', 'xstate.log',
+  'xstate.spawnChild', 'xstate.stopChild', 'xstate.enqueueActions',
+]);
+
+type Builtin = { type: string; resolve: unknown; to?: unknown; src?: unknown };
+
+/** Why the engine cannot make this action durable, or null when it can. */
+function notDurable(action: unknown, isTask: (name: string) => boolean): string | null {
+  if (typeof action !== 'function') return null;
+  if (!('resolve' in action)) {
+    if (isEngineAction(action)) return null;
+    const name = action.name ? `"${action.name}" ` : '';
+    return `the action ${name}is a function: the engine never runs one (it would need a live actor); use assign, raise, sendTo, emit or a task`;
+  }
+  const b = action as unknown as Builtin;
+  if (!DURABLE_BUILTINS.has(b.type)) return `the engine cannot make ${b.type} durable`;
+  if (b.type === 'xstate.sendTo' && typeof b.to === 'string' && b.to !== '#_parent' && b.to !== '#_internal') {
+    return `sendTo "${b.to}": a run's invoked children are tasks, which take no events; send to another run with sendTo(() => runRef(runId), ...)`;
+  }
+  if (b.type === 'xstate.spawnChild' && (typeof b.src !== 'string' || !isTask(b.src))) {
+    return `spawnChild of ${typeof b.src === 'string' ? `"${b.src}", which is not a registered task` : 'inline actor logic'}: a run's children are registered tasks`;
+  }
+  return null;
+}
+
 /** Every problem with the names a machine uses: task `src`, actions, guards and delays. */
 export function checkMachineNames(machine: AnyStateMachine, isTask: (name: string) => boolean): Problem[] {
   const problems: Problem[] = [];
   const impl = machine.implementations;
-  const at = (node: AnyNode) => '/' + node.path.join('/');
+  const at = (node: AnyNode) => node.path.map((p) => '/' + p).join('');
   const checkActions = (actions: unknown, path: string) => {
     for (const a of ([] as unknown[]).concat(actions ?? [])) {
       const name = typeof a === 'string' ? a : a && typeof a === 'object' && 'type' in a ? String((a as { type: unknown }).type) : null;
-      if (name && !BUILTIN_ACTIONS.test(name) && !(name in impl.actions)) problems.push({ path, message: `unknown action "${name}"` });
+      if (name && !BUILTIN_ACTIONS.test(name) && !Object.hasOwn(impl.actions, name)) {
+        problems.push({ path, message: `unknown action "${name}"` });
+        continue;
+      }
+      const why = notDurable(name ? impl.actions[name] : a, isTask);
+      if (why) problems.push({ path, message: why });
     }
   };
   const checkGuard = (guard: unknown, path: string) => {
@@ -92,7 +125,11 @@ export class Registry {
   /** Register a workflow version; refuses a machine whose names do not all resolve. */
   registerWorkflow(def: WorkflowDefinition): RegisteredWorkflow {
     const problems = checkMachineNames(def.machine, this.isTask);
-    if (problems.length) throw validationError(`workflow ${def.name}@${def.version} uses names that are not registered`, problems);
+    if (problems.length) {
+      // Said in full in the message too: at engine start it is all a process owner sees.
+      const list = problems.map((p) => `${p.path}: ${p.message}`).join('; ');
+      throw validationError(`workflow ${def.name}@${def.version} uses names that are not registered or actions the engine cannot make durable: ${list}`, problems);
+    }
     const key = `${def.name}@${def.version}`;
     const existing = this.workflows.get(key);
     if (existing && existing.machine !== def.machine) {

@@ -5,7 +5,7 @@ import type { AnyStateMachine } from 'xstate';
 import type { Clock } from './clock.ts';
 import { iso } from './clock.ts';
 import { ErrorCode, EventNotAcceptedError, ServicechartError, notFound, validationError } from './errors.ts';
-import { newRunId, runIdFromKey, type RunId, type TaskId } from './ids.ts';
+import { newRunId, parseRunId, runIdFromKey, type RunId, type TaskId } from './ids.ts';
 import type { Keys } from './keys.ts';
 import type { MarkResult, Scripts } from './scripts.ts';
 import { stepCancel, stepEvent, stepStart, type HumanCompletion, type StepOutcome, type StepEvent } from './step.ts';
@@ -17,6 +17,10 @@ import type { Metrics } from './metrics.ts';
 import type { ErrorData } from './errors.ts';
 
 export const IDEMPOTENCY_TTL_SECONDS = 24 * 3600;
+/** The event types a run takes from outside (engine.sendEvent checks the same). */
+export const EVENT_TYPE = /^[A-Za-z][A-Za-z0-9_.:-]{0,127}$/;
+/** Answers of a target run that mean a run-to-run event goes nowhere (not a fault to retry). */
+const UNDELIVERABLE = new Set<string>([ErrorCode.EVENT_NOT_ACCEPTED, ErrorCode.RUN_ENDED, ErrorCode.NOT_FOUND, ErrorCode.VALIDATION_FAILED, ErrorCode.WORKFLOW_ERROR]);
 const MAX_COMMIT_ATTEMPTS = 50;
 
 export interface StartRunArgs {
@@ -402,6 +406,32 @@ export function createRunStore(deps: RunStoreDeps) {
     return { applied: false };
   }
 
+  /**
+   * Deliver an event one run sent another (`sendTo` a runRef, `sendParent`), once: a second delivery
+   * (the sweeper's, after a fault) meets the idempotency key. As in XState, an event the target does not take (ended, refused, unknown run)
+   * is not an error for the sender; its history says why the event went nowhere.
+   */
+  async function deliverSend(send: { to: string; from: string; event: JsonObject & { type: string }; key: string }): Promise<{ applied: boolean; reason?: string }> {
+    const from = send.from as RunId;
+    let reason: string;
+    const target = parseRunId(send.to);
+    if (!target) reason = ErrorCode.NOT_FOUND;
+    else if (typeof send.event.type !== 'string' || !EVENT_TYPE.test(send.event.type) || send.event.type.startsWith('xstate.')) reason = 'BAD_EVENT_TYPE';
+    else {
+      try {
+        await sendEvent(target, send.event, { idempotencyKey: send.key, actor: `run:${from}` });
+        return { applied: true };
+      } catch (err) {
+        const code = (err as { code?: string }).code;
+        if (!code || !UNDELIVERABLE.has(code)) throw err;
+        reason = code;
+      }
+    }
+    const entry: HistoryDraft = { type: 'event.undelivered', at: iso(clock.now()), actor: 'engine', to: send.to, event: send.event.type, reason };
+    await scripts.appendHistory([keys.run(from), keys.history(from)], [JSON.stringify(entry)]);
+    return { applied: false, reason };
+  }
+
   async function cancelRun(runId: RunId, opts: { reason?: string | null; actor?: string } = {}): Promise<RunView> {
     const res = await mutate(runId, (run) => {
       if (run.status !== 'running') throw new ServicechartError(ErrorCode.RUN_ENDED, `run ${runId} has ended (${run.status})`);
@@ -428,7 +458,7 @@ export function createRunStore(deps: RunStoreDeps) {
     return (await readStored(runId))?.run ?? null;
   }
 
-  return { startRun, sendEvent, fireTimer, applyTaskResult, cancelRun, getRun, getStored, markTask, view, readStored };
+  return { startRun, sendEvent, deliverSend, fireTimer, applyTaskResult, cancelRun, getRun, getStored, markTask, view, readStored };
 }
 
 export type RunStore = ReturnType<typeof createRunStore>;

@@ -1,15 +1,18 @@
 // Owns the pure step of a run: XState's transition() and the durable effects its actions imply.
 // Nothing here touches Redis or reads the clock; the caller commits what it returns.
-import { createActor, initialTransition, transition, type AnyMachineSnapshot, type AnyStateMachine } from 'xstate';
+import { createActor, fromTransition, type AnyActorRef, type AnyMachineSnapshot, type AnyStateMachine } from 'xstate';
 import { iso } from './clock.ts';
 import { newHumanTaskId, newTaskId, type RunId, type TaskId } from './ids.ts';
 import type { HistoryDraft, JsonObject, RunStatus, StoredHumanTask, StoredRun, StoredTask, StoredTimer } from './types.ts';
-import type { ErrorData } from './errors.ts';
+import { ErrorCode, ServicechartError, type ErrorData } from './errors.ts';
+import { runIdOfRef } from './definition/define.ts';
 
 export type OutboxOp =
   | { op: 'add'; queue: 'tasks' | 'timers'; name: string; jobId: string; data: JsonObject; dueAt?: number }
   | { op: 'remove'; queue: 'tasks' | 'timers'; jobId: string }
-  | { op: 'cancelTask'; taskId: string };
+  | { op: 'cancelTask'; taskId: string }
+  /** An event for another run, delivered once (the key) and in the order the run sent them. */
+  | { op: 'send'; to: string; from: string; event: JsonObject & { type: string }; key: string };
 
 export interface StepOutcome {
   accepted: boolean;
@@ -52,6 +55,11 @@ const INTERNAL = /^xstate\./;
 const HUMAN_ENTERED = 'servicechart.humanTaskEntered';
 const humanEntryPath = new WeakMap<object, string>();
 const instrumented = new WeakSet<AnyStateMachine>();
+/** True for the entry markers `instrument` adds (the registry's durability check lets them pass). */
+export function isEngineAction(fn: unknown): boolean {
+  return typeof fn === 'function' && humanEntryPath.has(fn);
+}
+
 /** The time of the step in progress; `transition()` is synchronous, so one slot serves every machine. */
 let stepAt: number | null = null;
 
@@ -94,6 +102,88 @@ function atTime<T>(machine: AnyStateMachine, now: number, step: () => T): T {
   } finally {
     stepAt = null;
   }
+}
+
+/** An action as XState's action executor hands it over: `info.self` is the stepping actor. */
+interface StepAction {
+  type: string;
+  params?: unknown;
+  exec?: unknown;
+  info?: { self?: AnyActorRef };
+}
+
+interface Stepped {
+  next: AnyMachineSnapshot;
+  actions: StepAction[];
+  /** Events the machine sent to itself without delay, in the order it took them. */
+  selfEvents: (JsonObject & { type: string })[];
+}
+
+type PureScope = Parameters<AnyStateMachine['transition']>[2];
+
+/** Logic of the stand-ins the pure step needs: a parent run's actor ref and a fresh actor system. */
+const INERT = fromTransition((s: null) => s, null);
+
+/**
+ * One macrostep, as XState's pure `transition()`/`initialTransition()` take it (an inert actor scope
+ * whose action executor only collects), with one difference: the run of a parent run gets a parent
+ * actor ref, so `sendParent` resolves as in a live child actor (XState's inert scope has no parent and
+ * throws). Like XState's, the scope gets a fresh system after `self` is built, so actors with a
+ * systemId that building `self` created do not collide with the step's own.
+ */
+function pureMacrostep(machine: AnyStateMachine, hasParent: boolean, take: (scope: PureScope) => AnyMachineSnapshot): { next: AnyMachineSnapshot; actions: StepAction[] } {
+  const actions: StepAction[] = [];
+  const self = createActor(machine, hasParent ? { parent: createActor(INERT) } : undefined) as unknown as { system: unknown };
+  const system = createActor(INERT).system;
+  self.system = system;
+  const scope = {
+    self, system, id: '', sessionId: '', defer() {}, logger() {}, stopChild() {}, emit() {},
+    actionExecutor: (a: StepAction) => void actions.push(a),
+  } as unknown as PureScope;
+  return { next: take(scope), actions };
+}
+
+/** More self-sent events than this in one step is a loop: the step fails rather than spin. */
+const MAX_SELF_EVENTS = 100;
+
+function isSelfSend(a: StepAction): boolean {
+  const p = (a.params ?? {}) as { to?: unknown; delay?: unknown };
+  return a.type === 'xstate.sendTo' && typeof p.delay !== 'number' && p.to !== undefined && p.to === a.info?.self;
+}
+
+/**
+ * A step as a live actor takes it: the macrostep of the event, then one macrostep for each event the
+ * machine sent to itself without delay, in order. A live actor queues those in its mailbox, behind the
+ * macrostep that sent them and ahead of any later outside event, since `send` processes the mailbox
+ * synchronously: applying them here, in the same commit, is that order exactly.
+ */
+function macrosteps(env: StepEnv, hasParent: boolean, first: (scope: PureScope) => AnyMachineSnapshot): Stepped {
+  const taken = pureMacrostep(env.machine, hasParent, first);
+  let next = taken.next;
+  const actions: StepAction[] = [];
+  const queue: (JsonObject & { type: string })[] = [];
+  const selfEvents: Stepped['selfEvents'] = [];
+  const collect = (list: StepAction[]) => {
+    for (const a of list) {
+      if (isSelfSend(a)) queue.push((a.params as { event: JsonObject & { type: string } }).event);
+      else actions.push(a);
+    }
+  };
+  collect(taken.actions);
+  while (queue.length && next.status === 'active') {
+    if (selfEvents.length >= MAX_SELF_EVENTS) throw new Error(`the machine sent itself more than ${MAX_SELF_EVENTS} events in one step`);
+    const event = { ...queue.shift()!, $at: env.now };
+    selfEvents.push(event);
+    const from = next;
+    const step = pureMacrostep(env.machine, hasParent, (scope) => env.machine.transition(from, event as never, scope) as AnyMachineSnapshot);
+    next = step.next;
+    collect(step.actions);
+  }
+  return { next, actions, selfEvents };
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }
 
 export function restoreSnapshot(machine: AnyStateMachine, persisted: unknown): AnyMachineSnapshot {
@@ -141,7 +231,6 @@ export function stepStart(
 ): StepOutcome {
   // The machine sees the run's identity; the stored input stays as the caller sent it.
   const machineInput = { ...init.input, $at: env.now, $runId: init.runId, $businessKey: init.businessKey };
-  const [snapshot, actions] = atTime(env.machine, env.now, () => initialTransition(env.machine, machineInput));
   const run: StoredRun = {
     schemaVersion: 1,
     id: init.runId,
@@ -169,7 +258,17 @@ export function stepStart(
       input: init.input, businessKey: init.businessKey, parentRunId: init.parentRunId,
     },
   ];
-  return finish(env, run, null, snapshot as AnyMachineSnapshot, actions, history, null, true);
+  try {
+    const stepped = atTime(env.machine, env.now, () =>
+      macrosteps(env, init.parentRunId !== null, (scope) => env.machine.getInitialSnapshot(scope, machineInput) as AnyMachineSnapshot));
+    return finish(env, run, null, stepped, history, null, true);
+  } catch (err) {
+    throw workflowError(`the workflow ${init.workflow} failed to start: ${messageOf(err)}`, err);
+  }
+}
+
+function workflowError(message: string, cause: unknown): ServicechartError {
+  return new ServicechartError(ErrorCode.WORKFLOW_ERROR, message, { cause });
 }
 
 export type StepEvent =
@@ -189,7 +288,6 @@ export type StepEvent =
  */
 export function stepEvent(env: StepEnv, prev: StoredRun, input: StepEvent, completion?: HumanCompletion): StepOutcome {
   const run: StoredRun = { ...prev, tasks: { ...prev.tasks }, timers: { ...prev.timers }, humanTasks: { ...prev.humanTasks } };
-  const snapshot = env.cached ?? restoreSnapshot(env.machine, prev.snapshot);
   const history: HistoryDraft[] = [];
   const at = iso(env.now);
   let event: JsonObject & { type: string };
@@ -204,11 +302,17 @@ export function stepEvent(env: StepEnv, prev: StoredRun, input: StepEvent, compl
   } else if (input.kind === 'timer') {
     const timer = run.timers[input.timerId];
     delete run.timers[input.timerId];
+    // XState's scheduler forgets the send id when any event scheduled under it fires: a later
+    // cancel of that id withdraws nothing, even an event scheduled under it since.
+    if (timer.sendId !== null) {
+      for (const t of Object.values(run.timers)) if (t.sendId === timer.sendId && t.cancellable !== false) run.timers[t.id] = { ...t, cancellable: false };
+    }
     event = { ...timer.event, type: String(timer.event.type), $at: env.now };
     history.push({
       type: 'timer.fired', at, actor: `timer:${timer.timer}`, timer: timer.timer, timerId: timer.id,
       event: timer.event.type, dueAt: iso(timer.dueAt), latenessMs: Math.max(0, env.now - timer.dueAt),
     });
+    if (timer.target) return delayedSendFired(env, run, timer, history);
   } else {
     const task = run.tasks[input.taskId];
     delete run.tasks[input.taskId];
@@ -224,12 +328,56 @@ export function stepEvent(env: StepEnv, prev: StoredRun, input: StepEvent, compl
       history.push({ type: 'task.failed', at, actor, task: task.name, taskId: task.id, error: input.result.error });
     }
   }
-  const [next, actions] = atTime(env.machine, env.now, () => transition(env.machine, snapshot, event as never));
-  // A transition that re-enters its own state without changing the context leaves the snapshot as it
-  // was, yet it was taken: ask the machine as well.
-  const accepted = next !== snapshot || snapshot.can(event as never);
-  if (!accepted && input.kind === 'event') return refused(run, prev);
-  return finish(env, run, snapshot, next as AnyMachineSnapshot, actions, history, completion ?? null, accepted);
+  const before = { history: history.length, timers: { ...run.timers }, tasks: { ...run.tasks } };
+  try {
+    const snapshot = env.cached ?? restoreSnapshot(env.machine, prev.snapshot);
+    const stepped = atTime(env.machine, env.now, () =>
+      macrosteps(env, prev.parentRunId !== null, (scope) => env.machine.transition(snapshot, event as never, scope) as AnyMachineSnapshot));
+    // A transition that re-enters its own state without changing the context leaves the snapshot as it
+    // was, yet it was taken: ask the machine as well.
+    const accepted = stepped.next !== snapshot || snapshot.can(event as never);
+    if (!accepted && input.kind === 'event') return refused(run, prev);
+    return finish(env, run, snapshot, stepped, history, completion ?? null, accepted);
+  } catch (err) {
+    // Whatever the workflow's own code threw, or an action the engine cannot make durable.
+    if (input.kind === 'event') throw workflowError(`the workflow failed while applying ${input.event.type}: ${messageOf(err)}`, err);
+    history.length = before.history;
+    const what = input.kind === 'timer' ? `timer ${input.timerId}` : `the result of task ${input.taskId}`;
+    return failRun(env, { ...run, timers: before.timers, tasks: before.tasks }, history, `the workflow failed while applying ${what}: ${messageOf(err)}`);
+  }
+}
+
+/**
+ * End a run `failed` after its workflow threw on a timer or task result: nobody is there to answer, so
+ * the run stops rather than wait on a step that can never be taken; its timers and tasks are withdrawn.
+ */
+function failRun(env: StepEnv, run: StoredRun, history: HistoryDraft[], message: string): StepOutcome {
+  const error = { code: ErrorCode.WORKFLOW_ERROR, message };
+  const failed: StoredRun = { ...run, tasks: {}, timers: {}, humanTasks: {}, status: 'failed', error, endedAt: env.now, updatedAt: env.now, nextEvents: [], seq: run.seq + 1 };
+  const outcome: StepOutcome = {
+    accepted: true, run: failed, history, outbox: [], droppedTasks: [], statusChanged: { from: run.status, to: 'failed' },
+    openedHumanTasks: [], closedHumanTasks: Object.values(run.humanTasks).map((task) => ({ task, completion: null, at: env.now })),
+  };
+  withdrawAll(run, outcome, env.now, env.actor);
+  history.push({ type: 'run.failed', at: iso(env.now), actor: env.actor, reason: message, error });
+  return outcome;
+}
+
+/** A delayed event for another run came due: it leaves through the outbox; this run's state stays. */
+function delayedSendFired(env: StepEnv, run: StoredRun, timer: StoredTimer, history: HistoryDraft[]): StepOutcome {
+  run.seq += 1;
+  run.updatedAt = env.now;
+  const outcome: StepOutcome = { accepted: true, run, history, outbox: [], droppedTasks: [], statusChanged: null, openedHumanTasks: [], closedHumanTasks: [] };
+  sendToRun(env, run, outcome, timer.target!, timer.event as JsonObject & { type: string }, `t${timer.id}`);
+  return outcome;
+}
+
+/** An event for another run: an outbox entry with an idempotency key the step's seq makes unique. */
+function sendToRun(env: StepEnv, run: StoredRun, outcome: StepOutcome, to: string, event: JsonObject & { type: string }, tag: string): void {
+  const { $at: _at, ...clean } = event;
+  outcome.outbox.push({ op: 'send', to, from: run.id, event: clean, key: `${run.id}:${run.seq}:${tag}` });
+  const { type, ...payload } = clean;
+  outcome.history.push({ type: 'event.sent', at: iso(env.now), actor: env.actor, to, event: type, payload });
 }
 
 /** Cancel a running run: withdraw every task and timer. */
@@ -269,22 +417,40 @@ function withdrawTask(task: StoredTask, outcome: StepOutcome, at: string, actor:
   outcome.history.push({ type: 'task.withdrawn', at, actor, task: task.name, taskId: task.id });
 }
 
+const ENGINE_HISTORY_TYPE = /^(run|task|timer|state|event|human|xstate|workflow)\./;
+
+/** Where a `sendTo` goes: this run itself, its parent run, or the run of a `runRef`. */
+function sendTarget(action: StepAction, run: StoredRun): 'self' | string {
+  const to = (action.params as { to?: unknown } | undefined)?.to;
+  const self = action.info?.self as (AnyActorRef & { _parent?: AnyActorRef }) | undefined;
+  if (to !== undefined && to === self) return 'self';
+  if (to !== undefined && self?._parent !== undefined && to === self._parent && run.parentRunId) return run.parentRunId;
+  const runId = runIdOfRef(to);
+  if (runId !== null) return runId;
+  const name = (to as { id?: unknown } | null)?.id;
+  throw new Error(`sendTo names ${name === undefined ? 'an actor' : `"${String(name)}"`}, which is neither this run, its parent run nor a runRef: the engine cannot deliver it`);
+}
+
 function finish(
   env: StepEnv,
   run: StoredRun,
   before: AnyMachineSnapshot | null,
-  next: AnyMachineSnapshot,
-  actions: { type: string; params?: unknown; exec?: unknown }[],
+  stepped: Stepped,
   history: HistoryDraft[],
   completion: HumanCompletion | null,
   accepted: boolean,
 ): StepOutcome {
+  const { next, actions } = stepped;
   const seq = run.seq + 1;
   const at = iso(env.now);
   const outcome: StepOutcome = {
     accepted, run, history, outbox: [], droppedTasks: [], statusChanged: null, openedHumanTasks: [], closedHumanTasks: [],
   };
   const prevStatus = run.status;
+  for (const e of stepped.selfEvents) {
+    const { type, $at: _at, ...payload } = e;
+    history.push({ type: 'event.received', at, actor: `workflow:${run.workflow}`, event: type, payload, self: true });
+  }
 
   // States entered: what is active now and was not before.
   const beforePaths = before ? activePaths(before) : new Map();
@@ -294,32 +460,50 @@ function finish(
   }
 
   let timerIndex = 0;
+  let sendIndex = 0;
+  const schedule = (event: JsonObject & { type: string }, delay: number, sendIdParam: unknown, target: string | null) => {
+    // XState's scheduler keeps one handle per send id: a new event under an id makes the one before it
+    // uncancellable (it still fires); an event sent without id gets a random one nobody can cancel.
+    const sendId = sendIdParam === undefined ? null : String(sendIdParam);
+    if (sendId !== null) {
+      for (const t of Object.values(run.timers)) if (t.sendId === sendId && t.cancellable !== false) run.timers[t.id] = { ...t, cancellable: false };
+    }
+    const id = `${sendId ?? event.type}@${seq}.${timerIndex++}`;
+    const timer: StoredTimer = {
+      id, sendId, timer: timerName(sendId ?? event.type), event, dueAt: env.now + Math.max(0, delay), cancellable: sendId !== null,
+      ...(target === null ? {} : { target }),
+    };
+    run.timers[id] = timer;
+    outcome.outbox.push({
+      op: 'add', queue: 'timers', name: timer.timer, jobId: timerJobId(run.id, id),
+      data: { runId: run.id, timerId: id, dueAt: timer.dueAt }, dueAt: timer.dueAt,
+    });
+    history.push({ type: 'timer.scheduled', at, actor: env.actor, timer: timer.timer, timerId: id, event: timer.event.type, dueAt: iso(timer.dueAt), ...(target === null ? {} : { to: target }) });
+  };
+
   for (const action of actions) {
     const params = (action.params ?? {}) as Record<string, unknown>;
     switch (action.type) {
       case 'xstate.raise': {
-        if (typeof params.delay !== 'number') break;
-        const sendId = String(params.id ?? (params.event as { type: string }).type);
-        const id = `${sendId}@${seq}.${timerIndex++}`;
-        const timer: StoredTimer = {
-          id, sendId, timer: timerName(sendId), event: params.event as JsonObject, dueAt: env.now + Math.max(0, params.delay),
-        };
-        run.timers[id] = timer;
-        outcome.outbox.push({
-          op: 'add', queue: 'timers', name: timer.timer, jobId: timerJobId(run.id, id),
-          data: { runId: run.id, timerId: id, dueAt: timer.dueAt }, dueAt: timer.dueAt,
-        });
-        history.push({ type: 'timer.scheduled', at, actor: env.actor, timer: timer.timer, timerId: id, event: timer.event.type, dueAt: iso(timer.dueAt) });
+        // Without a delay XState took the event inside the macrostep already.
+        if (typeof params.delay === 'number') schedule(params.event as JsonObject & { type: string }, params.delay, params.id, null);
+        break;
+      }
+      case 'xstate.sendTo': {
+        const target = sendTarget(action, run);
+        const event = params.event as JsonObject & { type: string };
+        if (typeof params.delay === 'number') schedule(event, params.delay, params.id, target === 'self' ? null : target);
+        else if (target !== 'self') sendToRun(env, { ...run, seq }, outcome, target, event, `s${sendIndex++}`);
         break;
       }
       case 'xstate.cancel': {
+        // One handle per send id, as XState's scheduler: at most one event is withdrawn.
         const sendId = String(params.sendId);
-        for (const timer of Object.values(run.timers)) {
-          if (timer.sendId !== sendId) continue;
-          delete run.timers[timer.id];
-          outcome.outbox.push({ op: 'remove', queue: 'timers', jobId: timerJobId(run.id, timer.id) });
-          history.push({ type: 'timer.cancelled', at, actor: env.actor, timer: timer.timer, timerId: timer.id, event: timer.event.type, dueAt: iso(timer.dueAt) });
-        }
+        const timer = Object.values(run.timers).find((t) => t.sendId === sendId && t.cancellable !== false);
+        if (!timer) break;
+        delete run.timers[timer.id];
+        outcome.outbox.push({ op: 'remove', queue: 'timers', jobId: timerJobId(run.id, timer.id) });
+        history.push({ type: 'timer.cancelled', at, actor: env.actor, timer: timer.timer, timerId: timer.id, event: timer.event.type, dueAt: iso(timer.dueAt) });
         break;
       }
       case 'xstate.spawnChild': {
@@ -353,11 +537,22 @@ function finish(
       }
       case 'xstate.emit': {
         const { type, ...fields } = params.event as { type: string };
-        if (typeof type === 'string' && type.includes('.')) history.push({ ...fields, type, at, actor: `workflow:${run.workflow}` });
+        const actor = `workflow:${run.workflow}`;
+        // A dotted type of the workflow's own is a history entry of that type; any other (an engine type
+        // or an undotted name) is recorded as what it is, an emitted event.
+        if (typeof type === 'string' && type.includes('.') && !ENGINE_HISTORY_TYPE.test(type)) history.push({ ...fields, type, at, actor });
+        else history.push({ type: 'workflow.emitted', at, actor, emitted: { ...fields, type } });
         break;
       }
-      default:
+      case 'xstate.log': {
+        history.push({ type: 'workflow.logged', at, actor: `workflow:${run.workflow}`, label: params.label ?? null, value: params.value ?? null });
         break;
+      }
+      default: {
+        if (action.type === HUMAN_ENTERED && typeof action.exec === 'function' && humanEntryPath.has(action.exec)) break;
+        // Never drop an action: what the engine does not know how to make durable fails the step.
+        throw new Error(`the action ${action.type} runs code outside the statechart, which the engine cannot make durable`);
+      }
     }
   }
 

@@ -1,5 +1,6 @@
 // Owns the timer consumer: XState `after` delays live as BullMQ delayed jobs, and firing one
 // applies its event to the run (a stale copy, whose timer the run no longer holds, is dropped).
+// Events a run sends another run are jobs of this queue as well, delivered once.
 import { Worker, type ConnectionOptions } from 'bullmq';
 import type { RunStore } from './runs.ts';
 import type { RunId } from './ids.ts';
@@ -17,6 +18,9 @@ export function startTimerWorker(opts: TimerWorkerOptions): Worker {
   const worker = new Worker(
     'timers',
     async (job) => {
+      // An event one run sends another leaves through this queue too (no delay of its own).
+      const send = (job.data as { send?: Parameters<RunStore['deliverSend']>[0] }).send;
+      if (send) return opts.runs.deliverSend(send);
       const { runId, timerId } = job.data as { runId: RunId; timerId: string };
       const res = await opts.runs.fireTimer(runId, timerId);
       if (!res.applied) opts.logger.debug({ runId, timerId }, 'stale timer dropped');

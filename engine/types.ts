@@ -18,10 +18,18 @@ export interface StoredTask {
 
 export interface StoredTimer {
   id: string;
-  sendId: string;
+  /** The send id XState's `cancel` names it by; null when sent without one (nothing can cancel it). */
+  sendId: string | null;
   timer: string;
   event: JsonObject;
   dueAt: number;
+  /**
+   * False once a later event under the same send id took its handle, or one under it fired: XState's
+   * scheduler keeps one handle per id, so `cancel` no longer reaches this one (it still fires).
+   */
+  cancellable?: boolean;
+  /** A delayed `sendTo` another run: the run it goes to when due (absent: this run). */
+  target?: string;
 }
 
 export interface StoredHumanTask {
@@ -83,6 +91,10 @@ export interface RunView {
 export type HistoryType =
   | 'run.started'
   | 'event.received'
+  | 'event.sent'
+  | 'event.undelivered'
+  | 'workflow.emitted'
+  | 'workflow.logged'
   | 'state.entered'
   | 'task.scheduled'
   | 'task.started'

@@ -22,7 +22,7 @@ export interface Delivery {
 }
 
 /** Refusals that describe the payload or the run's state: answered `ignored`, never an error status. */
-const REFUSALS = new Set<string>([ErrorCode.EVENT_NOT_ACCEPTED, ErrorCode.RUN_ENDED, ErrorCode.VALIDATION_FAILED, ErrorCode.NOT_FOUND]);
+const REFUSALS = new Set<string>([ErrorCode.EVENT_NOT_ACCEPTED, ErrorCode.RUN_ENDED, ErrorCode.VALIDATION_FAILED, ErrorCode.NOT_FOUND, ErrorCode.WORKFLOW_ERROR]);
 
 function refusal(err: unknown): HookResult | null {
   const e = err as { code?: string; message?: string; details?: unknown };

@@ -86,6 +86,7 @@ export function runRoutes(routes: RouteTable, engine: Engine, logger: Logger): v
       200: { description: 'applied', schema: { type: 'object', properties: { run: runSchema, applied: { const: true }, duplicate: { type: 'boolean' } } } },
       404: { description: 'unknown run', schema: errorSchema },
       409: { description: 'EVENT_NOT_ACCEPTED (details.nextEvents) or RUN_ENDED', schema: errorSchema },
+      422: { description: 'VALIDATION_FAILED (payload), or WORKFLOW_ERROR: a guard, action or delay of the workflow threw on this event; nothing changed', schema: errorSchema },
     },
   }, async (ctx, req) => {
     const res = await engine.sendEvent(req.params.id, req.body, { idempotencyKey: idempotencyKey((h) => ctx.get(h)), actor: req.actor });

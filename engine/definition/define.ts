@@ -1,5 +1,5 @@
 // The vocabulary process owners use to write a workflow in TypeScript: a named, versioned XState machine.
-import { fromPromise, type AnyStateMachine, type PromiseActorLogic } from 'xstate';
+import { fromPromise, type AnyActorRef, type AnyStateMachine, type PromiseActorLogic } from 'xstate';
 
 export interface WorkflowDefinition {
   /** Stable name, the one API filters and webhooks use (`incident`). */
@@ -76,4 +76,22 @@ export function taskActors<const T extends string>(...names: T[]): Record<T, Pro
     out[name] = logic;
   }
   return out;
+}
+
+const RUN_REF = Symbol.for('servicechart.runRef');
+
+/**
+ * Another run as a `sendTo` target: the engine delivers the event to that run once, through its outbox
+ * (typically a child run whose id a `start_run` task returned). A live XState actor sending to it does nothing.
+ * @example
+ * sendTo(({ context }) => runRef(context.changeRunId), { type: 'CANCEL' })
+ */
+export function runRef(runId: string): AnyActorRef {
+  const ref = { id: `run:${runId}`, sessionId: `run:${runId}`, [RUN_REF]: String(runId), _send() {}, send() {} };
+  return ref as unknown as AnyActorRef;
+}
+
+/** The run id of a `runRef`, or null for any other value. */
+export function runIdOfRef(value: unknown): string | null {
+  return value !== null && typeof value === 'object' && typeof (value as Record<symbol, unknown>)[RUN_REF] === 'string' ? (value as Record<symbol, string>)[RUN_REF] : null;
 }

@@ -159,7 +159,7 @@ export function checkSemantics(def: Obj, machineId: string, isTask: (name: strin
     const params = named ? {} : ((action as Obj).params ?? {});
     const pAt = named ? at : `${at}/params`;
     problems.push(...paramProblems('action', name, params, pAt), ...checkExpr(params, pAt, AT_RUNTIME));
-    if (isPlainObject(params)) problems.push(...actionParamChecks(name, params, pAt));
+    if (isPlainObject(params)) problems.push(...actionParamChecks(name, params, pAt, delays));
   };
 
   const checkActions = (actions: unknown, at: string) => {

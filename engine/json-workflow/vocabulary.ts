@@ -1,7 +1,8 @@
 // Owns the built-in actions and guards a JSON workflow may name: their documentation, their params
 // schemas and their implementations. Nothing a definition carries is ever evaluated as code.
-import { assign, emit, raise } from 'xstate';
+import { assign, emit, enqueueActions, type AnyActorRef } from 'xstate';
 import type { Problem } from '../errors.ts';
+import { runRef } from '../definition/define.ts';
 import { checkPath, getPath, seg, isPlainObject, jsonEqual, resolveExpr, setPath, type ExprEnv } from './exprs.ts';
 
 export interface BuiltIn {
@@ -14,8 +15,8 @@ type Params = Record<string, unknown>;
 type Args = { context: Record<string, unknown>; event: unknown };
 
 interface ActionEntry extends BuiltIn {
-  /** Checks the schema cannot express: paths and names. */
-  check?: (params: Params, at: string) => Problem[];
+  /** Checks the schema cannot express: paths and names (`delays`: the delay names the definition declares). */
+  check?: (params: Params, at: string, delays: Record<string, unknown>) => Problem[];
   impl: unknown;
 }
 
@@ -37,9 +38,44 @@ const object = (properties: Record<string, unknown>, required: string[]) => ({
 
 const env = ({ context, event }: Args): ExprEnv => ({ context, event });
 
+const eventParam = { type: 'object', properties: { type: { type: 'string', minLength: 1 } }, required: ['type'], additionalProperties: valueExpr };
+const delayParam = {
+  oneOf: [{ type: 'integer', minimum: 0 }, { type: 'string', minLength: 1 }],
+  description: 'Deliver after this many ms, or after the named delay of "delays"; absent: at once.',
+};
+const idParam = { type: 'string', minLength: 1, description: 'The send id `cancel` names; without one the delayed event cannot be cancelled.' };
+
+/** The event of a raise or sendTo, its fields resolved; `xstate.*` types belong to the engine. */
+function eventOf(args: Args, p: Params): { type: string } {
+  const { type, ...fields } = p.event as Params;
+  return { ...(resolveExpr(fields, env(args)) as Params), type: String(type) };
+}
+
+function eventChecks(p: Params, at: string, delays: Record<string, unknown>): Problem[] {
+  const out: Problem[] = [];
+  const type = isPlainObject(p.event) ? p.event.type : undefined;
+  if (typeof type === 'string' && type.startsWith('xstate.')) out.push({ path: `${at}/event/type`, message: 'xstate.* events belong to the engine' });
+  if (typeof p.delay === 'string' && !Object.hasOwn(delays, p.delay)) out.push({ path: `${at}/delay`, message: `unknown delay "${p.delay}": define it in "delays" or use a number of ms` });
+  return out;
+}
+
+const delayOptions = (p: Params) => ({ ...(p.delay === undefined ? {} : { delay: p.delay as number }), ...(typeof p.id === 'string' ? { id: p.id } : {}) });
+
+/** Where a sendTo goes; a reference that names no run id fails the step (the sender learns of it). */
+function targetOf(args: Args & { self: AnyActorRef }, to: unknown): string | AnyActorRef {
+  if (to === 'parent') return '#_parent';
+  if (to === 'self') return args.self;
+  const runId = resolveExpr(to, env(args));
+  if (typeof runId !== 'string' || runId === '') throw new Error(`sendTo: ${JSON.stringify(to)} names no run id here`);
+  return runRef(runId);
+}
+
+type Enqueue = { raise: (...a: unknown[]) => void; sendTo: (...a: unknown[]) => void; cancel: (id: string) => void };
+type EnqueueArgs = Args & { enqueue: Enqueue; self: AnyActorRef };
+
 const HISTORY_TYPE = /^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$/;
 /** History types the engine writes itself; a workflow cannot forge them. */
-const RESERVED_PREFIX = /^(run|task|timer|state|event|human|xstate)\./;
+const RESERVED_PREFIX = /^(run|task|timer|state|event|human|workflow|xstate)\./;
 
 const actionEntries: Record<string, ActionEntry> = {
   assign: {
@@ -82,22 +118,49 @@ const actionEntries: Record<string, ActionEntry> = {
   emit: {
     description:
       'Records a history entry of the dotted lowercase `type` (e.g. "sla.breached") with the resolved `fields`. ' +
-      'Types starting run., task., timer., state., event., human. or xstate. belong to the engine.',
+      'Types starting run., task., timer., state., event., human., workflow. or xstate. belong to the engine.',
     params: object({ type: { type: 'string', pattern: HISTORY_TYPE.source }, fields: { type: 'object', additionalProperties: valueExpr } }, ['type']),
     check: (p, at) => (typeof p.type === 'string' && RESERVED_PREFIX.test(p.type) ? [{ path: `${at}/type`, message: `"${p.type}" is a history type the engine writes itself` }] : []),
     impl: emit((args: Args, p: Params) => ({ ...(resolveExpr(p.fields ?? {}, env(args)) as Params), type: String(p.type) })),
   },
   raise: {
-    description: 'Sends `event` (its `type` plus fields that are value expressions) to this run, processed right after the current one.',
-    params: object({ event: { type: 'object', properties: { type: { type: 'string', minLength: 1 } }, required: ['type'], additionalProperties: valueExpr } }, ['event']),
-    check: (p, at) => {
-      const type = isPlainObject(p.event) ? p.event.type : undefined;
-      return typeof type === 'string' && type.startsWith('xstate.') ? [{ path: `${at}/event/type`, message: 'xstate.* events belong to the engine' }] : [];
+    description:
+      'Sends `event` (its `type` plus fields that are value expressions) to this run: handled right after the current one, ' +
+      'or after `delay` (ms, or a name in "delays") as a durable timer that `cancel` withdraws by its `id`.',
+    params: object({ event: eventParam, delay: delayParam, id: idParam }, ['event']),
+    check: eventChecks,
+    impl: enqueueActions(((args: EnqueueArgs, p: Params) => {
+      args.enqueue.raise(eventOf(args, p), delayOptions(p));
+    }) as never),
+  },
+  sendTo: {
+    description:
+      'Sends `event` to another run: `to` is "parent" (the run that started this one), "self" (this run, after the current ' +
+      'event and its consequences), or a reference to a run id ({"$context": "changeRunId"}). Delivered once, in order; ' +
+      'with `delay` (ms or a name in "delays") it waits as a durable timer that `cancel` withdraws by its `id`.',
+    params: object({
+      to: { type: ['string', 'object'], description: '"parent", "self", or a reference to a run id.' },
+      event: eventParam, delay: delayParam, id: idParam,
+    }, ['to', 'event']),
+    check: (p, at, delays) => {
+      const out = eventChecks(p, at, delays);
+      if (typeof p.to === 'string' && p.to !== 'parent' && p.to !== 'self') {
+        out.push({ path: `${at}/to`, message: `"${p.to}" is no run the engine can send to: use "parent", "self" or a reference to a run id ({"$context": "childRunId"})` });
+      } else if (isPlainObject(p.to) && !Object.keys(p.to).some((k) => k === '$context' || k === '$event')) {
+        out.push({ path: `${at}/to`, message: 'a run to send to is "parent", "self" or a reference {"$context": path} / {"$event": path} to its id' });
+      }
+      return out;
     },
-    impl: raise((args: Args, p: Params) => {
-      const { type, ...fields } = p.event as Params;
-      return { ...(resolveExpr(fields, env(args)) as Params), type: String(type) };
-    }),
+    impl: enqueueActions(((args: EnqueueArgs, p: Params) => {
+      args.enqueue.sendTo(targetOf(args, p.to), eventOf(args, p), delayOptions(p));
+    }) as never),
+  },
+  cancel: {
+    description: 'Withdraws the pending delayed event sent with this `id` (by `raise` or `sendTo`), as XState\'s cancel: the latest one sent under it.',
+    params: object({ id: idParam }, ['id']),
+    impl: enqueueActions(((args: EnqueueArgs, p: Params) => {
+      args.enqueue.cancel(String(p.id));
+    }) as never),
   },
 };
 
@@ -158,8 +221,8 @@ export const builtInGuards: Record<string, BuiltIn> = docs(guardEntries);
 export const isBuiltInAction = (name: string): boolean => Object.hasOwn(actionEntries, name);
 export const isBuiltInGuard = (name: string): boolean => Object.hasOwn(guardEntries, name);
 
-export function actionParamChecks(name: string, params: Params, at: string): Problem[] {
-  return actionEntries[name].check?.(params, at) ?? [];
+export function actionParamChecks(name: string, params: Params, at: string, delays: Record<string, unknown>): Problem[] {
+  return actionEntries[name].check?.(params, at, delays) ?? [];
 }
 
 /** Implementations for `setup({ actions, guards })`. */
