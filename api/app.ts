@@ -12,6 +12,7 @@ import { taskRoutes } from './routes/tasks.ts';
 import { hookRoutes } from './routes/hooks.ts';
 import type { HookConfig } from './hooks/config.ts';
 import { kpiRoutes } from './routes/kpis.ts';
+import { registryRoutes } from './routes/registry.ts';
 import { BoardSessions, consoleRoutes, queueBoard } from './routes/console.ts';
 
 export interface AppDeps {
@@ -59,6 +60,7 @@ export function createApp(deps: AppDeps): App {
   taskRoutes(routes, deps.engine);
   hookRoutes(routes, deps.engine, deps.hooks);
   kpiRoutes(routes, deps.engine);
+  registryRoutes(routes, deps.engine);
   const boardSessions = new BoardSessions();
   consoleRoutes(routes, boardSessions);
   for (const ext of deps.extensions ?? []) ext(routes, router);

@@ -17,7 +17,7 @@ export interface ResponseSpec {
 }
 
 export interface RouteSpec {
-  method: 'get' | 'post';
+  method: 'get' | 'post' | 'put' | 'delete';
   path: string;
   summary: string;
   tag: string;
@@ -27,6 +27,8 @@ export interface RouteSpec {
   body?: object;
   /** The handler reads the raw body itself (webhooks, signed over the exact bytes). */
   rawBody?: boolean;
+  /** The raw body's cap, when it is not the usual 1 MiB (a registry import). */
+  maxBodyBytes?: number;
   headers?: { name: string; description: string; required?: boolean }[];
   responses: Record<number, ResponseSpec>;
 }
@@ -112,8 +114,9 @@ export class RouteTable {
       checkQuery?.(query);
       let body: unknown = undefined;
       let rawBody: Buffer | undefined;
-      if (spec.rawBody && spec.method === 'post') rawBody = await readRaw(ctx);
-      else if (spec.method === 'post') {
+      const hasBody = spec.method === 'post' || spec.method === 'put';
+      if (spec.rawBody && hasBody) rawBody = await readRaw(ctx, spec.maxBodyBytes);
+      else if (hasBody) {
         await parse(ctx, async () => undefined);
         body = (ctx.request as unknown as { body: unknown }).body;
         checkBody?.(body);

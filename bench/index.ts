@@ -1,7 +1,8 @@
 // `npm run bench`: the engine's step throughput against a raw BullMQ chain baseline measured in the
 // same run, run latency, timer lateness and Redis memory per run. Last line:
 // `bench: engine <N> steps/s, baseline <M> steps/s, ratio <R>`. Also what a KPI request costs at
-// 10,000 and 100,000 ended runs (bench/kpis.ts).
+// 10,000 and 100,000 ended runs (bench/kpis.ts), and the registry at 1,000 services and 10,000 CIs
+// (bench/registry.ts).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +14,7 @@ import { startEmbeddedRedis } from '../bin/embedded-redis.ts';
 import { startTaskWorker } from '../workers/runtime.ts';
 import { builtInTasks } from '../workers/tasks/index.ts';
 import { kpiBench } from './kpis.ts';
+import { registryBench } from './registry.ts';
 
 const CHAINS = Number(process.env.BENCH_CHAINS ?? 1000);
 const STEPS = 10;
@@ -143,6 +145,9 @@ try {
   for (const k of await kpiBench(server.url, kpiSizes)) {
     log(`kpi request (incident, ${k.kpis} KPIs with breakdowns) at ${k.runs} ended runs (${k.entries} measures): all time ${fmt(k.allMs)} ms, 30-day window ${fmt(k.window30Ms)} ms, 1-day window ${fmt(k.window1Ms)} ms; baseline reading every measure once ${fmt(k.scanAllMs)} ms`);
   }
+  const r = await registryBench(server.url);
+  log(`registry: import of ${r.services} services and ${r.cis} CIs (${fmt(r.bytes / 1048576)} MiB of JSON Lines) ${fmt(r.importMs)} ms, unchanged re-import ${fmt(r.reimportMs)} ms, ${fmt(r.redisBytes / 1048576)} MiB in Redis; `
+    + `impact of a bottom-layer CI (${r.impactDeepDependents} dependents, ${r.impactDeepServices} services) ${fmt(r.impactDeepMs)} ms, of a typical CI ${fmt(r.impactTypicalMs)} ms`);
   log(`bench: engine ${Math.round(e.stepsPerSecond)} steps/s, baseline ${Math.round(base)} steps/s, ratio ${(e.stepsPerSecond / base).toFixed(2)}`);
 } finally {
   await server.stop();

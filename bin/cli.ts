@@ -52,13 +52,14 @@ function client(g: Globals, io: Io) {
   const base = (g.url ?? io.env.SERVICECHART_URL ?? 'http://127.0.0.1:3000').replace(/\/+$/, '');
   const keyFile = join(io.env.SERVICECHART_DATA_DIR || './.servicechart', 'api-key');
   const key = g.key ?? io.env.SERVICECHART_API_KEY ?? generatedKey(keyFile);
-  async function request(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Response> {
+  /** `raw` sends text as it is (with its content-type in `headers`), instead of `body` as JSON. */
+  async function request(method: string, path: string, body?: unknown, headers: Record<string, string> = {}, raw?: string): Promise<Response> {
     if (!key) throw new CliError(ExitCode.AUTH, `no API key: set SERVICECHART_API_KEY, pass --key, or run where ${keyFile} (the key \`servicechart start\` generates) exists`);
     const h: Record<string, string> = { authorization: `Bearer ${key}`, ...headers };
     if (body !== undefined) h['content-type'] = 'application/json';
     let res: Response;
     try {
-      res = await fetch(base + path, { method, headers: h, body: body === undefined ? undefined : JSON.stringify(body) });
+      res = await fetch(base + path, { method, headers: h, body: raw ?? (body === undefined ? undefined : JSON.stringify(body)) });
     } catch (err) {
       throw new CliError(ExitCode.UNAVAILABLE, `cannot reach ${base}: ${(err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message}`);
     }
@@ -359,6 +360,8 @@ Exit codes: 0 ok, 1 usage or other error, 2 not found, 3 refused or conflict (40
       print(() => `completed ${res.task.id} with ${o.outcome}; run ${res.run.id} is ${res.run.status} in ${stateText(res.run.state)}\n`, res);
     });
 
+  registryCommands(program, ctx, io);
+
   // kpis
   program.command('kpis').description("a workflow's service measures (KPIs)").requiredOption('-w, --workflow <name>')
     .option('--since <time>', 'runs opened at or after (ISO 8601)').option('--until <time>', 'runs opened before (ISO 8601)')
@@ -369,6 +372,76 @@ Exit codes: 0 ok, 1 usage or other error, 2 not found, 3 refused or conflict (40
     });
 
   return program;
+}
+
+type Ctx = (cmd: Command) => { g: Globals; api: ReturnType<typeof client>; print: (human: () => string, data: unknown) => void };
+
+/** Read a file (or stdin for `-`) as text. */
+function readText(file: string): string {
+  try {
+    return readFileSync(file === '-' ? 0 : file, 'utf8');
+  } catch (err) {
+    throw new CliError(ExitCode.USAGE, `cannot read ${file}: ${(err as Error).message}`);
+  }
+}
+
+/** `registry import|export`, `services list|get|history`, `cis list|get|history|impact`. */
+function registryCommands(program: Command, ctx: Ctx, io: Io): void {
+  const registry = program.command('registry').description('the service and CI registry: import and export');
+  registry.command('import').description('import services and CIs (a JSON array or JSON Lines of { kind, ... }), all or nothing').argument('<file>', 'file, or - for stdin')
+    .action(async (file: string, _o, cmd: Command) => {
+      const { api, print } = ctx(cmd);
+      const text = readText(file);
+      const type = text.trimStart().startsWith('[') ? 'application/json' : 'application/x-ndjson';
+      const res = await (await api.request('POST', '/v1/registry/import', undefined, { 'content-type': type }, text)).json();
+      print(() => `imported: ${res.created} created, ${res.updated} updated, ${res.unchanged} unchanged (registry version ${res.version})\n`, res);
+    });
+  registry.command('export').description('every service and CI, in the format import reads')
+    .addOption(new Option('-f, --format <format>', 'jsonl or json').choices(['jsonl', 'json']).default('jsonl'))
+    .action(async (o, cmd: Command) => {
+      const { api } = ctx(cmd);
+      io.out(await api.text('GET', `/v1/registry/export${qs({ format: o.format })}`));
+    });
+
+  const page = (res: any) => (res.nextCursor ? `more: --cursor ${res.nextCursor}\n` : '');
+  const services = program.command('services').description('services in the registry');
+  services.command('list').description('services in name order')
+    .option('--criticality <n>', '1 (most critical) to 4').option('--owner-group <group>').option('--support-group <group>').option('--label <key[=value]>')
+    .option('-n, --limit <n>', 'page size (1-500)', '50').option('--cursor <cursor>')
+    .action(async (o, cmd: Command) => {
+      const { api, print } = ctx(cmd);
+      const res = await api.json('GET', `/v1/services${qs({ criticality: o.criticality, ownerGroup: o.ownerGroup, supportGroup: o.supportGroup, label: o.label, limit: o.limit, cursor: o.cursor })}`);
+      print(() => table(['name', 'criticality', 'title', 'supportGroup', 'oncall'], res.items.map((s: any) => [s.name, s.criticality, s.title, s.supportGroup, s.oncall?.policy])) + page(res), res);
+    });
+  services.command('get').description('a service, with the open runs that touch it').argument('<name>').action(async (name: string, _o, cmd: Command) => {
+    const { api, print } = ctx(cmd);
+    const svc = await api.json('GET', `/v1/services/${encodeURIComponent(name)}`);
+    const runs = await api.json('GET', `/v1/services/${encodeURIComponent(name)}/runs`);
+    print(() => `${JSON.stringify(svc, null, 2)}\n\nopen runs\n${table(['id', 'workflow', 'businessKey', 'touches'], runs.items.map((r: any) => [r.id, r.workflow, r.businessKey, r.touches.join(', ')]))}`, { ...svc, openRuns: runs.items });
+  });
+  const cis = program.command('cis').description('configuration items in the registry');
+  cis.command('list').description('CIs in id order')
+    .option('--type <type>').option('--service <name>').option('--environment <env>').option('--depends-on <id>')
+    .option('-n, --limit <n>', 'page size (1-500)', '50').option('--cursor <cursor>')
+    .action(async (o, cmd: Command) => {
+      const { api, print } = ctx(cmd);
+      const res = await api.json('GET', `/v1/cis${qs({ type: o.type, service: o.service, environment: o.environment, dependsOn: o.dependsOn, limit: o.limit, cursor: o.cursor })}`);
+      print(() => table(['id', 'type', 'environment', 'services', 'dependsOn', 'title'], res.items.map((c: any) => [c.id, c.type, c.environment, (c.services ?? []).join(','), (c.dependsOn ?? []).join(','), c.title])) + page(res), res);
+    });
+  cis.command('get').description('a CI, with what depends on it (its impact)').argument('<id>').action(async (id: string, _o, cmd: Command) => {
+    const { api, print } = ctx(cmd);
+    const ci = await api.json('GET', `/v1/cis/${encodeURIComponent(id)}`);
+    const impact = await api.json('GET', `/v1/cis/${encodeURIComponent(id)}/impact`);
+    print(() => `${JSON.stringify(ci, null, 2)}\n\nservices depending on it\n${table(['name', 'criticality', 'through'], impact.services.map((s: any) => [s.name, s.criticality, s.through]))}`
+      + `\nopen runs touching them\n${table(['id', 'workflow', 'businessKey', 'touches'], impact.openRuns.map((r: any) => [r.id, r.workflow, r.businessKey, r.touches.join(', ')]))}`, { ...ci, impact });
+  });
+  for (const [group, kind, arg] of [[services, 'services', '<name>'], [cis, 'cis', '<id>']] as const) {
+    group.command('history').description('the audit history, newest first').argument(arg).action(async (key: string, _o, cmd: Command) => {
+      const { api, print } = ctx(cmd);
+      const res = await api.json('GET', `/v1/${kind}/${encodeURIComponent(key)}/history?limit=500`);
+      print(() => table(['at', 'actor', 'source', 'action'], res.items.map((e: any) => [e.at, e.actor, e.source, e.action])), res);
+    });
+  }
 }
 
 /** Run the CLI; resolves to the process exit code. */
@@ -387,7 +460,12 @@ export async function runCli(argv: string[], io: Io = { out: (s) => process.stdo
       else {
         io.err(`servicechart: ${err.message}\n`);
         const details = (err.body as ErrorBody | undefined)?.error?.details;
-        if (Array.isArray(details)) for (const d of details as { path?: string; message?: string }[]) io.err(`  ${d.path || '/'}: ${d.message ?? JSON.stringify(d)}\n`);
+        if (Array.isArray(details)) {
+          for (const d of details as { path?: string; message?: string; line?: number; entry?: string; referencedBy?: string[] }[]) {
+            if (d.entry) io.err(`  ${d.entry}: referenced by ${(d.referencedBy ?? []).join(', ')}\n`);
+            else io.err(`  ${d.line ? `line ${d.line} ` : ''}${d.path || '/'}: ${d.message ?? JSON.stringify(d)}\n`);
+          }
+        }
         else if (details && typeof details === 'object' && 'nextEvents' in details) io.err(`  accepts now: ${(details as { nextEvents: string[] }).nextEvents.join(', ') || 'nothing'}\n`);
       }
       return err.exitCode;

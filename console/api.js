@@ -25,9 +25,11 @@ export class ApiError extends Error {
 export async function api(method, path, body, opts = {}) {
   const headers = { authorization: `Bearer ${opts.key ?? session.key}` };
   if (body !== undefined) headers['content-type'] = 'application/json';
+  // `opts.raw`: text sent as it is, with its media type in `opts.type` (a registry import).
+  if (opts.raw !== undefined) headers['content-type'] = opts.type ?? 'text/plain';
   let res;
   try {
-    res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: opts.signal });
+    res = await fetch(path, { method, headers, body: opts.raw ?? (body === undefined ? undefined : JSON.stringify(body)), signal: opts.signal });
   } catch (err) {
     if (err?.name === 'AbortError') throw err;
     throw new ApiError(0, { error: { code: 'UNAVAILABLE', message: 'the server cannot be reached' } });

@@ -98,7 +98,9 @@ export function errorBox(err) {
   const details = Array.isArray(err?.details) ? err.details : [];
   return h('div', { class: 'error', role: 'alert' },
     h('strong', {}, err?.code ? `${err.code}: ` : 'Error: '), err?.message ?? String(err),
-    details.length ? h('ul', { class: 'problems' }, details.map((d) => h('li', {}, h('code', {}, d.path || '/'), ' ', d.message ?? JSON.stringify(d)))) : null,
+    details.length ? h('ul', { class: 'problems' }, details.map((d) => (d.entry
+      ? h('li', {}, h('code', {}, d.entry), ' is referenced by ', (d.referencedBy ?? []).join(', '))
+      : h('li', {}, d.line ? `line ${d.line} ` : '', h('code', {}, d.path || '/'), ' ', d.message ?? JSON.stringify(d))))) : null,
     err?.code === 'EVENT_NOT_ACCEPTED' && err?.details?.nextEvents ? h('p', {}, `Accepted now: ${err.details.nextEvents.join(', ') || 'none'}`) : null,
   );
 }

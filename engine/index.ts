@@ -11,6 +11,7 @@ import { createKpiStore, type KpiReport, type OpenRun } from './kpis.ts';
 import { EVENT_TYPE, createRunStore, type StartRunArgs, type SendEventOptions, type RunResult, type HumanTaskDoc } from './runs.ts';
 import { createHistory } from './history.ts';
 import { createBusinessKeys, type StartOrFindOpenArgs, type OpenRunResult } from './business-keys.ts';
+import { createCmdb, REGISTRY_LIMITS } from './cmdb.ts';
 import { createRunIndex, topLevelStates } from './run-index.ts';
 import { timeOf } from './definition/time.ts';
 import { startTimerWorker } from './timers.ts';
@@ -35,6 +36,11 @@ export type { KpiReport, KpiFigure } from './kpis.ts';
 export { connectRedis } from './connection.ts';
 export { jsonWorkflowSchema, builtInActions, builtInGuards } from './json-workflow/compile.ts';
 export { toMermaid, toSvg } from './diagram/statechart.ts';
+export { ciGraphSvg, ciGraphMermaid } from './cmdb-diagram.ts';
+export {
+  serviceSchema, ciSchema, REGISTRY_LIMITS, type ServiceDoc, type CiDoc, type EntryKind, type RegistrySnapshot, type AuditEntry, type ImpactReport, type ImportItem,
+  type Cmdb,
+} from './cmdb.ts';
 
 export interface EngineOptions {
   /** Borrowed: the engine never closes it. */
@@ -150,7 +156,18 @@ export function createEngine(opts: EngineOptions) {
     return loadJson(name, version);
   }
 
-  const runs = createRunStore({ redis, keys, scripts, clock, logger, registry, outbox, metrics, resolveWorkflow, maxContextBytes: opts.maxContextBytes ?? 256 * 1024, hooks: opts.hooks ?? {} });
+  const cmdb = createCmdb({ redis, keys, scripts, clock });
+  /** The registry snapshot for what a workflow reads: the names its `registry.refs` picks (or the run's own). */
+  async function registryFor(wf: RegisteredWorkflow, given: { services: string[]; cis: string[] } | null, input: JsonObject) {
+    if (!wf.registry) return null;
+    const picked = given ?? wf.registry.refs(input);
+    const clean = (names: string[]) => [...new Set(names.filter((n) => typeof n === 'string' && n !== ''))].slice(0, REGISTRY_LIMITS.refsPerRun);
+    const refs = { services: clean(picked.services), cis: clean(picked.cis) };
+    if (!refs.services.length && !refs.cis.length) return null;
+    return { snapshot: (await cmdb.snapshot(refs)) as unknown as JsonObject, refs };
+  }
+
+  const runs = createRunStore({ redis, keys, scripts, clock, logger, registry, outbox, metrics, resolveWorkflow, registryFor, maxContextBytes: opts.maxContextBytes ?? 256 * 1024, hooks: opts.hooks ?? {} });
   const history = createHistory(redis, keys);
   const index = createRunIndex(redis, keys, (r) => runs.view(r));
   const businessKeys = createBusinessKeys({ redis, keys, scripts, clock, runs, startRun: (a) => runs.startRun(a) });
@@ -219,6 +236,10 @@ export function createEngine(opts: EngineOptions) {
       async record(type, fields) {
         await appendEntry(runId, type, fields, `task:${taskName}`);
       },
+      registry: {
+        snapshot: (refs) => cmdb.snapshot({ services: refs.services ?? [], cis: refs.cis ?? [] }),
+        related: (ids) => cmdb.related(ids),
+      },
       now: () => clock.now(),
     };
   }
@@ -242,6 +263,8 @@ export function createEngine(opts: EngineOptions) {
 
   const engine = {
     redis, clock, logger, keys, registry, metrics, runs, bullConnection, taskServices,
+    /** The service and CI registry (engine/cmdb.ts). */
+    cmdb,
 
     registerTask(task: TaskDefinition<any, any>): void {
       registry.registerTask(task);

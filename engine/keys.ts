@@ -21,6 +21,13 @@ export interface Keys {
   workflowNames(): string;
   /** The base of a workflow's KPI keys (kpis.ts derives the rest); its hash tag keeps them in one slot. */
   kpiBase(workflow: string): string;
+  /** The runs that named a registry service or CI when they started (cmdb.ts: open runs touching it). */
+  runsByRef(kind: 'service' | 'ci', name: string): string;
+  /**
+   * The base of every registry key (services, CIs, version, audit lists): one hash tag, so a registry
+   * write (one script) stays in one Cluster slot. cmdb.ts derives the rest.
+   */
+  registryBase(): string;
   taskCancelChannel(): string;
   queuePrefix(): string;
   custom(...parts: string[]): string;
@@ -46,6 +53,8 @@ export function createKeys(prefix: string): Keys {
     workflowVersions: (name) => `${prefix}:wf:{${name}}:versions`,
     workflowNames: () => `${prefix}:wf-names`,
     kpiBase: (workflow) => `${prefix}:kpi:{${workflow}}`,
+    runsByRef: (kind, name) => `${prefix}:runs:ref:${kind}:${name}`,
+    registryBase: () => `{${prefix}-reg}`,
     taskCancelChannel: () => `${prefix}:task-cancel`,
     // BullMQ keys all carry this hash tag, so every queue script stays in one slot.
     queuePrefix: () => `{${prefix}-q}`,

@@ -106,6 +106,8 @@ export class Registry {
   private readonly workflows = new Map<string, RegisteredWorkflow>();
   private readonly latest = new Map<string, number>();
   private readonly tasks = new Map<string, TaskDefinition<any, any>>();
+  /** Event types some workflow re-reads the service and CI registry on (`registry.events`). */
+  private readonly eventsReadingRegistry = new Set<string>();
   private readonly ajv = new Ajv({ allErrors: true, strict: false });
 
   registerTask(task: TaskDefinition<any, any>): void {
@@ -121,6 +123,10 @@ export class Registry {
   }
 
   isTask = (name: string): boolean => this.tasks.has(name);
+
+  registryEvents(): ReadonlySet<string> {
+    return this.eventsReadingRegistry;
+  }
 
   /** Register a workflow version; refuses a machine whose names do not all resolve. */
   registerWorkflow(def: WorkflowDefinition): RegisteredWorkflow {
@@ -155,6 +161,7 @@ export class Registry {
       }
     }
     const reg: RegisteredWorkflow = { ...def, validateInput, validateEvent };
+    for (const type of def.registry?.events ?? []) this.eventsReadingRegistry.add(type);
     this.workflows.set(key, reg);
     if ((this.latest.get(def.name) ?? 0) < def.version) this.latest.set(def.name, def.version);
     return reg;

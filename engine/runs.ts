@@ -55,6 +55,8 @@ export interface RunStoreDeps {
   outbox: Outbox;
   metrics: Metrics;
   resolveWorkflow(name: string, version?: number): Promise<RegisteredWorkflow | undefined>;
+  /** The registry snapshot for what a workflow reads (null when it reads nothing): engine/index.ts wires cmdb.ts in. */
+  registryFor(wf: RegisteredWorkflow, refs: { services: string[]; cis: string[] } | null, input: JsonObject): Promise<{ snapshot: JsonObject; refs: { services: string[]; cis: string[] } } | null>;
   maxContextBytes: number;
   hooks: { afterCommit?: (runId: string, seq: number) => void };
 }
@@ -168,6 +170,8 @@ export function createRunStore(deps: RunStoreDeps) {
         add.push([keys.runsAll(), run.createdAt, run.id], [keys.runsByWorkflow(run.workflow), run.createdAt, run.id]);
         if (run.businessKey) add.push([keys.runsByBusinessKey(run.businessKey), run.createdAt, run.id]);
         if (run.parentRunId) add.push([keys.runsByParent(run.parentRunId), run.createdAt, run.id]);
+        for (const name of run.refs?.services ?? []) add.push([keys.runsByRef('service', name), run.createdAt, run.id]);
+        for (const name of run.refs?.cis ?? []) add.push([keys.runsByRef('ci', name), run.createdAt, run.id]);
       } else if (from !== to) {
         remove.push([keys.runsByStatus(from), run.id]);
       }
@@ -291,9 +295,10 @@ export function createRunStore(deps: RunStoreDeps) {
       if (existing) return { run: view(existing.run, existing.live), duplicate: true };
     }
     const actor = args.actor ?? 'api';
+    const registry = await deps.registryFor(wf, null, input);
     const outcome = stepStart(envFor(wf, actor), {
       runId, workflow: wf.name, version: wf.version, input, businessKey: args.businessKey ?? null,
-      parentRunId: (args.parentRunId as RunId | null | undefined) ?? null,
+      parentRunId: (args.parentRunId as RunId | null | undefined) ?? null, registry,
     });
     checkContextSize(outcome);
     const res = await commit(outcome, 'new', null, {});
@@ -349,8 +354,22 @@ export function createRunStore(deps: RunStoreDeps) {
     });
   }
 
-  async function sendEvent(runId: RunId, event: JsonObject & { type: string }, opts: SendEventOptions = {}): Promise<RunResult> {
+  /** A fresh registry snapshot for an event the run's workflow re-reads the registry on, or null. */
+  async function registryForEvent(runId: RunId, type: string): Promise<JsonObject | null> {
+    if (!registry.registryEvents().has(type)) return null;
+    const stored = await getStored(runId);
+    if (!stored?.refs) return null;
+    const wf = await deps.resolveWorkflow(stored.workflow, stored.version);
+    if (!wf?.registry?.events?.includes(type)) return null;
+    return (await deps.registryFor(wf, stored.refs, stored.input))?.snapshot ?? null;
+  }
+
+  async function sendEvent(runId: RunId, outside: JsonObject & { type: string }, opts: SendEventOptions = {}): Promise<RunResult> {
     const idem = opts.idempotencyKey ? { key: keys.eventIdem(runId, 'events', opts.idempotencyKey) } : null;
+    // Only the engine hands a registry snapshot: one in the sender's payload is dropped.
+    const { $registry: _forged, ...clean } = outside;
+    const snapshot = await registryForEvent(runId, clean.type);
+    const event: JsonObject & { type: string } = snapshot ? { ...clean, $registry: snapshot } : clean;
     const res = await mutate(runId, (run, wf) => {
       if (run.status !== 'running') throw new ServicechartError(ErrorCode.RUN_ENDED, `run ${runId} has ended (${run.status})`);
       if (opts.completion && !run.humanTasks[opts.completion.id]) {

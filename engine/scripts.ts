@@ -5,10 +5,11 @@ import { fileURLToPath } from 'node:url';
 import type { Redis } from 'ioredis';
 
 const dir = fileURLToPath(new URL('./lua/', import.meta.url));
-const sources = new Map<string, { numberOfKeys: number; lua: string }>();
+const sources = new Map<string, { numberOfKeys: number | undefined; lua: string }>();
 for (const file of readdirSync(dir)) {
-  const m = /^([A-Za-z]+)-(\d+)\.lua$/.exec(file);
-  if (m) sources.set(m[1], { numberOfKeys: Number(m[2]), lua: readFileSync(dir + file, 'utf8') });
+  // `<name>-<keys>.lua`; `-n` takes a variable number of keys, the count passed first.
+  const m = /^([A-Za-z]+)-(\d+|n)\.lua$/.exec(file);
+  if (m) sources.set(m[1], { numberOfKeys: m[2] === 'n' ? undefined : Number(m[2]), lua: readFileSync(dir + file, 'utf8') });
 }
 
 type ScriptReply = [number, ...(string | number | null)[]];
@@ -55,6 +56,20 @@ export interface Scripts {
   kpiDrop(base: string, runId: string): Promise<number>;
   /** Replace (or, with '', delete) a key only while it holds `expected`; false when it changed. */
   compareAndSet(key: string, expected: string, value: string, ttlSeconds?: number): Promise<boolean>;
+  /**
+   * Apply registry writes while the version is still `expected` (null: any); cmdb.ts owns the layout.
+   * Answers the new version, or `{ ok: false }` with the current one when it moved.
+   */
+  registryWrite(keys: { version: string; services: string; cis: string }, expected: number | null, keep: number, writes: RegistryWrite[]): Promise<{ ok: boolean; version: number }>;
+}
+
+export interface RegistryWrite {
+  kind: 's' | 'c';
+  key: string;
+  /** The document's JSON, or '' to delete it. */
+  doc: string;
+  auditKey: string;
+  audit: string;
 }
 
 export function createScripts(redis: Redis): Scripts {
@@ -64,6 +79,7 @@ export function createScripts(redis: Redis): Scripts {
   const kpiRecord = command(redis, 'kpiRecord');
   const kpiDrop = command(redis, 'kpiDrop');
   const cas = command(redis, 'compareAndSet');
+  const regWrite = command(redis, 'registryWrite');
   return {
     async commitStep(keys, a) {
       const argv: (string | number)[] = [
@@ -100,6 +116,12 @@ export function createScripts(redis: Redis): Scripts {
     },
     async compareAndSet(key, expected, value, ttlSeconds = 0) {
       return Number(await cas(key, expected, value, ttlSeconds)) === 1;
+    },
+    async registryWrite(k, expected, keep, writes) {
+      const keyList = [k.version, k.services, k.cis, ...writes.map((w) => w.auditKey)];
+      const argv = [expected === null ? '' : String(expected), String(keep), ...writes.flatMap((w) => [w.kind, w.key, w.doc, w.audit])];
+      const reply = (await regWrite(keyList.length, ...keyList, ...argv)) as ScriptReply;
+      return { ok: reply[0] === 1, version: Number(reply[1]) };
     },
   };
 }

@@ -224,13 +224,31 @@ export function timerJobId(runId: RunId, timerId: string): string {
   return `${runId}.${timerId}`.replace(/[^A-Za-z0-9_.@#-]/g, '_');
 }
 
+/** The history entry naming the registry snapshot a step handed the machine (the source of what it copied). */
+function registryRead(env: StepEnv, snapshot: JsonObject): HistoryDraft {
+  const s = snapshot as { version?: number; readAt?: string; services?: object; cis?: object; missing?: string[] };
+  return {
+    type: 'registry.read', at: iso(env.now), actor: env.actor, version: s.version ?? 0, readAt: s.readAt ?? null,
+    services: Object.keys(s.services ?? {}), cis: Object.keys(s.cis ?? {}), missing: s.missing ?? [], snapshot,
+  };
+}
+
 /** Start a run: the machine's initial transition. */
 export function stepStart(
   env: StepEnv,
-  init: { runId: RunId; workflow: string; version: number; input: JsonObject; businessKey: string | null; parentRunId: RunId | null },
+  init: {
+    runId: RunId; workflow: string; version: number; input: JsonObject; businessKey: string | null; parentRunId: RunId | null;
+    /** What the registry held for the names the input gave (cmdb.ts), and those names. */
+    registry?: { snapshot: JsonObject; refs: { services: string[]; cis: string[] } } | null;
+  },
 ): StepOutcome {
-  // The machine sees the run's identity; the stored input stays as the caller sent it.
-  const machineInput = { ...init.input, $at: env.now, $runId: init.runId, $businessKey: init.businessKey };
+  // The machine sees the run's identity (and the registry snapshot); the stored input stays as the caller sent it.
+  // Only the engine hands a snapshot: a `$registry` in the caller's input never reaches the machine.
+  const { $registry: _forged, ...given } = init.input;
+  const machineInput = {
+    ...given, $at: env.now, $runId: init.runId, $businessKey: init.businessKey,
+    ...(init.registry ? { $registry: init.registry.snapshot } : {}),
+  };
   const run: StoredRun = {
     schemaVersion: 1,
     id: init.runId,
@@ -251,6 +269,7 @@ export function stepStart(
     timers: {},
     humanTasks: {},
     seq: 0,
+    ...(init.registry ? { refs: init.registry.refs } : {}),
   };
   const history: HistoryDraft[] = [
     {
@@ -258,6 +277,7 @@ export function stepStart(
       input: init.input, businessKey: init.businessKey, parentRunId: init.parentRunId,
     },
   ];
+  if (init.registry) history.push(registryRead(env, init.registry.snapshot));
   try {
     const stepped = atTime(env.machine, env.now, () =>
       macrosteps(env, init.parentRunId !== null, (scope) => env.machine.getInitialSnapshot(scope, machineInput) as AnyMachineSnapshot));
@@ -293,8 +313,9 @@ export function stepEvent(env: StepEnv, prev: StoredRun, input: StepEvent, compl
   let event: JsonObject & { type: string };
   if (input.kind === 'event') {
     event = { ...input.event, $at: env.now };
-    const { type, ...payload } = input.event;
+    const { type, $registry, ...payload } = input.event;
     history.push({ type: 'event.received', at, actor: env.actor, event: type, payload });
+    if ($registry && typeof $registry === 'object') history.push(registryRead(env, $registry as JsonObject));
     if (completion) {
       const h = prev.humanTasks[completion.id];
       history.push({ type: 'human.completed', at, actor: env.actor, humanTaskId: completion.id, title: h?.title, role: h?.role, outcome: completion.outcome, by: completion.by, comment: completion.comment });

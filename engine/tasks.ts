@@ -3,6 +3,7 @@ import type { JSONSchemaType } from 'ajv';
 import { ServicechartError, ErrorCode } from './errors.ts';
 import type { RunId, TaskId } from './ids.ts';
 import type { RunView } from './types.ts';
+import type { RegistrySnapshot } from './cmdb.ts';
 
 export interface RetryPolicy {
   /** Total attempts, the first included. */
@@ -51,6 +52,13 @@ export interface TaskServices {
   amendMeasure(runId: string, measure: string, change: { set: number } | { add: number }, key: string): Promise<boolean>;
   /** Append model-specific entries (`notify.recorded`, …) to the calling run's history. */
   record(type: string, fields: Record<string, unknown>): Promise<void>;
+  /** The service and CI registry, read-only. */
+  registry: {
+    /** The named services and CIs (and the CIs' services) as stored now. */
+    snapshot(refs: { services?: string[]; cis?: string[] }): Promise<RegistrySnapshot>;
+    /** The CIs related to these through dependsOn either way (what they need and what needs them), these included. */
+    related(ids: string[]): Promise<string[]>;
+  };
   now(): number;
 }
 

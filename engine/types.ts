@@ -64,6 +64,8 @@ export interface StoredRun {
   humanTasks: Record<string, StoredHumanTask>;
   /** Bumped by every committed step; a job carries the token of the step that made it. */
   seq: number;
+  /** The registry services and CIs the run named at start (indexed: open runs touching an entry). */
+  refs?: { services: string[]; cis: string[] };
 }
 
 /** A run as every engine call and the API return it. */

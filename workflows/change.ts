@@ -2,7 +2,7 @@
 // Implement → Review → Closed, with standard, normal, emergency and unauthorized paths, group approvals,
 // maintenance windows and freezes, on-hold, overrun and backout, and the links to incident and delivery.
 // The machine and its parts live in `change/`; this module declares the workflow.
-import { defineWorkflow } from '../engine/definition/index.ts';
+import { defineWorkflow, namesIn } from '../engine/definition/index.ts';
 import { changeEventSchemas, changeInputSchema } from './change/schemas.ts';
 import { changeMachine } from './change/machine.ts';
 import { changeKpis } from './change/kpis.ts';
@@ -22,4 +22,6 @@ export const change = defineWorkflow({
   inputSchema: changeInputSchema,
   eventSchemas: changeEventSchemas,
   kpis: changeKpis,
+  // The CIs and services named in the input: windows, blackouts, approvers, criticality (risk), environment.
+  registry: { refs: (input) => ({ services: namesIn(input.services, input.service), cis: namesIn(input.ci) }), events: ['RESCHEDULE'] },
 });

@@ -1,7 +1,7 @@
 // The `incident` process model (docs/models/incident.md §1, with §0): restore service fast, with SLA clocks,
 // paging, the major-incident track and the links to change and problem.
 // The machine and its parts live in `incident/`; this module declares the workflow.
-import { defineWorkflow } from '../engine/definition/index.ts';
+import { defineWorkflow, namesIn } from '../engine/definition/index.ts';
 import { incidentMachine } from './incident/machine.ts';
 import { incidentKpis } from './incident/kpis.ts';
 import { incidentEventSchemas, incidentInputSchema } from './incident/schemas.ts';
@@ -24,4 +24,6 @@ export const incident = defineWorkflow({
   inputSchema: incidentInputSchema,
   eventSchemas: incidentEventSchemas,
   kpis: incidentKpis,
+  // The service and CI named in the input: support group, on-call, SLA targets, approvers, criticality.
+  registry: { refs: (input) => ({ services: namesIn(input.service), cis: namesIn(input.ci) }), events: ['UPDATE_PRIORITY'] },
 });

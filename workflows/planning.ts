@@ -2,7 +2,7 @@
 // assessments in parallel), the portfolio board, a freeze-aware schedule and its confirmation, to one
 // child `delivery` run per release, with deferral, replanning and a cascading cancel.
 // The machine and its parts live in `planning/`; this module declares the workflow.
-import { defineWorkflow } from '../engine/definition/index.ts';
+import { defineWorkflow, namesIn } from '../engine/definition/index.ts';
 import { planningMachine } from './planning/machine.ts';
 import { PLANNING_KPIS } from './planning/kpis.ts';
 import { eventSchemas, inputSchema } from './planning/schemas.ts';
@@ -21,4 +21,6 @@ export const planning = defineWorkflow({
   kpis: PLANNING_KPIS,
   inputSchema,
   eventSchemas,
+  // Service owners and release managers of the services named in the input.
+  registry: { refs: (input) => ({ services: namesIn((input.demand as { services?: unknown } | undefined)?.services), cis: [] }) },
 });

@@ -20,6 +20,26 @@ export interface WorkflowDefinition {
   kpis?: KpiDefinition[];
   /** The JSON config a workflow was registered with through the API, when it was. */
   definition?: unknown;
+  /**
+   * What the workflow reads from the service and CI registry. At start the engine resolves the names
+   * `refs` picks from the input and hands the machine a snapshot as `$registry` in its input (and in
+   * the payload of the `events` listed, resolved again for the names the run started with), recording
+   * a `registry.read` history entry; the machine copies what it uses into its context, so a later change
+   * to the registry never alters a running run.
+   */
+  registry?: {
+    refs(input: Record<string, unknown>): { services: string[]; cis: string[] };
+    events?: string[];
+  };
+}
+
+/** The names of one or more entries, from an input field that holds a string or a list of strings. */
+export function namesIn(...values: unknown[]): string[] {
+  const out: string[] = [];
+  for (const v of values) {
+    for (const x of Array.isArray(v) ? v : [v]) if (typeof x === 'string' && x !== '' && !out.includes(x)) out.push(x);
+  }
+  return out;
 }
 
 /**

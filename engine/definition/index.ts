@@ -1,4 +1,4 @@
 // The definition API, the one entry `workflows/` imports: how a process model declares itself to the engine.
-export { defineWorkflow, taskActors, runRef, type WorkflowDefinition, type KpiDefinition } from './define.ts';
+export { defineWorkflow, taskActors, runRef, namesIn, type WorkflowDefinition, type KpiDefinition } from './define.ts';
 export { nowOf, timeOf, iso } from './time.ts';
 export type { Enqueue, EmittedEvent } from './enqueue.ts';

@@ -441,18 +441,18 @@ export async function toSvg(machine: AnyStateMachine, active: string[] = []): Pr
   ].join('\n');
 }
 
-interface Box {
+export interface Box {
   x: number;
   y: number;
   width: number;
   height: number;
 }
 
-function rectAttrs(box: Box): string {
+export function rectAttrs(box: Box): string {
   return `x="${num(box.x)}" y="${num(box.y)}" width="${num(box.width)}" height="${num(box.height)}"`;
 }
 
-function edgePath(edge: ElkExtendedEdge): string {
+export function edgePath(edge: ElkExtendedEdge): string {
   return (edge.sections ?? [])
     .map((section) => {
       const points = [section.startPoint, ...(section.bendPoints ?? []), section.endPoint];
@@ -462,12 +462,12 @@ function edgePath(edge: ElkExtendedEdge): string {
 }
 
 /** Rounded to hundredths, so layout noise never reaches the markup. */
-function num(n: number): string {
+export function num(n: number): string {
   return String(Math.round(n * 100) / 100);
 }
 
 /** Roughly how wide a label renders at the diagram's font size; ELK needs sizes before anything is drawn. */
-function textWidth(text: string): number {
+export function textWidth(text: string): number {
   let width = 0;
   for (const ch of text) {
     const code = ch.codePointAt(0) as number;
@@ -486,6 +486,6 @@ function cleanText(text: string): string {
 
 const XML_ENTITIES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 
-function escapeXml(text: string): string {
+export function escapeXml(text: string): string {
   return cleanText(text).replace(/[&<>"']/g, (ch) => XML_ENTITIES[ch] as string);
 }

@@ -23,7 +23,7 @@ export interface ChangeSchedules {
   blackout?: WindowSchedule;
 }
 
-export type ConflictKind = 'blackout' | 'outside_maintenance_window' | 'ci_overlap' | 'assignee_double_booked';
+export type ConflictKind = 'blackout' | 'outside_maintenance_window' | 'ci_overlap' | 'dependent_ci_overlap' | 'assignee_double_booked';
 
 export interface ChangeConflict {
   kind: ConflictKind;
@@ -54,6 +54,11 @@ export interface ConflictInput {
   implementer?: string | null;
   /** This change's own reference, so that a lookup that returns it is not an overlap with itself. */
   self?: string | null;
+  /**
+   * Per CI of this change, the CIs related to it through dependsOn (either way, from the registry): another
+   * change on one of them in an overlapping window is a `dependent_ci_overlap` on this change's CI.
+   */
+  related?: Record<string, string[]>;
 }
 
 function ms(iso: string | null | undefined): number | null {
@@ -114,6 +119,10 @@ export function detectChangeConflicts(input: ConflictInput): ChangeConflict[] {
     if (os === null || oe === null || !overlaps(start, Math.max(end, start + 1), os, Math.max(oe, os + 1))) continue;
     const window = { start: other.plannedStart, end: other.plannedEnd };
     for (const ci of other.ci.filter((c) => input.ci.includes(c))) out.push({ kind: 'ci_overlap', ci, window, otherChange: other.ref });
+    for (const ci of input.ci) {
+      const near = input.related?.[ci] ?? [];
+      if (other.ci.some((c) => c !== ci && !input.ci.includes(c) && near.includes(c))) out.push({ kind: 'dependent_ci_overlap', ci, window, otherChange: other.ref });
+    }
     if (input.implementer && other.implementer === input.implementer) {
       out.push({ kind: 'assignee_double_booked', ci: null, window, otherChange: other.ref });
     }

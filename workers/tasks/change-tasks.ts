@@ -1,7 +1,7 @@
 // The tasks of the change model (docs/models/change.md §2.7) that no other model provides: risk assessment and
 // conflict detection (computed from the input by the rules in change-rules.ts), and the
 // approval, CAB agenda and PIR effects, which go out through their adapters.
-import { defineTask, type TaskDefinition } from '../../engine/index.ts';
+import { defineTask, type TaskDefinition, type TaskServices } from '../../engine/index.ts';
 import type { AdapterConfig } from '../adapters/index.ts';
 import { effectTask } from './effect.ts';
 import {
@@ -16,7 +16,7 @@ const conflictSchema = {
   type: 'object',
   required: ['kind', 'ci', 'window', 'otherChange'],
   properties: {
-    kind: { type: 'string', enum: ['blackout', 'outside_maintenance_window', 'ci_overlap', 'assignee_double_booked'] },
+    kind: { type: 'string', enum: ['blackout', 'outside_maintenance_window', 'ci_overlap', 'dependent_ci_overlap', 'assignee_double_booked'] },
     ci: { type: ['string', 'null'] },
     window: { anyOf: [windowSchema, { type: 'null' }] },
     otherChange: { type: ['string', 'null'] },
@@ -85,14 +85,35 @@ export function detectConflictsTask(opts: DetectConflictsOptions = {}): TaskDefi
     retry: { attempts: 3, backoffMs: 500 },
     handler: async (input, ctx) => {
       let changeSchedule = input.changeSchedule ?? [];
-      if (opts.lookupChanges && input.plannedStart && input.ci.length) {
-        const found = await opts.lookupChanges({ ci: input.ci, from: input.plannedStart, to: input.plannedEnd ?? input.plannedStart });
+      // Each CI's neighbours through dependsOn (the registry): changes on them conflict too.
+      const related: Record<string, string[]> = {};
+      for (const ci of input.ci) related[ci] = await ctx.services.registry.related([ci]);
+      const near = [...new Set(Object.values(related).flat())];
+      if (input.plannedStart && input.ci.length) {
+        const q = { ci: near, from: input.plannedStart, to: input.plannedEnd ?? input.plannedStart };
+        const found = opts.lookupChanges ? await opts.lookupChanges(q) : await openChangesOn(q, ctx.services);
         // The lookup may return this very change; it never conflicts with itself.
         changeSchedule = [...changeSchedule, ...found.filter((c) => c.runId !== ctx.runId && c.ref !== ctx.runId)];
       }
-      return { conflicts: detectChangeConflicts({ ...input, changeSchedule }) };
+      return { conflicts: detectChangeConflicts({ ...input, changeSchedule, related }) };
     },
   });
+}
+
+/** The running change runs with planned dates on any of these CIs (the default lookup of `detect_conflicts`). */
+async function openChangesOn(q: { ci: string[] }, services: TaskServices): Promise<ScheduledChange[]> {
+  const out: ScheduledChange[] = [];
+  for (const run of await services.listRuns({ workflow: 'change', status: 'running', limit: 500 })) {
+    const c = (run.context ?? {}) as { ci?: unknown; plannedStart?: unknown; plannedEnd?: unknown; implementer?: unknown; number?: unknown };
+    const cis = Array.isArray(c.ci) ? c.ci.filter((x): x is string => typeof x === 'string') : [];
+    if (typeof c.plannedStart !== 'string' || !cis.some((x) => q.ci.includes(x))) continue;
+    out.push({
+      ref: run.businessKey ?? (typeof c.number === 'string' ? c.number : run.id), runId: run.id, ci: cis,
+      plannedStart: c.plannedStart, plannedEnd: typeof c.plannedEnd === 'string' ? c.plannedEnd : c.plannedStart,
+      implementer: typeof c.implementer === 'string' ? c.implementer : null,
+    });
+  }
+  return out;
 }
 
 /** The change tasks, with their adapters (`record` by default). */

@@ -2,7 +2,7 @@
 // the model needs; notify_deliveries is the link to deliveries in bake or ELS (§1.9); paging, alert
 // resolution, bridges, status updates, problem records and surveys are single outbound effects through adapters.
 import { createHash } from 'node:crypto';
-import { defineTask, type TaskDefinition } from '../../engine/index.ts';
+import { defineTask, type TaskDefinition, type TaskServices } from '../../engine/index.ts';
 import type { AdapterConfig } from '../adapters/index.ts';
 import { effectTask } from './effect.ts';
 
@@ -173,8 +173,44 @@ const enrichContextTask = defineTask<EnrichInput, EnrichOutput>({
     additionalProperties: false,
   },
   retry: { attempts: 3, backoffMs: 200 },
-  handler: async (input) => enrichContext(input),
+  handler: async (input, ctx) => {
+    // Without a catalog or change list in the input, the registry and the change runs themselves answer.
+    const catalog = input.catalog ?? (await catalogFromRegistry(input, ctx.services));
+    const changes = input.changes ?? (await changesFromRuns(input, ctx.services));
+    return enrichContext({ ...input, catalog, changes });
+  },
 });
+
+/** Owner and criticality of the incident's CI and service, as the registry holds them now. */
+async function catalogFromRegistry(input: EnrichInput, services: TaskServices): Promise<Record<string, CatalogEntry>> {
+  const snap = await services.registry.snapshot({ services: input.service ? [input.service] : [], cis: input.ci ? [input.ci] : [] });
+  const out: Record<string, CatalogEntry> = Object.create(null);
+  for (const s of Object.values(snap.services)) out[s.name] = { owner: s.ownerGroup, criticality: String(s.criticality) };
+  for (const c of Object.values(snap.cis)) {
+    const svc = c.services?.map((n) => snap.services[n]).find(Boolean);
+    out[c.id] = { owner: c.owner ?? svc?.ownerGroup, criticality: svc ? String(svc.criticality) : undefined };
+  }
+  return out;
+}
+
+/**
+ * The change runs on the incident's CI (or, without a CI, its service) that started implementing: each
+ * is a change at its implementation time, referred to by its run id (what `links.causedByChange` holds).
+ */
+async function changesFromRuns(input: EnrichInput, services: TaskServices): Promise<KnownChange[]> {
+  if (!input.ci && !input.service) return [];
+  const out: KnownChange[] = [];
+  for (const run of await services.listRuns({ workflow: 'change', limit: 500 })) {
+    const c = (run.context ?? {}) as { ci?: unknown; services?: unknown; implementStartedAt?: unknown; workStartedAt?: unknown };
+    const cis = Array.isArray(c.ci) ? c.ci : [];
+    const svcs = Array.isArray(c.services) ? c.services : [];
+    const onIt = input.ci ? cis.includes(input.ci) : svcs.includes(input.service);
+    const at = typeof c.implementStartedAt === 'number' ? c.implementStartedAt : typeof c.workStartedAt === 'number' ? c.workStartedAt : null;
+    if (!onIt || at === null) continue;
+    out.push({ ref: run.id, ci: input.ci && cis.includes(input.ci) ? input.ci : undefined, service: typeof svcs[0] === 'string' ? svcs[0] : undefined, at });
+  }
+  return out;
+}
 
 // ---------------------------------------------------------------------------------------------
 // notify_deliveries: the incident → delivery link (docs/models/incident.md §1.9, §3.9)

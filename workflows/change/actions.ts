@@ -8,6 +8,7 @@ import { changeDelayDefaults } from './delays.ts';
 import { freezeOverrideApproved, has, inBlackout, inMaintenanceWindow, leadTimeOk, pendingGroups, templateActive } from './rules.ts';
 import { approvalPlanFor, approvals } from './approval-plan.ts';
 import { measure } from './kpis.ts';
+import { rereadSchedules } from './registry.ts';
 
 /**
  * The actions, for `setup({ actions })`. Typed loosely: actions defined outside setup() do not fit its
@@ -97,7 +98,11 @@ export const actions = {
       return { ...context.schedules, blackout };
     },
   }),
-  setPlannedDates: assign({ plannedStart: ({ event }: Args) => String(event.plannedStart), plannedEnd: ({ event }: Args) => String(event.plannedEnd) }),
+  setPlannedDates: assign(({ context, event }: Args) => ({
+    plannedStart: String(event.plannedStart), plannedEnd: String(event.plannedEnd),
+    // The windows are read again from the registry for the new dates when the run took them from there.
+    ...(rereadSchedules(context, event.$registry) ?? {}),
+  })),
   /** A normal or emergency change whose dates move is authorized again (§2.3, choice). */
   reauthorize: assign(({ context, event }: Args) => {
     const keep = Object.fromEntries(Object.entries(context.approvals).filter(([g]) => g === 'technical'));

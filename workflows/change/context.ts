@@ -4,6 +4,7 @@ import type { ChangeSchedules, ScheduledChange } from './windows.ts';
 import type { ApprovalPolicy } from '../lib/approvals.ts';
 import type { ChangeContext, ChangeTemplate, ChangeType } from './types.ts';
 import { HOUR, MIN } from './delays.ts';
+import { changeRegistryValues, changeSnapshot } from './registry.ts';
 
 function str(v: unknown): string | null {
   return typeof v === 'string' && v !== '' ? v : typeof v === 'number' ? String(v) : null;
@@ -37,6 +38,11 @@ export function contextFromInput(input: Record<string, unknown> & { $at: number 
   const services = [...list(input.services), ...list(input.service)];
   const delaysMs = (input.delaysMs ?? {}) as Record<string, number>;
   const cab = (input.cab ?? {}) as { meetingsAt?: string[] };
+  // Input fields win over what the registry holds for the CIs and services (engine-resolved, `$registry`).
+  const reg = changeRegistryValues({
+    ci: list(input.ci), services, approvers: (input.approvers ?? {}) as Record<string, string[]>, schedules: (input.schedules ?? {}) as ChangeSchedules,
+    serviceCriticality: (input.serviceCriticality ?? {}) as Record<string, number>, environment: str(input.environment),
+  }, changeSnapshot(input.$registry));
   const startedByRun = ['incident', 'delivery', 'release'].some((k) => links[k] !== undefined && links[k] !== null) || input.parent !== undefined || input.parentRunId !== undefined;
   return {
     number: str(input.number),
@@ -55,20 +61,20 @@ export function contextFromInput(input: Record<string, unknown> & { $at: number 
     backoutTested: bool(input.backoutTested),
     testPlan: str(input.testPlan) ?? str(template.testPlan),
     ci: list(input.ci),
-    services,
-    service: services[0] ?? null,
-    environment: str(input.environment),
+    services: reg.services,
+    service: reg.services[0] ?? null,
+    environment: reg.environment,
     impact: int(input.impact),
     criticality: int(input.criticality),
-    serviceCriticality: (input.serviceCriticality ?? {}) as Record<string, number>,
+    serviceCriticality: reg.serviceCriticality,
     plannedStart: str(input.plannedStart),
     plannedEnd: str(input.plannedEnd),
     requestedBy: str(input.requestedBy),
     assignmentGroup: str(input.assignmentGroup),
     implementer: str(input.implementer),
-    approvers: (input.approvers ?? {}) as Record<string, string[]>,
+    approvers: reg.approvers,
     approvalPolicy: (input.approvalPolicy ?? {}) as Record<string, ApprovalPolicy>,
-    schedules: (input.schedules ?? {}) as ChangeSchedules,
+    schedules: reg.schedules,
     changeSchedule: (input.changeSchedule ?? []) as ScheduledChange[],
     cab: { meetingsAt: cab.meetingsAt ?? [] },
     leadTimeMs: typeof input.leadTimeMs === 'number' ? input.leadTimeMs : 72 * HOUR,
@@ -116,5 +122,6 @@ export function contextFromInput(input: Record<string, unknown> & { $at: number 
     outcome: null,
     cancelReason: null,
     canceledBy: null,
+    registry: reg.source,
   };
 }

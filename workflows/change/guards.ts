@@ -6,6 +6,7 @@ import { ms, nowOf } from './time.ts';
 import { approved, freezeOverrideApproved, inBlackout, inMaintenanceWindow, isComplete, leadTimeOk, stillAuthorized, templateActive } from './rules.ts';
 import { approvals } from './approval-plan.ts';
 import { parentReturnEvent } from './task-inputs.ts';
+import { rereadSchedules } from './registry.ts';
 
 /** The guards, for `setup({ guards })`. */
 export const guards = {
@@ -43,7 +44,8 @@ export const guards = {
     const start = ms(event.plannedStart as string);
     const end = ms(event.plannedEnd as string);
     if (context.changeType !== 'standard' || start === null || end === null || end <= start) return false;
-    return inMaintenanceWindows(context.schedules, context.ci, start, end) && blackoutsOverlapping(context.schedules, context.ci, start, end).length === 0;
+    const schedules = rereadSchedules(context, event.$registry)?.schedules ?? context.schedules;
+    return inMaintenanceWindows(schedules, context.ci, start, end) && blackoutsOverlapping(schedules, context.ci, start, end).length === 0;
   },
   rescheduleOthersOk: ({ context, event }: Args) => {
     const start = ms(event.plannedStart as string);

@@ -4,6 +4,7 @@ import type { ApprovalPolicy, ApprovalsContext } from '../lib/approvals.ts';
 import type { ChangeConflict, ChangeSchedules, ScheduledChange } from './windows.ts';
 import type { Risk } from './risk.ts';
 import type { Enqueue as EnqueueOf } from '../../engine/definition/index.ts';
+import type { RegistrySource } from '../lib/cmdb-read.ts';
 
 export type ChangeType = 'standard' | 'normal' | 'emergency';
 export type CloseCode = 'successful' | 'successful_issues' | 'unsuccessful';
@@ -95,6 +96,8 @@ export interface ChangeContext extends ApprovalsContext {
   outcome: 'closed' | 'canceled' | null;
   cancelReason: string | null;
   canceledBy: string | null;
+  /** The registry read this run's fields came from (version, entries, the fields taken), or null. */
+  registry: RegistrySource | null;
 }
 
 export type Args = { context: ChangeContext; event: AnyEventObject };

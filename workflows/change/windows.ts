@@ -30,7 +30,7 @@ export interface ScheduledChange {
   implementer?: string | null;
 }
 
-export type ConflictKind = 'blackout' | 'outside_maintenance_window' | 'ci_overlap' | 'assignee_double_booked';
+export type ConflictKind = 'blackout' | 'outside_maintenance_window' | 'ci_overlap' | 'dependent_ci_overlap' | 'assignee_double_booked';
 
 /** One conflict in the output of the `detect_conflicts` task. */
 export interface ChangeConflict {

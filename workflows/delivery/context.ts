@@ -2,6 +2,7 @@
 import type { DeliveryContext, DeliveryInput, TimeSpan } from './types.ts';
 import { toMs } from './time.ts';
 import { DELIVERY_DELAYS } from './delays.ts';
+import { releaseApprovers } from '../lib/cmdb-read.ts';
 
 /** The context a run starts with: the input's choices, their defaults, and nothing derived yet. */
 export function initialContext({ input }: { input: DeliveryInput }): DeliveryContext {
@@ -11,7 +12,9 @@ export function initialContext({ input }: { input: DeliveryInput }): DeliveryCon
   const windowStart = toMs(input.window?.start);
   const windowEnd = toMs(input.window?.end);
   const blackout: TimeSpan[] = (input.schedules?.blackout ?? []).map((w: { start: unknown; end: unknown }) => ({ from: toMs(w.start) ?? 0, to: toMs(w.end) ?? 0 }));
-  const approvers = input.approvers ?? {};
+  // Service owners and release managers from the release's service in the registry; input groups win.
+  const fromRegistry = releaseApprovers(input.$registry, [String(release.service)], input.approvers ?? {});
+  const approvers = fromRegistry.approvers;
   const waves = input.phased?.waves;
   return {
     release: {
@@ -51,5 +54,6 @@ export function initialContext({ input }: { input: DeliveryInput }): DeliveryCon
     productionStartedAt: null, deployedAt: null, failureDetectedAt: null, failureReason: null, rollbackDueAt: null, restoredAt: null,
     incidents: [], elsIncidents: 0, incidentTriggered: false, changeFailed: false, raisedIncidentRunId: null,
     pausedBy: null, outcome: null, cancelReason: null,
+    registry: fromRegistry.registry,
   } satisfies DeliveryContext;
 }

@@ -1,4 +1,5 @@
 // The types of a delivery run: its context, its outcomes, its input and the events its machine reads.
+import type { RegistrySource } from '../lib/cmdb-read.ts';
 import type { AnyEventObject } from 'xstate';
 import type { Enqueue as EnqueueOf } from '../../engine/definition/index.ts';
 
@@ -9,6 +10,8 @@ export interface TimeSpan { from: number; to: number }
 export interface Incident { incidentRunId: string; priority: number; at: number; phase: 'bake' | 'els' }
 
 export interface DeliveryContext {
+  /** The registry read the approvers came from (version, entries, the groups taken), or null. */
+  registry: RegistrySource | null;
   release: { id: string; version: string; service: string; artifacts: unknown[]; commits: { sha: string; committedAt: string }[]; scope: unknown[] };
   /** Copies of release fields for human-task titles (`{service}`, `{version}`). */
   version: string;

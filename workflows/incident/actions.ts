@@ -10,6 +10,7 @@ import { measure } from './kpis.ts';
 import { notices, slaNotices } from './notices.ts';
 import { resolution, response } from './sla-clocks.ts';
 import { paging } from './paging.ts';
+import { incidentSnapshot, rereadRegistry } from './registry.ts';
 
 /**
  * The actions, for `setup({ actions })`. Each one's `enqueue` is typed (`Enqueue`: assignments checked against
@@ -55,6 +56,10 @@ export const actions = {
     const majorRejected = context.majorRejected && !(priority === 1 && context.priority !== 1);
     enqueue.assign({ impact, urgency, priority, majorRejected });
     enqueue.emit({ type: 'incident.priority_changed', from: context.priority, to: priority, impact, urgency });
+    // The registry is read again with the new priority (engine-resolved `$registry`): on-call, SLA targets, approvers.
+    const snapshot = incidentSnapshot(event.$registry);
+    const patch = snapshot ? rereadRegistry(context, snapshot) : null;
+    if (patch) enqueue.assign(patch);
   }),
   putOnHold: assign(({ context, event }: Args) => {
     const reason = event.reason as HoldReason;

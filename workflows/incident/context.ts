@@ -7,6 +7,7 @@ import { newPagingState, type PagingLevel, type PagingPolicy } from './escalatio
 import type { IncidentConfig, IncidentContext, IncidentInput } from './types.ts';
 import { DEFAULT_SLA_TARGETS_MS, INCIDENT_DELAYS_MS } from './defaults.ts';
 import { obj, str } from './fields.ts';
+import { incidentRegistryValues, incidentSnapshot } from './registry.ts';
 
 function pagingPolicyOf(v: unknown, oncall: string | null): PagingPolicy & { enabled: boolean } {
   const p = obj(v);
@@ -44,14 +45,16 @@ function approversOf(v: unknown): Record<string, string[]> {
 export function initialContext(input: IncidentInput): IncidentContext {
   const now = input.$at;
   const source = obj(input.source);
+  // Input fields win over what the registry holds for the service or CI (engine-resolved, `$registry`).
+  const reg = incidentRegistryValues(input, incidentSnapshot(input.$registry));
   const matrix = isPriorityMatrix(input.priorityMatrix) ? input.priorityMatrix : null;
-  const { priority, impact, urgency } = derivePriority(input as { impact?: unknown; urgency?: unknown; priority?: unknown }, matrix ?? undefined);
+  const { priority, impact, urgency } = derivePriority({ ...(input as { urgency?: unknown; priority?: unknown }), impact: input.impact ?? reg.impact ?? undefined }, matrix ?? undefined);
   const opened = timeOf(input.openedAt);
   const links = obj(input.links);
-  const oncall = str(input.oncall);
+  const oncall = str(input.oncall) ?? reg.oncall;
   const number = str(input.number);
   const sourceKey = str(source.key);
-  const group = str(input.assignmentGroup);
+  const group = str(input.assignmentGroup) ?? reg.assignmentGroup;
   return {
     number,
     // The run's own business key first (§0.7): child business keys derive from it.
@@ -59,7 +62,7 @@ export function initialContext(input: IncidentInput): IncidentContext {
     runId: str(input.$runId),
     title: str(input.title) ?? 'Untitled incident',
     description: str(input.description),
-    service: str(input.service),
+    service: str(input.service) ?? reg.service,
     ci: str(input.ci),
     category: str(input.category),
     labels: Object.fromEntries(Object.entries(obj(input.labels)).filter(([, v]) => typeof v === 'string')) as Record<string, string>,
@@ -69,17 +72,17 @@ export function initialContext(input: IncidentInput): IncidentContext {
     openedBy: str(input.openedBy) ?? str(input.caller),
     assignmentGroup: group,
     assignee: str(input.assignee),
-    assignedBy: group ? 'input' : null,
+    assignedBy: str(input.assignmentGroup) ? 'input' : group ? 'registry' : null,
     reassignmentCount: 0,
-    approvers: approversOf(input.approvers),
+    approvers: approversOf(reg.approvers),
     oncall,
     config: {
-      slaTargetsMs: slaTargetsOf(input.slaTargetsMs),
+      slaTargetsMs: slaTargetsOf(input.slaTargetsMs ?? reg.slaTargetsMs),
       slaWarnAt: Array.isArray(input.slaWarnAt) ? (input.slaWarnAt as number[]) : null,
       slaPauseReasons: Array.isArray(input.slaPauseReasons) ? (input.slaPauseReasons as string[]) : ['awaiting_caller'],
       autoCloseAfterMs: typeof input.autoCloseAfterMs === 'number' ? input.autoCloseAfterMs : INCIDENT_DELAYS_MS.autoCloseDelay,
       autoResolveOnAlertClear: input.autoResolveOnAlertClear !== false,
-      pagingPolicy: pagingPolicyOf(input.pagingPolicy, oncall),
+      pagingPolicy: pagingPolicyOf(input.pagingPolicy ?? reg.pagingPolicy, oncall),
       delaysMs: Object.fromEntries(Object.entries(obj(input.delaysMs)).filter(([, v]) => typeof v === 'number')) as Record<string, number>,
       priorityMatrix: matrix,
       routingRules: Array.isArray(input.routingRules) ? input.routingRules : null,
@@ -105,5 +108,6 @@ export function initialContext(input: IncidentInput): IncidentContext {
     notices: [],
     outcome: null,
     cancelReason: null,
+    registry: reg.source,
   };
 }

@@ -4,6 +4,7 @@ import type { SlaClockState } from './sla.ts';
 import type { Notice, PagingPolicy, PagingState } from './escalation.ts';
 import type { HoldReason } from './reasons.ts';
 import type { Enqueue as EnqueueOf } from '../../engine/definition/index.ts';
+import type { RegistrySource } from '../lib/cmdb-read.ts';
 
 export interface IncidentSource {
   tool: string;
@@ -48,7 +49,7 @@ export interface IncidentContext {
   openedBy: string | null;
   assignmentGroup: string | null;
   assignee: string | null;
-  assignedBy: 'input' | 'routing' | 'manual' | 'major' | null;
+  assignedBy: 'input' | 'registry' | 'routing' | 'manual' | 'major' | null;
   reassignmentCount: number;
   approvers: Record<string, string[]>;
   oncall: string | null;
@@ -102,6 +103,8 @@ export interface IncidentContext {
   notices: Notice[];
   outcome: 'closed' | 'canceled' | null;
   cancelReason: string | null;
+  /** The registry read this run's fields came from (version, entries, the fields taken), or null. */
+  registry: RegistrySource | null;
 }
 
 export type IncidentInput = Record<string, unknown> & { $at: number };

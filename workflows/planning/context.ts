@@ -2,6 +2,7 @@
 import { AREAS, AREA_NAMES, type Area } from './parallel-regions.ts';
 import type { PlanningContext, PlanningInput, ReleaseSpec, ReleaseStatus } from './types.ts';
 import { ms } from './time.ts';
+import { releaseApprovers } from '../lib/cmdb-read.ts';
 
 /** The context a run starts with: the demand as given, the defaults, and nothing decided yet. */
 export function initialContext({ input }: { input: PlanningInput }): PlanningContext {
@@ -10,6 +11,8 @@ export function initialContext({ input }: { input: PlanningInput }): PlanningCon
   const specs: ReleaseSpec[] = Array.isArray(input.releases) && input.releases.length
     ? input.releases.map((r: ReleaseSpec) => ({ ...r, service: r.service ?? services[0] ?? 'unknown' }))
     : [{ id: 'R1', service: services[0] ?? 'unknown' }];
+  // Service owners and release managers from the demand's services in the registry; input groups win.
+  const fromRegistry = releaseApprovers(input.$registry, services, input.approvers ?? {});
   const areas: Area[] = Array.isArray(input.assessments) ? input.assessments.filter((a: string): a is Area => a in AREAS) : AREA_NAMES;
   return {
     businessKey: typeof input.$businessKey === 'string' ? input.$businessKey : null,
@@ -20,7 +23,7 @@ export function initialContext({ input }: { input: PlanningInput }): PlanningCon
     },
     title: String(d.title ?? ''),
     requestedBy: d.requestedBy ?? input.requestedBy ?? null,
-    approvers: input.approvers ?? {},
+    approvers: fromRegistry.approvers,
     areas,
     boardMeetings: (input.board?.meetingsAt ?? []).map((t: string) => ms(t)).filter((t: number | null): t is number => t !== null),
     capacity: { headroomThreshold: 0.8, ...(input.capacity ?? {}) },
@@ -43,5 +46,6 @@ export function initialContext({ input }: { input: PlanningInput }): PlanningCon
     freezes: [],
     capacityChangeRunId: null, capacityChange: 'none',
     replanCount: 0, replanReason: null, ticketRef: null, cancelQueue: [], outcome: null, cancelReason: null,
+    registry: fromRegistry.registry,
   } satisfies PlanningContext;
 }

@@ -1,4 +1,5 @@
 // The types of a planning run: its context, the plan and releases it tracks, its input and the events its machine reads.
+import type { RegistrySource } from '../lib/cmdb-read.ts';
 import type { AnyEventObject } from 'xstate';
 import type { Enqueue as EnqueueOf } from '../../engine/definition/index.ts';
 import type { Area } from './parallel-regions.ts';
@@ -10,6 +11,8 @@ export interface ReleaseSpec { id: string; service: string; version?: string; de
 export interface Assessment { score: number | null; comment: string | null; by: string | null; at: number; extra?: Record<string, unknown> }
 
 export interface PlanningContext {
+  /** The registry read the approvers came from (version, entries, the groups taken), or null. */
+  registry: RegistrySource | null;
   /** The run's own business key and id (`$businessKey`, `$runId` at start): child business keys derive from them. */
   businessKey: string | null;
   runId: string | null;
