@@ -36,7 +36,7 @@ export type { KpiReport, KpiFigure } from './kpis.ts';
 export { connectRedis } from './connection.ts';
 export { jsonWorkflowSchema, builtInActions, builtInGuards } from './json-workflow/compile.ts';
 export { toMermaid, toSvg } from './diagram/statechart.ts';
-export { ciGraphSvg, ciGraphMermaid } from './cmdb-diagram.ts';
+export { ciGraphSvg, ciGraphMermaid } from './diagram/ci-graph.ts';
 export {
   serviceSchema, ciSchema, REGISTRY_LIMITS, type ServiceDoc, type CiDoc, type EntryKind, type RegistrySnapshot, type AuditEntry, type ImpactReport, type ImportItem,
   type Cmdb,

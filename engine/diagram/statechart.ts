@@ -2,6 +2,7 @@
 import ELK from 'elkjs/lib/elk.bundled.js';
 import type { ElkExtendedEdge, ElkNode } from 'elkjs/lib/elk-api.js';
 import type { AnyStateMachine, AnyStateNode } from 'xstate';
+import { FONT_SIZE, cleanText, edgePath, escapeXml, num, rectAttrs, textWidth, type Box } from './svg.ts';
 
 type StateKind = 'atomic' | 'compound' | 'parallel' | 'final' | 'history';
 
@@ -229,7 +230,6 @@ const COLOURS = {
   activeGroupText: '#1e3a8a',
 } as const;
 
-const FONT_SIZE = 13;
 const LINE_HEIGHT = 18;
 const STATE_HEIGHT = 36;
 const HISTORY_SIZE = 28;
@@ -439,53 +439,4 @@ export async function toSvg(machine: AnyStateMachine, active: string[] = []): Pr
     '</svg>',
     '',
   ].join('\n');
-}
-
-export interface Box {
-  x: number;
-  y: number;
-  width: number;
-  height: number;
-}
-
-export function rectAttrs(box: Box): string {
-  return `x="${num(box.x)}" y="${num(box.y)}" width="${num(box.width)}" height="${num(box.height)}"`;
-}
-
-export function edgePath(edge: ElkExtendedEdge): string {
-  return (edge.sections ?? [])
-    .map((section) => {
-      const points = [section.startPoint, ...(section.bendPoints ?? []), section.endPoint];
-      return points.map((p, i) => `${i === 0 ? 'M' : 'L'}${num(p.x)},${num(p.y)}`).join('');
-    })
-    .join('');
-}
-
-/** Rounded to hundredths, so layout noise never reaches the markup. */
-export function num(n: number): string {
-  return String(Math.round(n * 100) / 100);
-}
-
-/** Roughly how wide a label renders at the diagram's font size; ELK needs sizes before anything is drawn. */
-export function textWidth(text: string): number {
-  let width = 0;
-  for (const ch of text) {
-    const code = ch.codePointAt(0) as number;
-    if (code >= 0x2e80) width += FONT_SIZE;
-    else if (/[A-Z@%&mwMW]/.test(ch)) width += FONT_SIZE * 0.72;
-    else if (/[il.,:;'|!]/.test(ch)) width += FONT_SIZE * 0.32;
-    else width += FONT_SIZE * 0.58;
-  }
-  return Math.ceil(width);
-}
-
-/** Drops what XML 1.0 cannot hold at all (control characters, lone surrogates), which escaping cannot fix. */
-function cleanText(text: string): string {
-  return text.replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
-}
-
-const XML_ENTITIES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
-
-export function escapeXml(text: string): string {
-  return cleanText(text).replace(/[&<>"']/g, (ch) => XML_ENTITIES[ch] as string);
 }
