@@ -4,6 +4,7 @@ import Router from '@koa/router';
 import type { Engine, Logger } from '../engine/index.ts';
 import type { Auth } from './auth.ts';
 import { errorMiddleware } from './errors.ts';
+import { createAppServer, methodNotAllowed } from './methods.ts';
 import { RouteTable, type RateLimit } from './route.ts';
 import { healthRoutes } from './routes/health.ts';
 import { workflowRoutes } from './routes/workflows.ts';
@@ -65,6 +66,8 @@ export function createApp(deps: AppDeps): App {
   consoleRoutes(routes, boardSessions);
   for (const ext of deps.extensions ?? []) ext(routes, router);
   app.use(queueBoard(deps.engine, boardSessions));
-  app.use(router.routes()).use(router.allowedMethods());
+  app.use(methodNotAllowed(router)).use(router.routes());
+  // Koa's own listen, on a server that also answers the requests Koa never sees (unknown methods, CONNECT).
+  app.listen = ((...args: Parameters<Koa['listen']>) => createAppServer(app, router).listen(...args)) as Koa['listen'];
   return app;
 }

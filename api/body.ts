@@ -30,7 +30,7 @@ export async function readRaw(ctx: Koa.Context, limit = LIMITS.bodyBytes): Promi
   return Buffer.concat(chunks);
 }
 
-/** Problems with the shape of parsed JSON: forbidden keys, depth, long strings, large arrays. */
+/** Problems with the shape of parsed JSON: forbidden keys, depth, long strings, numbers out of range, large arrays. */
 export function structuralProblems(value: unknown, opts: { arrays?: boolean } = {}): Problem[] {
   const problems: Problem[] = [];
   const walk = (v: unknown, path: string, depth: number) => {
@@ -41,6 +41,9 @@ export function structuralProblems(value: unknown, opts: { arrays?: boolean } = 
     }
     if (typeof v === 'string') {
       if (Buffer.byteLength(v) > LIMITS.stringBytes) problems.push({ path, message: `string longer than ${LIMITS.stringBytes} bytes` });
+    } else if (typeof v === 'number') {
+      // JSON.parse reads 1e999 as Infinity, which JSON.stringify would later store as null.
+      if (!Number.isFinite(v)) problems.push({ path, message: 'number out of range' });
     } else if (Array.isArray(v)) {
       if (opts.arrays !== false && v.length > LIMITS.arrayItems) problems.push({ path, message: `array longer than ${LIMITS.arrayItems} items` });
       v.forEach((x, i) => walk(x, `${path}/${i}`, depth + 1));

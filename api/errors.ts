@@ -8,6 +8,7 @@ export const statusOf: Record<string, number> = {
   [ErrorCode.UNAUTHENTICATED]: 401,
   [ErrorCode.FORBIDDEN]: 403,
   [ErrorCode.NOT_FOUND]: 404,
+  [ErrorCode.METHOD_NOT_ALLOWED]: 405,
   [ErrorCode.EVENT_NOT_ACCEPTED]: 409,
   [ErrorCode.RUN_ENDED]: 409,
   [ErrorCode.CONFLICT]: 409,
@@ -42,8 +43,6 @@ export function errorMiddleware(logger: Logger): Koa.Middleware {
       if (ctx.status === 404 && ctx.body === undefined) {
         ctx.status = 404;
         ctx.body = errorBody(ErrorCode.NOT_FOUND, `no route for ${ctx.method} ${ctx.path}`);
-      } else if (ctx.status === 405 && (ctx.body === undefined || typeof ctx.body === 'string')) {
-        ctx.body = errorBody(ErrorCode.NOT_FOUND, `${ctx.method} is not allowed on ${ctx.path}`);
       }
     } catch (err) {
       if (err instanceof ServicechartError && statusOf[err.code]) {

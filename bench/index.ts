@@ -1,8 +1,9 @@
 // `npm run bench`: the engine's step throughput against a raw BullMQ chain baseline measured in the
 // same run, run latency, timer lateness and Redis memory per run. Last line:
 // `bench: engine <N> steps/s, baseline <M> steps/s, ratio <R>`. Also what a KPI request costs at
-// 10,000 and 100,000 ended runs (bench/kpis.ts), and the registry at 1,000 services and 10,000 CIs
-// (bench/registry.ts).
+// 10,000 and 100,000 ended runs (bench/kpis.ts), the registry at 1,000 services and 10,000 CIs
+// (bench/registry.ts), and Redis memory per run before and after archiving
+// with the sweeper's throughput to each archive store (bench/archive.ts).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +16,7 @@ import { startTaskWorker } from '../workers/runtime.ts';
 import { builtInTasks } from '../workers/tasks/index.ts';
 import { kpiBench } from './kpis.ts';
 import { registryBench } from './registry.ts';
+import { archiveBench } from './archive.ts';
 
 const CHAINS = Number(process.env.BENCH_CHAINS ?? 1000);
 const STEPS = 10;
@@ -148,6 +150,9 @@ try {
   const r = await registryBench(server.url);
   log(`registry: import of ${r.services} services and ${r.cis} CIs (${fmt(r.bytes / 1048576)} MiB of JSON Lines) ${fmt(r.importMs)} ms, unchanged re-import ${fmt(r.reimportMs)} ms, ${fmt(r.redisBytes / 1048576)} MiB in Redis; `
     + `impact of a bottom-layer CI (${r.impactDeepDependents} dependents, ${r.impactDeepServices} services) ${fmt(r.impactDeepMs)} ms, of a typical CI ${fmt(r.impactTypicalMs)} ms`);
+  for (const a of await archiveBench(server.url, Number(process.env.BENCH_ARCHIVE_RUNS ?? 2000))) {
+    log(`archive (${a.store}, ${a.runs} finished runs of 10 events): redis memory ${fmt(a.bytesBefore / 1024)} KiB per run before, ${fmt(a.bytesAfter)} bytes per run after (${a.keysNamingRuns} keys of archived runs left); sweeper ${fmt(a.runsPerSecond)} runs/s`);
+  }
   log(`bench: engine ${Math.round(e.stepsPerSecond)} steps/s, baseline ${Math.round(base)} steps/s, ratio ${(e.stepsPerSecond / base).toFixed(2)}`);
 } finally {
   await server.stop();

@@ -155,6 +155,7 @@ function runDetail(run: any): string {
     ['id', run.id], ['workflow', `${run.workflow} v${run.version}`], ['status', run.status], ['state', stateText(run.state)],
     ['businessKey', run.businessKey], ['parentRunId', run.parentRunId], ['createdAt', run.createdAt], ['updatedAt', run.updatedAt], ['endedAt', run.endedAt],
     ['nextEvents', (run.nextEvents ?? []).join(', ')],
+    ...(run.archived ? [['archived', 'yes (read from the archive: it has left Redis)'] as [string, unknown]] : []),
   ];
   let out = rows.map(([k, v]) => `${k.padEnd(12)} ${v === null || v === undefined || v === '' ? '-' : String(v)}`).join('\n') + '\n';
   if (run.tasks?.length) out += `\ntasks\n${table(['id', 'name', 'status', 'attempts'], run.tasks.map((t: any) => [t.id, t.name, t.status, t.attempts]))}`;
@@ -235,11 +236,17 @@ Exit codes: 0 ok, 1 usage or other error, 2 not found, 3 refused or conflict (40
   runs.command('list').description('list runs, newest first')
     .option('-w, --workflow <name>').option('-s, --status <status>', 'running | done | failed | cancelled').option('--state <state>', 'top-level state name')
     .option('-b, --business-key <key>').option('--parent <runId>', 'children of this run')
+    .option('--archived', 'runs past retention, from the archive (newest end first)')
+    .option('--ended-since <time>', 'with --archived: ended at or after (ISO 8601 or a date)').option('--ended-until <time>', 'with --archived: ended before')
     .option('-n, --limit <n>', 'page size (1-500)', '50').option('--cursor <cursor>', 'next page, from the previous answer')
     .action(async (o, cmd: Command) => {
       const { api, print } = ctx(cmd);
-      const page = await api.json('GET', `/v1/runs${qs({ workflow: o.workflow, status: o.status, state: o.state, businessKey: o.businessKey, parentRunId: o.parent, limit: o.limit, cursor: o.cursor })}`);
-      print(() => table(['id', 'workflow', 'status', 'state', 'businessKey', 'createdAt'], page.items.map((r: any) => [r.id, `${r.workflow} v${r.version}`, r.status, stateText(r.state), r.businessKey, r.createdAt]))
+      const page = await api.json('GET', `/v1/runs${qs({
+        workflow: o.workflow, status: o.status, state: o.state, businessKey: o.businessKey, parentRunId: o.parent, archived: o.archived ? 'true' : undefined,
+        endedSince: o.endedSince, endedUntil: o.endedUntil, limit: o.limit, cursor: o.cursor,
+      })}`);
+      const when = o.archived ? 'endedAt' : 'createdAt';
+      print(() => table(['id', 'workflow', 'status', 'state', 'businessKey', when], page.items.map((r: any) => [r.id, `${r.workflow} v${r.version}`, r.status, stateText(r.state), r.businessKey, r[when]]))
         + (page.nextCursor ? `more: --cursor ${page.nextCursor}\n` : ''), page);
     });
   runs.command('send').description('send an event to a run').argument('<id>', 'run id').argument('<event>', 'event type, such as ACKNOWLEDGE')
@@ -369,6 +376,42 @@ Exit codes: 0 ok, 1 usage or other error, 2 not found, 3 refused or conflict (40
       const { api, print } = ctx(cmd);
       const res = await api.json('GET', `/v1/kpis${qs({ workflow: o.workflow, since: o.since, until: o.until })}`);
       print(() => table(['kpi', 'label', 'value', 'runs'], (res.kpis ?? []).map((k: any) => [k.name, k.label, kpiValue(k.value, k.unit), k.count])), res);
+    });
+
+  // archive: read straight from the archive store the server is configured with (no server needed)
+  const archive = program.command('archive').description('the archive of runs past retention (read from SERVICECHART_ARCHIVE_URL or _DIR, else <data dir>/archive)');
+  archive.command('export').description('write archived runs that ended in [since, until) as JSON Lines: one self-describing run (record, history, human tasks) per line')
+    .option('--since <time>', 'ended at or after (ISO 8601 or a date)').option('--until <time>', 'ended before (ISO 8601 or a date)')
+    .option('-o, --out <file>', 'write to this file instead of stdout')
+    .action(async (o) => {
+      const bound = (v: string | undefined, what: string) => {
+        if (v === undefined) return null;
+        const t = Date.parse(v);
+        if (Number.isNaN(t)) throw new CliError(ExitCode.USAGE, `--${what} is not a time: ${v}`);
+        return t;
+      };
+      const since = bound(o.since, 'since');
+      const until = bound(o.until, 'until');
+      const { createDirectoryStore, createPostgresStore } = await import('../engine/index.ts');
+      const { createWriteStream } = await import('node:fs');
+      const store = io.env.SERVICECHART_ARCHIVE_URL
+        ? createPostgresStore(io.env.SERVICECHART_ARCHIVE_URL)
+        : createDirectoryStore(io.env.SERVICECHART_ARCHIVE_DIR || join(io.env.SERVICECHART_DATA_DIR || './.servicechart', 'archive'));
+      const file = o.out ? createWriteStream(o.out) : null;
+      const write = (line: string) => (file ? new Promise<void>((r) => (file.write(line) ? r() : file.once('drain', () => r()))) : io.out(line));
+      let n = 0;
+      try {
+        for await (const record of store.exportRange(since, until)) {
+          await write(JSON.stringify(record) + '\n');
+          n++;
+        }
+      } catch (err) {
+        throw new CliError(ExitCode.UNAVAILABLE, `the archive (${store.kind}) cannot be read: ${(err as Error).message}`);
+      } finally {
+        await store.close();
+        if (file) await new Promise((r) => file.end(r));
+      }
+      if (file) io.err(`${n} runs written to ${o.out}\n`);
     });
 
   return program;

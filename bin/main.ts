@@ -3,7 +3,11 @@
 import type { Redis } from 'ioredis';
 import pino from 'pino';
 import type { Server } from 'node:http';
-import { connectRedis, createEngine, type Logger } from '../engine/index.ts';
+import { join } from 'node:path';
+import {
+  connectRedis, createDirectoryStore, createEngine, createPostgresStore, parseDuration, parseRetention,
+  type ArchiveStore, type Logger, type Retention,
+} from '../engine/index.ts';
 import { startEmbeddedRedis, type EmbeddedRedis } from './embedded-redis.ts';
 import { builtInWorkflows } from '../workflows/index.ts';
 import { createBuiltInTasks } from '../workers/tasks/index.ts';
@@ -28,6 +32,11 @@ export interface Config {
   shutdownDeadlineMs: number;
   logLevel: string;
   rateLimit: { perSecond: number; burst: number };
+  retention: Retention;
+  archiveDir: string | null;
+  archiveUrl: string | null;
+  archiveEveryMs: number;
+  archiveLeaseMs: number;
 }
 
 /** `perSecond[:burst]` per API key; default 200:400. */
@@ -52,6 +61,41 @@ export function readConfig(env: NodeJS.ProcessEnv, role: Role): Config {
     shutdownDeadlineMs: Number(env.SERVICECHART_SHUTDOWN_MS || 10_000),
     logLevel: env.LOG_LEVEL || 'info',
     rateLimit: parseRateLimit(env.SERVICECHART_RATE_LIMIT),
+    retention: parseRetention(env.SERVICECHART_RETENTION),
+    archiveDir: env.SERVICECHART_ARCHIVE_DIR || null,
+    archiveUrl: env.SERVICECHART_ARCHIVE_URL || null,
+    archiveEveryMs: parseInterval('SERVICECHART_ARCHIVE_INTERVAL', env.SERVICECHART_ARCHIVE_INTERVAL, 60_000),
+    archiveLeaseMs: parseInterval('SERVICECHART_ARCHIVE_LEASE', env.SERVICECHART_ARCHIVE_LEASE, 60_000),
+  };
+}
+
+function parseInterval(name: string, value: string | undefined, fallback: number): number {
+  if (!value) return fallback;
+  const ms = parseDuration(value);
+  if (ms === null) throw new Error(`${name} must be a duration such as 30s or 5m, got "${value}"`);
+  return ms;
+}
+
+/** The archive: PostgreSQL by URL, else a directory (given, or `<data dir>/archive` with the embedded Redis), else none. */
+function openArchive(cfg: Config, embedded: boolean, logger: Logger): ArchiveStore | null {
+  if (cfg.archiveUrl) {
+    if (!/^postgres(ql)?:\/\//.test(cfg.archiveUrl)) throw new Error('SERVICECHART_ARCHIVE_URL must be a postgres:// URL');
+    return createPostgresStore(cfg.archiveUrl, logger);
+  }
+  if (cfg.archiveDir) return createDirectoryStore(cfg.archiveDir);
+  if (embedded) return createDirectoryStore(join(cfg.dataDir, 'archive'));
+  if (cfg.retention.any) throw new Error('SERVICECHART_RETENTION needs an archive: set SERVICECHART_ARCHIVE_DIR or SERVICECHART_ARCHIVE_URL');
+  return null;
+}
+
+/** Fault injection for the durability tests only: `archive-after-write` kills the process between archive write and removal. */
+function archiveHooks(env: NodeJS.ProcessEnv): { afterArchiveWrite?: (ids: string[]) => void } {
+  if (env.SERVICECHART_TEST_FAULT !== 'archive-after-write') return {};
+  return {
+    afterArchiveWrite(ids) {
+      process.stderr.write(`fault injected: killed after archiving ${ids.length} runs\n`);
+      process.kill(process.pid, 'SIGKILL');
+    },
   };
 }
 
@@ -98,13 +142,18 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
   redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
   if (cfg.redisUrl) await checkRedisDurability(redis, logger);
 
-  const engine = createEngine({ redis, logger, prefix: cfg.prefix, workflows: builtInWorkflows, tasks: createBuiltInTasks(adaptersFromEnv(env)) });
+  const archive = openArchive(cfg, embedded !== null, logger);
+  const engine = createEngine({ redis, logger, prefix: cfg.prefix, workflows: builtInWorkflows, tasks: createBuiltInTasks(adaptersFromEnv(env)), archive: archive ?? undefined });
 
   let taskWorker: TaskWorker | null = null;
   if (role !== 'api') {
     engine.startTimerConsumer({ concurrency: cfg.concurrency });
     taskWorker = await startTaskWorker({ engine, concurrency: cfg.concurrency });
     logger.info('task and timer consumers running');
+    if (archive && cfg.retention.any) {
+      engine.startArchiver({ retention: cfg.retention, everyMs: cfg.archiveEveryMs, leaseMs: cfg.archiveLeaseMs, hooks: archiveHooks(env) });
+      logger.info({ retention: cfg.retention.describe(), store: archive.kind, everyMs: cfg.archiveEveryMs }, 'archive sweeper running');
+    }
   }
 
   let server: Server | null = null;
@@ -136,6 +185,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
       }
       if (taskWorker) await taskWorker.close(cfg.shutdownDeadlineMs);
       await engine.close();
+      await archive?.close().catch(() => undefined);
       await redis.quit().catch(() => undefined);
       if (embedded) await embedded.stop();
       logger.info('stopped');

@@ -76,6 +76,7 @@ export async function renderRun(main, id) {
       ...item('Business key', run.businessKey ?? '—'),
       ...item('Started', fmtTime(run.createdAt)),
       ...item(run.endedAt ? 'Ended' : 'Updated', fmtTime(run.endedAt ?? run.updatedAt)),
+      ...(run.archived ? item('Stored', h('span', { class: 'badge', id: 'run-archived' }, 'archived'), ' past retention: read from the archive') : []),
     );
   }
 
@@ -171,7 +172,11 @@ export async function renderRun(main, id) {
     clear(family).append(h('h2', { id: 'family-title' }, 'Related runs'));
     if (run.parentRunId) family.append(h('p', {}, 'Parent: ', h('a', { href: `#/runs/${encodeURIComponent(run.parentRunId)}` }, run.parentRunId)));
     try {
-      const kids = await api('GET', `/v1/runs${qs({ parentRunId: run.id, limit: 100 })}`);
+      const [hot, archived] = await Promise.all([
+        api('GET', `/v1/runs${qs({ parentRunId: run.id, limit: 100 })}`),
+        api('GET', `/v1/runs${qs({ parentRunId: run.id, archived: 'true', limit: 100 })}`).catch(() => ({ items: [] })),
+      ]);
+      const kids = { items: [...hot.items, ...archived.items] };
       if (kids.items.length) family.append(h('p', {}, 'Children:'), h('ul', {}, kids.items.map((k) => h('li', {}, h('a', { href: `#/runs/${encodeURIComponent(k.id)}` }, k.id), ` · ${k.workflow} · `, statusBadge(k.status)))));
       else if (!run.parentRunId) family.append(h('p', {}, 'No parent or child runs.'));
     } catch (err) { family.append(errorBox(err)); }
@@ -220,6 +225,11 @@ export async function renderRun(main, id) {
   drawSummary(); drawActions(); drawPending(); drawSlas(); drawData();
   await Promise.all([drawDiagram(), drawFamily()]);
   const lastSeq = await loadHistory();
+  if (run.archived) {
+    // An archived run has ended and left Redis: its history is complete, nothing to follow.
+    liveState.textContent = '(archived)';
+    return () => {};
+  }
   const stop = followRun(run.id, lastSeq, (entry) => {
     if (!timeline.querySelector(`[data-seq="${entry.seq}"]`)) timeline.append(entryItem(entry));
     refreshAll();

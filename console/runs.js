@@ -4,7 +4,8 @@ import { h, clear, errorBox, fmtTime, stateText, statusBadge } from './dom.js';
 
 export async function renderRuns(main, params) {
   const workflows = (await api('GET', '/v1/workflows')).items;
-  const filters = { workflow: params.workflow ?? '', status: params.status ?? '', state: params.state ?? '', businessKey: params.businessKey ?? '' };
+  const filters = { workflow: params.workflow ?? '', status: params.status ?? '', state: params.state ?? '', businessKey: params.businessKey ?? '', archived: params.archived === 'true' ? 'true' : '' };
+  const archivedView = filters.archived === 'true';
   const cursors = [null];
   let page = 0;
 
@@ -13,10 +14,12 @@ export async function renderRuns(main, params) {
   const st = h('select', { id: 'f-status', name: 'status' }, ['', 'running', 'done', 'failed', 'cancelled'].map((v) => h('option', { value: v, selected: v === filters.status }, v || 'any')));
   const state = h('input', { id: 'f-state', name: 'state', value: filters.state, placeholder: 'top-level state' });
   const bk = h('input', { id: 'f-bk', name: 'businessKey', value: filters.businessKey });
+  const arch = h('input', { id: 'f-archived', name: 'archived', type: 'checkbox', checked: archivedView });
   const form = h('form', { class: 'filters', role: 'search', 'aria-label': 'Filter runs', onsubmit: (e) => {
     e.preventDefault();
-    location.hash = `#/runs${qs({ workflow: wf.value, status: st.value, state: state.value.trim(), businessKey: bk.value.trim() })}`;
-  } }, field('f-workflow', 'Workflow', wf), field('f-status', 'Status', st), field('f-state', 'State', state), field('f-bk', 'Business key', bk), h('button', { type: 'submit' }, 'Filter'));
+    location.hash = `#/runs${qs({ workflow: wf.value, status: st.value, state: state.value.trim(), businessKey: bk.value.trim(), archived: arch.checked ? 'true' : '' })}`;
+  } }, field('f-workflow', 'Workflow', wf), field('f-status', 'Status', st), field('f-state', 'State', state), field('f-bk', 'Business key', bk),
+  field('f-archived', 'Archived (past retention)', arch), h('button', { type: 'submit' }, 'Filter'));
 
   const tbody = h('tbody');
   const status = h('p', { class: 'hint', 'aria-live': 'polite' });
@@ -35,12 +38,12 @@ export async function renderRuns(main, params) {
         h('td', { class: 'nowrap' }, statusBadge(r.status)),
         h('td', { class: 'state-cell' }, stateText(r.state)),
         h('td', { class: 'nowrap' }, r.businessKey ?? '—'),
-        h('td', { class: 'nowrap' }, fmtTime(r.createdAt)),
+        h('td', { class: 'nowrap' }, fmtTime(archivedView ? r.endedAt : r.createdAt)),
         h('td', { class: 'state-cell' }, r.nextEvents.length ? r.nextEvents.join(', ') : '—'))));
       if (!res.items.length) tbody.append(h('tr', {}, h('td', { colspan: 7 }, 'No runs match.')));
       prev.disabled = page === 0;
       next.disabled = !res.nextCursor;
-      status.textContent = `Page ${page + 1}, ${res.items.length} runs${page === 0 ? ' · updates every 3 s' : ''}`;
+      status.textContent = `Page ${page + 1}, ${res.items.length} ${archivedView ? 'archived runs, newest end first' : 'runs'}${page === 0 && !archivedView ? ' · updates every 3 s' : ''}`;
     } catch (err) {
       clear(errors).append(errorBox(err));
     }
@@ -52,13 +55,13 @@ export async function renderRuns(main, params) {
     form,
     errors,
     h('div', { class: 'table-wrap' }, h('table', {},
-      h('caption', { class: 'visually-hidden' }, 'Runs, newest first'),
-      h('thead', {}, h('tr', {}, ['Run', 'Workflow', 'Status', 'State', 'Business key', 'Created', 'Accepts now'].map((t) => h('th', { scope: 'col' }, t)))),
+      h('caption', { class: 'visually-hidden' }, archivedView ? 'Archived runs, newest end first' : 'Runs, newest first'),
+      h('thead', {}, h('tr', {}, ['Run', 'Workflow', 'Status', 'State', 'Business key', archivedView ? 'Ended' : 'Created', 'Accepts now'].map((t) => h('th', { scope: 'col' }, t)))),
       tbody)),
     h('div', { class: 'pager' }, prev, next, status),
   );
   await load();
-  const timer = setInterval(() => { if (page === 0 && !document.hidden) load(); }, 3000);
+  const timer = setInterval(() => { if (page === 0 && !archivedView && !document.hidden) load(); }, 3000);
   return () => clearInterval(timer);
 }
 

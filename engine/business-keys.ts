@@ -47,7 +47,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export function createBusinessKeys(deps: BusinessKeyDeps) {
   const { redis, keys, scripts, clock, runs } = deps;
-  const claimKey = (workflow: string, businessKey: string) => keys.custom('open', workflow, businessKey);
+  const claimKey = (workflow: string, businessKey: string) => keys.openClaim(workflow, businessKey);
 
   function parseClaim(raw: string): Claim | null {
     const i = raw.lastIndexOf('|');

@@ -17,10 +17,13 @@ import { timeOf } from './definition/time.ts';
 import { startTimerWorker } from './timers.ts';
 import { defaultRetry, type TaskDefinition, type TaskServices } from './tasks.ts';
 import { ErrorCode, ServicechartError, notFound, validationError } from './errors.ts';
-import { parseRunId, runIdOfHumanTask, type RunId } from './ids.ts';
+import { parseRunId, runIdFromKey, runIdOfHumanTask, type RunId } from './ids.ts';
 import { iso } from './clock.ts';
 import { compileJsonWorkflow, type JsonWorkflowInput } from './json-workflow/compile.ts';
 import type { WorkflowDefinition } from './definition/define.ts';
+import { createArchiver, type Archiver, type ArchiverOptions } from './archive/sweeper.ts';
+import { createArchiveReads, type ArchiveStatus } from './archive/reads.ts';
+import type { ArchiveStore } from './archive/types.ts';
 import { silentLogger, type HistoryEntry, type JsonObject, type ListRunsFilter, type Logger, type Page, type RunView } from './types.ts';
 
 export * from './errors.ts';
@@ -41,6 +44,13 @@ export {
   serviceSchema, ciSchema, REGISTRY_LIMITS, type ServiceDoc, type CiDoc, type EntryKind, type RegistrySnapshot, type AuditEntry, type ImpactReport, type ImportItem,
   type Cmdb,
 } from './cmdb.ts';
+export type { ArchiveStore, ArchivedRun, ArchiveFilter } from './archive/types.ts';
+export { ARCHIVE_FORMAT, ARCHIVE_FORMAT_VERSION } from './archive/types.ts';
+export { createDirectoryStore } from './archive/dir-store.ts';
+export { createPostgresStore } from './archive/pg-store.ts';
+export { parseRetention, parseDuration, type Retention } from './archive/retention.ts';
+export type { ArchiverOptions, ArchiveHealth } from './archive/sweeper.ts';
+export type { ArchiveStatus } from './archive/reads.ts';
 
 export interface EngineOptions {
   /** Borrowed: the engine never closes it. */
@@ -58,6 +68,8 @@ export interface EngineOptions {
   maxContextBytes?: number;
   workflows?: WorkflowDefinition[];
   tasks?: TaskDefinition<any, any>[];
+  /** Where runs past retention go (borrowed: the engine never closes it); reads fall back to it. */
+  archive?: ArchiveStore;
 }
 
 export interface WorkflowSummary {
@@ -172,6 +184,11 @@ export function createEngine(opts: EngineOptions) {
   const index = createRunIndex(redis, keys, (r) => runs.view(r));
   const businessKeys = createBusinessKeys({ redis, keys, scripts, clock, runs, startRun: (a) => runs.startRun(a) });
 
+  const archive = opts.archive ?? null;
+  const archived = createArchiveReads({ redis, keys, view: (r) => runs.view(r), store: archive });
+  const fromArchive = archived.get;
+  let archiver: Archiver | null = null;
+
   function runIdOrThrow(id: string): RunId {
     const runId = parseRunId(id);
     if (!runId) throw notFound(`run ${id}`);
@@ -212,7 +229,8 @@ export function createEngine(opts: EngineOptions) {
         }
       },
       async parentOf(id) {
-        const run = await runs.getStored(runIdOrThrow(id));
+        const runId = runIdOrThrow(id);
+        const run = (await runs.getStored(runId)) ?? (await fromArchive(runId))?.run;
         return run?.parentRunId ?? null;
       },
       async listRuns(filter) {
@@ -225,11 +243,14 @@ export function createEngine(opts: EngineOptions) {
         const parsed = parseRunId(id);
         if (!parsed) return null;
         const stored = await runs.readStored(parsed);
-        return stored ? runs.view(stored.run, stored.live) : null;
+        if (stored) return runs.view(stored.run, stored.live);
+        const copy = await fromArchive(parsed);
+        return copy ? archived.view(copy) : null;
       },
       async amendMeasure(target, measure, change, key) {
         const parsed = parseRunId(target);
-        const stored = parsed ? await runs.getStored(parsed) : null;
+        // An archived run's measures stay with the KPI figures in Redis: a correction still applies.
+        const stored = parsed ? ((await runs.getStored(parsed)) ?? (await fromArchive(parsed))?.run ?? null) : null;
         if (!stored) return false;
         return kpis.amend(stored.workflow, stored.id, measure, change, `${runId}:${key}`);
       },
@@ -323,7 +344,15 @@ export function createEngine(opts: EngineOptions) {
 
     resolveWorkflow,
 
-    startRun(args: StartRunArgs): Promise<RunResult> {
+    async startRun(args: StartRunArgs): Promise<RunResult> {
+      // A repeat of a start whose run has been archived answers that run, never a second copy.
+      if (archive && args.idempotencyKey) {
+        const id = runIdFromKey('start', args.idempotencyKey);
+        if (!(await redis.exists(keys.run(id)))) {
+          const copy = await fromArchive(id);
+          if (copy) return { run: archived.view(copy), duplicate: true };
+        }
+      }
       return runs.startRun(args);
     },
 
@@ -362,18 +391,45 @@ export function createEngine(opts: EngineOptions) {
       return runs.cancelRun(runIdOrThrow(runId), opts);
     },
 
-    getRun(runId: string): Promise<RunView> {
-      return runs.getRun(runIdOrThrow(runId));
+    /** A run from Redis, or once it has left Redis from the archive (`archived: true`). */
+    async getRun(runId: string): Promise<RunView> {
+      const id = runIdOrThrow(runId);
+      const stored = await runs.readStored(id);
+      if (stored) return runs.view(stored.run, stored.live);
+      const copy = await fromArchive(id);
+      if (!copy) throw notFound(`run ${runId}`);
+      return archived.view(copy);
     },
 
+    /** Runs in Redis, or with `archived: true` runs in the archive (those still in Redis left out: one copy each). */
     listRuns(filter: ListRunsFilter = {}): Promise<Page<RunView>> {
-      return index.list(filter);
+      return filter.archived ? archived.list(filter) : index.list(filter);
     },
 
     async getHistory(runId: string, opts: { cursor?: string | null; limit?: number } = {}): Promise<Page<HistoryEntry>> {
       const id = runIdOrThrow(runId);
-      if (!(await redis.exists(keys.run(id)))) throw notFound(`run ${runId}`);
-      return history.page(id, opts);
+      if (await redis.exists(keys.run(id))) return history.page(id, opts);
+      const copy = await fromArchive(id);
+      if (!copy) throw notFound(`run ${runId}`);
+      return archived.historyPage(copy, opts);
+    },
+
+    /**
+     * Sweep runs past retention into the archive in this process, every `everyMs`. Any number of
+     * processes may sweep one Redis: each run is claimed by one of them at a time.
+     */
+    startArchiver(options: ArchiverOptions & { everyMs?: number }): Archiver {
+      if (!archive) throw new Error('startArchiver needs an archive store (EngineOptions.archive)');
+      archiver = createArchiver({ redis, keys, scripts, clock, logger, store: archive }, options);
+      archiver.start(options.everyMs ?? 60_000);
+      const mine = archiver;
+      closers.push(() => mine.stop());
+      return archiver;
+    },
+
+    /** The archive's state for /readyz: off (none configured), ok, or unavailable with the reason. */
+    archiveHealth(): Promise<ArchiveStatus> {
+      return archived.health(archiver?.health().since ?? null);
     },
 
     /** Human tasks, newest first, from the open or done index. */
@@ -382,7 +438,7 @@ export function createEngine(opts: EngineOptions) {
       const limit = filter.limit ?? 50;
       let offset = 0;
       if (filter.cursor) {
-        if (!/^\d+$/.test(filter.cursor)) throw validationError('bad cursor', [{ path: '/query/cursor', message: 'not a cursor this endpoint returned' }]);
+        if (!/^\d{1,15}$/.test(filter.cursor)) throw validationError('bad cursor', [{ path: '/query/cursor', message: 'not a cursor this endpoint returned' }]);
         offset = Number(filter.cursor);
       }
       const items: HumanTaskDoc[] = [];
@@ -422,8 +478,8 @@ export function createEngine(opts: EngineOptions) {
       if (!runId || !doc) throw notFound(`human task ${taskId}`);
       const task = JSON.parse(doc) as HumanTaskDoc;
       if (task.status !== 'open') throw new ServicechartError(ErrorCode.CONFLICT, `human task ${taskId} is ${task.status} already`);
-      const eventType = task.outcomes[body.outcome];
-      if (!eventType) {
+      const eventType = Object.hasOwn(task.outcomes, body.outcome) ? task.outcomes[body.outcome] : undefined;
+      if (typeof eventType !== 'string') {
         throw validationError('unknown outcome', [{ path: '/body/outcome', message: `outcome must be one of ${Object.keys(task.outcomes).join(', ')}` }]);
       }
       const event: JsonObject & { type: string } = { type: eventType, by: body.by };

@@ -14,6 +14,16 @@ export interface Keys {
   runsByStatus(status: string): string;
   runsByBusinessKey(key: string): string;
   runsByParent(id: string): string;
+  /** Ended runs of a workflow by end time (the archive sweeper's work list). */
+  runsEndedByWorkflow(workflow: string): string;
+  /** Workflows that have ended runs (members of runsEndedByWorkflow). */
+  runsEndedWorkflows(): string;
+  /** Set once every run that ended before the ended index existed has been added to it. */
+  runsEndedBackfilled(): string;
+  /** A sweeper's lease on archiving one run. */
+  archiveClaim(id: RunId): string;
+  /** The claim that a business key has one open run of a workflow (business-keys.ts). */
+  openClaim(workflow: string, businessKey: string): string;
   humanTasksOpen(): string;
   humanTasksDone(): string;
   humanTask(id: string): string;
@@ -47,6 +57,11 @@ export function createKeys(prefix: string): Keys {
     runsByStatus: (s) => `${prefix}:runs:status:${s}`,
     runsByBusinessKey: (k) => `${prefix}:runs:bk:${k}`,
     runsByParent: (id) => `${prefix}:runs:parent:${id}`,
+    runsEndedByWorkflow: (w) => `${prefix}:runs:ended:${w}`,
+    runsEndedWorkflows: () => `${prefix}:runs:ended-wf`,
+    runsEndedBackfilled: () => `${prefix}:runs:ended-backfilled`,
+    archiveClaim: (id) => runKey(id, ':archiving'),
+    openClaim: (workflow, businessKey) => `${prefix}:open:${workflow}:${businessKey}`,
     humanTasksOpen: () => `${prefix}:htasks:open`,
     humanTasksDone: () => `${prefix}:htasks:done`,
     humanTask: (id) => `${prefix}:htask:${id}`,

@@ -5,11 +5,13 @@ import { Ajv, type ValidateFunction } from 'ajv';
 import type { WorkflowDefinition } from './definition/define.ts';
 import type { TaskDefinition } from './tasks.ts';
 import { ErrorCode, ServicechartError, validationError, type Problem } from './errors.ts';
+import { compileUserSchema, userSchemaAjv } from './user-schema.ts';
 import { isEngineAction } from './step.ts';
 
 export interface RegisteredWorkflow extends WorkflowDefinition {
   validateInput: ValidateFunction | null;
-  validateEvent: Record<string, ValidateFunction>;
+  /** By event type; a Map, so an event named after an Object.prototype member finds nothing. */
+  validateEvent: Map<string, ValidateFunction>;
 }
 
 const BUILTIN_ACTIONS = /^xstate\./;
@@ -109,6 +111,8 @@ export class Registry {
   /** Event types some workflow re-reads the service and CI registry on (`registry.events`). */
   private readonly eventsReadingRegistry = new Set<string>();
   private readonly ajv = new Ajv({ allErrors: true, strict: false });
+  /** For the schemas of JSON workflows, which come from outside: linear-time patterns, no endless $ref. */
+  private readonly userAjv = userSchemaAjv();
 
   registerTask(task: TaskDefinition<any, any>): void {
     this.tasks.set(task.name, task);
@@ -145,17 +149,21 @@ export class Registry {
     const options = (def.machine as unknown as { options: { maxIterations: number } }).options;
     if (!Number.isFinite(options.maxIterations)) options.maxIterations = 1000;
     let validateInput: ValidateFunction | null = null;
-    if (def.inputSchema) {
+    if (def.inputSchema && def.definition !== undefined) {
+      const compiled = compileUserSchema(this.userAjv, def.inputSchema, '/inputSchema');
+      if (!compiled.validate) throw validationError(`the input schema of ${key} cannot be used`, compiled.problems);
+      validateInput = compiled.validate;
+    } else if (def.inputSchema) {
       try {
         validateInput = this.ajv.compile(def.inputSchema);
       } catch (err) {
         throw validationError(`the input schema of ${key} does not compile`, [{ path: '/inputSchema', message: (err as Error).message }]);
       }
     }
-    const validateEvent: Record<string, ValidateFunction> = {};
+    const validateEvent = new Map<string, ValidateFunction>();
     for (const [type, schema] of Object.entries(def.eventSchemas ?? {})) {
       try {
-        validateEvent[type] = this.ajv.compile(schema);
+        validateEvent.set(type, this.ajv.compile(schema));
       } catch (err) {
         throw validationError(`the schema of event ${type} in ${key} does not compile`, [{ path: `/eventSchemas/${type}`, message: (err as Error).message }]);
       }

@@ -176,6 +176,8 @@ export function createRunStore(deps: RunStoreDeps) {
         remove.push([keys.runsByStatus(from), run.id]);
       }
       add.push([keys.runsByStatus(to), run.createdAt, run.id]);
+      // The archive sweeper finds ended runs by end time, per workflow (engine/archive/sweeper.ts).
+      if (to !== 'running') add.push([keys.runsEndedByWorkflow(run.workflow), run.endedAt ?? run.updatedAt, run.id], [keys.runsEndedWorkflows(), 0, run.workflow]);
     }
     const docs: [string, string][] = [];
     for (const h of outcome.openedHumanTasks) {
@@ -372,11 +374,11 @@ export function createRunStore(deps: RunStoreDeps) {
     const event: JsonObject & { type: string } = snapshot ? { ...clean, $registry: snapshot } : clean;
     const res = await mutate(runId, (run, wf) => {
       if (run.status !== 'running') throw new ServicechartError(ErrorCode.RUN_ENDED, `run ${runId} has ended (${run.status})`);
-      if (opts.completion && !run.humanTasks[opts.completion.id]) {
+      if (opts.completion && !Object.hasOwn(run.humanTasks, opts.completion.id)) {
         throw new ServicechartError(ErrorCode.CONFLICT, `human task ${opts.completion.id} is not open`);
       }
       const type = event.type;
-      const validate = wf.validateEvent[type];
+      const validate = wf.validateEvent.get(type);
       if (validate && !validate(event)) {
         throw validationError(`the ${type} payload is invalid`, (validate.errors ?? []).map((e) => ({ path: `/body${e.instancePath}`, message: e.message ?? 'invalid' })));
       }

@@ -5,9 +5,9 @@ import { fileURLToPath } from 'node:url';
 import type { Redis } from 'ioredis';
 
 const dir = fileURLToPath(new URL('./lua/', import.meta.url));
+// `<name>-<count of KEYS>.lua`; `-n` takes a variable count, which the caller passes first.
 const sources = new Map<string, { numberOfKeys: number | undefined; lua: string }>();
 for (const file of readdirSync(dir)) {
-  // `<name>-<keys>.lua`; `-n` takes a variable number of keys, the count passed first.
   const m = /^([A-Za-z]+)-(\d+|n)\.lua$/.exec(file);
   if (m) sources.set(m[1], { numberOfKeys: m[2] === 'n' ? undefined : Number(m[2]), lua: readFileSync(dir + file, 'utf8') });
 }
@@ -61,6 +61,8 @@ export interface Scripts {
    * Answers the new version, or `{ ok: false }` with the current one when it moved.
    */
   registryWrite(keys: { version: string; services: string; cis: string }, expected: number | null, keep: number, writes: RegistryWrite[]): Promise<{ ok: boolean; version: number }>;
+  /** Delete an archived run's own keys while its seq and hseq are still the archived ones (archive/sweeper.ts). */
+  archiveRemove(keys: [string, string, string], seq: number, hseq: number, otherKeys: string[]): Promise<'removed' | 'changed' | 'missing'>;
 }
 
 export interface RegistryWrite {
@@ -80,6 +82,7 @@ export function createScripts(redis: Redis): Scripts {
   const kpiDrop = command(redis, 'kpiDrop');
   const cas = command(redis, 'compareAndSet');
   const regWrite = command(redis, 'registryWrite');
+  const archiveRemove = command(redis, 'archiveRemove');
   return {
     async commitStep(keys, a) {
       const argv: (string | number)[] = [
@@ -122,6 +125,10 @@ export function createScripts(redis: Redis): Scripts {
       const argv = [expected === null ? '' : String(expected), String(keep), ...writes.flatMap((w) => [w.kind, w.key, w.doc, w.audit])];
       const reply = (await regWrite(keyList.length, ...keyList, ...argv)) as ScriptReply;
       return { ok: reply[0] === 1, version: Number(reply[1]) };
+    },
+    async archiveRemove(keys, seq, hseq, otherKeys) {
+      const reply = Number(await archiveRemove(keys.length + otherKeys.length, ...keys, ...otherKeys, seq, hseq));
+      return reply === 1 ? 'removed' : reply === 0 ? 'changed' : 'missing';
     },
   };
 }

@@ -215,7 +215,7 @@ function timerName(sendId: string): string {
 /** `{field}` in a human task title from the context (`{number}` falls back to the business key). */
 function fillTemplate(template: string, context: Record<string, unknown>, businessKey: string | null): string {
   return template.replace(/\{([A-Za-z0-9_]+)\}/g, (_, field: string) => {
-    const v = context[field] ?? (field === 'number' ? businessKey : undefined);
+    const v = (Object.hasOwn(context, field) ? context[field] : undefined) ?? (field === 'number' ? businessKey : undefined);
     return v === undefined || v === null ? '' : String(v);
   });
 }

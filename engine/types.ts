@@ -88,6 +88,8 @@ export interface RunView {
   humanTasks: { id: string; role: string; title: string; outcomes: Record<string, string>; dueAt: string | null }[];
   output: unknown;
   error: ErrorData | null;
+  /** Present (true) when the run was read from the archive: it has left Redis. */
+  archived?: true;
 }
 
 export type HistoryType =
@@ -136,6 +138,11 @@ export interface ListRunsFilter {
   state?: string;
   businessKey?: string;
   parentRunId?: string;
+  /** List the archive instead of Redis (runs past retention); newest end first. */
+  archived?: boolean;
+  /** With `archived`: ended at or after / before (epoch ms). */
+  endedSince?: number | null;
+  endedUntil?: number | null;
   limit?: number;
   cursor?: string | null;
 }

@@ -1,7 +1,8 @@
-// Makes sure the system packages Servicechart needs are present: redis-server (unless REDIS_URL is set)
-// and, with --chromium, Debian's chromium for the browser tests. Installs them with apt-get when
+// Makes sure the system packages Servicechart needs are present: redis-server (unless REDIS_URL is set),
+// with --chromium Debian's chromium for the browser tests, and with --postgres Debian's postgresql
+// (the archive tests start their own server from its binaries in /usr/lib/postgresql/<version>/bin). Installs them with apt-get when
 // running as root; otherwise stops with a message that says how to get them.
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { execFileSync, spawnSync } from 'node:child_process';
 
 const want = new Set(process.argv.slice(2));
@@ -41,4 +42,9 @@ if (want.has('--redis') && !process.env.REDIS_URL) {
 }
 if (want.has('--chromium')) {
   if (!has('chromium', ['/usr/bin/chromium'])) aptInstall('chromium', 'the browser tests');
+}
+if (want.has('--postgres')) {
+  const root = '/usr/lib/postgresql';
+  const found = existsSync(root) && readdirSync(root).some((v) => existsSync(`${root}/${v}/bin/initdb`));
+  if (!found) aptInstall('postgresql', 'the archive tests (a real PostgreSQL)');
 }

@@ -73,9 +73,9 @@ export async function dropPrefix(redis: Redis, prefix: string): Promise<void> {
 
 const repoRoot = new URL('..', import.meta.url).pathname;
 
-/** Start a Node process of this repo and resolve once its output matches `ready`. */
-export function spawnReady(args: string[], env: Record<string, string>, ready: RegExp, timeoutMs = 20_000): Promise<ChildProcess> {
-  const child = spawn(process.execPath, args, { cwd: repoRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+/** Start a Node process of this repo (or `command`) and resolve once its output matches `ready`. */
+export function spawnReady(args: string[], env: Record<string, string>, ready: RegExp, timeoutMs = 20_000, command = process.execPath): Promise<ChildProcess> {
+  const child = spawn(command, args, { cwd: repoRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   return new Promise((resolve, reject) => {
     const t = setTimeout(() => reject(new Error(`process did not get ready: ${out}`)), timeoutMs);

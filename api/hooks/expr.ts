@@ -30,7 +30,7 @@ export function resolvePath(path: string, scope: Scope): unknown {
   if (p === '') return root;
   const segments = p.slice(1).split('/').map((s) => {
     const seg = s.replace(/~1/g, '/').replace(/~0/g, '~');
-    return seg.startsWith('@') ? (scope.fields[seg.slice(1)] ?? seg) : seg;
+    return seg.startsWith('@') && Object.hasOwn(scope.fields, seg.slice(1)) ? scope.fields[seg.slice(1)] : seg;
   });
   const walk = (value: unknown, i: number): unknown => {
     if (value === undefined) return undefined;
@@ -55,7 +55,8 @@ function isExprForm(e: object): boolean {
 
 /** ServiceNow raw date-times are `YYYY-MM-DD HH:MM:SS` in UTC; Jira writes offsets as `+0000`. */
 function toIso(v: unknown): string | undefined {
-  if (typeof v === 'number' && Number.isFinite(v)) return new Date(v).toISOString();
+  // Past ±8.64e15 ms a Date is invalid and toISOString throws: such a time is left out.
+  if (typeof v === 'number' && Number.isFinite(v)) return Math.abs(v) <= 8.64e15 ? new Date(v).toISOString() : undefined;
   if (typeof v !== 'string' || !v.trim()) return undefined;
   let s = v.trim();
   if (/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}(:\d{2})?$/.test(s)) s = `${s.replace(' ', 'T')}Z`;

@@ -58,7 +58,7 @@ export function hookRoutes(routes: RouteTable, engine: Engine, config: HookConfi
 
   routes.add({
     method: 'get', path: '/v1/hooks/deliveries', summary: 'Webhook deliveries, newest first', tag: 'hooks', access: 'admin',
-    query: { type: 'object', additionalProperties: false, properties: { source: { enum: [...HOOK_SOURCES] }, ...pagingQuery } },
+    query: { type: 'object', additionalProperties: false, properties: { source: { enum: [...HOOK_SOURCES] }, ...pagingQuery, cursor: { type: 'string', pattern: '^[0-9]{1,19}-[0-9]{1,19}$' } } },
     responses: { 200: { description: 'page', schema: pageOf(deliverySchema) } },
   }, async (ctx, req) => {
     ctx.body = await store.list({ source: req.query.source, limit: req.query.limit ?? 50, cursor: req.query.cursor ?? null });

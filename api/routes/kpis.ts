@@ -44,6 +44,10 @@ export function kpiRoutes(routes: RouteTable, engine: Engine): void {
   }, async (ctx, req) => {
     const since = req.query.since ? Date.parse(req.query.since) : null;
     const until = req.query.until ? Date.parse(req.query.until) : null;
+    // A leap second (23:59:60) is a valid date-time that Date cannot hold.
+    for (const [name, t] of [['since', since], ['until', until]] as const) {
+      if (t !== null && !Number.isFinite(t)) throw validationError(`${name} is not a time this server can represent`, [{ path: `/query/${name}`, message: 'a leap second or out of range' }]);
+    }
     if (since !== null && until !== null && since > until) {
       throw validationError('since is after until', [{ path: '/query/since', message: 'must not be after until' }]);
     }

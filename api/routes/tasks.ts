@@ -29,7 +29,7 @@ export function taskRoutes(routes: RouteTable, engine: Engine): void {
     method: 'get', path: '/v1/tasks', summary: 'Human tasks, newest first', tag: 'tasks', access: 'viewer',
     query: {
       type: 'object', additionalProperties: false,
-      properties: { status: { enum: ['open', 'done'], default: 'open' }, role: { type: 'string', maxLength: 64 }, workflow: { type: 'string', maxLength: 64 }, runId: { type: 'string', maxLength: 200 }, ...pagingQuery },
+      properties: { status: { enum: ['open', 'done'], default: 'open' }, role: { type: 'string', maxLength: 64 }, workflow: { type: 'string', maxLength: 64 }, runId: { type: 'string', maxLength: 200 }, ...pagingQuery, cursor: { type: 'string', pattern: '^(0|[1-9][0-9]{0,14})$' } },
     },
     responses: { 200: { description: 'page', schema: pageOf(humanTaskSchema) } },
   }, async (ctx, req) => {

@@ -28,7 +28,7 @@ export function workflowRoutes(routes: RouteTable, engine: Engine): void {
   });
   routes.add({
     method: 'get', path: '/v1/workflows/:name/versions/:version', summary: 'One version of a workflow', tag: 'workflows', access: 'viewer',
-    params: { type: 'object', required: ['name', 'version'], additionalProperties: false, properties: { name: nameParam.properties.name, version: { type: 'integer', minimum: 1 } } },
+    params: { type: 'object', required: ['name', 'version'], additionalProperties: false, properties: { name: nameParam.properties.name, version: { type: 'integer', minimum: 1, maximum: 2 ** 31 - 1 } } },
     responses: { 200: { description: 'workflow', schema: detail }, 404: { description: 'unknown', schema: errorSchema } },
   }, async (ctx, req) => {
     ctx.body = await engine.getWorkflow(req.params.name, Number(req.params.version));

@@ -27,6 +27,7 @@ export const runSchema = {
     createdAt: { type: 'string', format: 'date-time' },
     updatedAt: { type: 'string', format: 'date-time' },
     endedAt: { type: ['string', 'null'], format: 'date-time' },
+    archived: { type: 'boolean', description: 'present (true) when the run has left Redis and is read from the archive' },
     nextEvents: { type: 'array', items: { type: 'string' } },
     tasks: {
       type: 'array',

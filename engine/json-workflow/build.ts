@@ -4,6 +4,7 @@ import { and, not, or, setup, type AnyStateMachine } from 'xstate';
 import { taskActors } from '../definition/define.ts';
 import { getPath, isPlainObject, resolveExpr } from './exprs.ts';
 import { vocabularyImplementations } from './vocabulary.ts';
+import { MAX_DELAY_MS } from './schema.ts';
 
 type Obj = Record<string, unknown>;
 type Args = { context: Obj; event: Obj };
@@ -14,7 +15,7 @@ const DATA_KEYS = ['id', 'description', 'type', 'initial', 'history', 'target', 
 const mapValues = (o: unknown, f: (v: unknown) => unknown): Obj =>
   Object.fromEntries(Object.entries(o as Obj).map(([k, v]) => [k, f(v)]));
 
-const isMs = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0;
+const isMs = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0 && v <= MAX_DELAY_MS;
 
 function guard(g: unknown): unknown {
   if (typeof g === 'string') return { type: g, params: {} };
@@ -70,7 +71,7 @@ function stateNode(c: Obj, srcs: Set<string>): Obj {
   return out;
 }
 
-/** The delay in ms: `context.delaysMs.<name>` first, then the definition's number or reference, then its default. */
+/** The delay in ms: `context.delaysMs.<name>` first, then the definition's number or reference, then its default; each only when it is 0..MAX_DELAY_MS. */
 function namedDelay(name: string, spec: unknown) {
   return ({ context, event }: Args): number => {
     const override = getPath(context, `delaysMs.${name}`);

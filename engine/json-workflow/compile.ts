@@ -1,5 +1,4 @@
 // Owns compiling a workflow sent as JSON into a WorkflowDefinition, refusing it with every problem listed.
-import { Ajv } from 'ajv';
 import type { AnyStateMachine } from 'xstate';
 import type { WorkflowDefinition } from '../definition/define.ts';
 import { validationError, type Problem } from '../errors.ts';
@@ -8,6 +7,7 @@ import { isPlainObject } from './exprs.ts';
 import { schemaProblems } from './schema.ts';
 import { checkKeys, checkSemantics } from './check.ts';
 import { buildMachine } from './build.ts';
+import { compileUserSchema, userSchemaAjv } from '../user-schema.ts';
 
 export { jsonWorkflowSchema } from './schema.ts';
 export { builtInActions, builtInGuards, type BuiltIn } from './vocabulary.ts';
@@ -29,13 +29,8 @@ function inputSchemaProblems(schema: unknown): Problem[] {
   if (!isPlainObject(schema)) return [{ path: '/inputSchema', message: 'must be a JSON Schema object' }];
   const problems: Problem[] = [];
   if (checkKeys(schema, '/inputSchema', problems) || problems.length) return problems;
-  try {
-    // A throwaway instance: a long-lived one would keep every schema ever posted.
-    new Ajv({ allErrors: true, strict: false }).compile(schema);
-  } catch (err) {
-    problems.push({ path: '/inputSchema', message: `does not compile: ${(err as Error).message}` });
-  }
-  return problems;
+  // A throwaway instance: a long-lived one would keep every schema ever posted.
+  return compileUserSchema(userSchemaAjv(), schema, '/inputSchema').problems;
 }
 
 function definitionProblems(def: unknown, machineId: string, isTask: (name: string) => boolean): Problem[] {

@@ -3,6 +3,9 @@ import { Ajv, type ErrorObject } from 'ajv';
 import type { Problem } from '../errors.ts';
 import { seg } from './exprs.ts';
 
+/** A hundred years in ms: the longest delay or due time a JSON workflow may ask for. */
+export const MAX_DELAY_MS = 100 * 365 * 24 * 3600 * 1000;
+
 const ref = (name: string) => ({ $ref: `#/definitions/${name}` });
 /** `if`/`then`/`else` rather than `anyOf`, so that ajv reports the problem of the form actually written. */
 const byType = (type: string, then: object, otherwise: object) => ({ if: { type }, then, else: otherwise });
@@ -61,8 +64,8 @@ export const jsonWorkflowSchema = {
       propertyNames: delayName,
       additionalProperties: byType(
         'object',
-        { type: 'object', description: 'A reference with a default, e.g. {"$context": "slaMs", "default": 60000}.', required: ['default'], properties: { default: { type: 'integer', minimum: 0 } } },
-        { type: 'integer', minimum: 0 },
+        { type: 'object', description: 'A reference with a default, e.g. {"$context": "slaMs", "default": 60000}; a referenced value outside 0..100 years falls back to the default.', required: ['default'], properties: { default: { type: 'integer', minimum: 0, maximum: MAX_DELAY_MS } } },
+        { type: 'integer', minimum: 0, maximum: MAX_DELAY_MS },
       ),
     },
   },
@@ -123,8 +126,15 @@ export const jsonWorkflowSchema = {
           properties: {
             role: { type: 'string', minLength: 1 },
             title: { type: 'string', minLength: 1 },
-            outcomes: { type: 'object', description: 'OUTCOME -> EVENT_TYPE sent to the run.', additionalProperties: { type: 'string', minLength: 1 } },
-            dueInMs: { type: 'integer', minimum: 0 },
+            outcomes: {
+              type: 'object',
+              description: 'OUTCOME -> EVENT_TYPE sent to the run; an outcome is what POST /v1/tasks/:id/complete names (at most 64 characters).',
+              minProperties: 1,
+              propertyNames: { type: 'string', minLength: 1, maxLength: 64 },
+              // The event types POST /v1/runs/:id/events accepts: no xstate.* event can be forged through a task.
+              additionalProperties: { type: 'string', pattern: '^(?!xstate\\.)[A-Za-z][A-Za-z0-9_.:-]{0,127}$' },
+            },
+            dueInMs: { type: 'integer', minimum: 0, maximum: MAX_DELAY_MS },
           },
           required: ['role', 'title', 'outcomes'],
           additionalProperties: false,

@@ -1,6 +1,6 @@
 -- commitStep: write a run's new record, its history entries and the outbox of jobs the step implies,
 -- all or nothing, guarded by the run's sequence number.
--- KEYS[1] run hash          (fields: seq, doc, hseq, ts:<taskId>)
+-- KEYS[1] run hash          (fields: seq, doc, hseq, ts:<taskId>, ik:<idempotency key>)
 -- KEYS[2] history stream    (entry ids "<hseq>-0", field e = entry JSON without seq)
 -- KEYS[3] outbox hash       (field = outbox entry id, value = entry JSON)
 -- KEYS[4] idempotency key   (string; only read/written when ARGV[4] ~= '')
@@ -54,5 +54,7 @@ for i = 1, j do
 end
 if ARGV[4] ~= '' then
   redis.call('SET', KEYS[4], ARGV[4], 'EX', tonumber(ARGV[5]))
+  -- Named on the run so archiving the run can delete it (engine/archive/footprint.ts).
+  redis.call('HSET', KEYS[1], 'ik:' .. KEYS[4], '1')
 end
 return {1, first, last}

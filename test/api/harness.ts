@@ -2,7 +2,7 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Redis } from 'ioredis';
-import { createEngine, type Engine, type WorkflowDefinition, type TaskDefinition } from '../../engine/index.ts';
+import { createEngine, type ArchiveStore, type Engine, type WorkflowDefinition, type TaskDefinition } from '../../engine/index.ts';
 import { createApp, type App } from '../../api/app.ts';
 import { createAuth, parseApiKeys } from '../../api/auth.ts';
 import { startTaskWorker, type TaskWorker } from '../../workers/runtime.ts';
@@ -24,10 +24,10 @@ export interface Harness {
   call(method: string, path: string, opts?: { key?: keyof typeof KEYS | null; body?: unknown; raw?: string | Buffer; headers?: Record<string, string> }): Promise<{ status: number; body: any; headers: Headers }>;
 }
 
-export async function startHarness(opts: { workflows?: WorkflowDefinition[]; tasks?: TaskDefinition<any, any>[]; consume?: boolean; extensions?: Parameters<typeof createApp>[0]['extensions']; rateLimit?: Parameters<typeof createApp>[0]['rateLimit']; hooks?: Parameters<typeof createApp>[0]['hooks']; adapters?: AdapterConfig } = {}): Promise<Harness> {
+export async function startHarness(opts: { workflows?: WorkflowDefinition[]; tasks?: TaskDefinition<any, any>[]; consume?: boolean; extensions?: Parameters<typeof createApp>[0]['extensions']; rateLimit?: Parameters<typeof createApp>[0]['rateLimit']; hooks?: Parameters<typeof createApp>[0]['hooks']; adapters?: AdapterConfig; archive?: ArchiveStore } = {}): Promise<Harness> {
   const redis = await connect();
   const prefix = newPrefix();
-  const engine = createEngine({ redis, prefix, workflows: [...builtInWorkflows, ...(opts.workflows ?? [])], tasks: [...(opts.adapters ? createBuiltInTasks(opts.adapters) : builtInTasks), ...(opts.tasks ?? [])] });
+  const engine = createEngine({ redis, prefix, workflows: [...builtInWorkflows, ...(opts.workflows ?? [])], tasks: [...(opts.adapters ? createBuiltInTasks(opts.adapters) : builtInTasks), ...(opts.tasks ?? [])], archive: opts.archive });
   let worker: TaskWorker | null = null;
   if (opts.consume !== false) {
     engine.startTimerConsumer();

@@ -90,7 +90,7 @@ export async function evaluateHealth(input: HealthCheckInput, signal: AbortSigna
   if (rule) return { healthy: true, evaluated: true, results: [{ name: 'simulated', value: null, ok: true }] };
   const results: HealthCheckResult[] = [];
   for (const c of input.checks ?? []) {
-    let value: number | null = c.observed ?? input.observed?.[c.name] ?? null;
+    let value: number | null = c.observed ?? (input.observed && Object.hasOwn(input.observed, c.name) ? input.observed[c.name] : null) ?? null;
     if (value === null && c.url) value = await probe(c.url, signal);
     const ok = value === null ? null : (c.min === undefined || value >= c.min) && (c.max === undefined || value <= c.max);
     results.push({ name: c.name, value: value === Number.POSITIVE_INFINITY ? null : value, min: c.min, max: c.max, ok: value === Number.POSITIVE_INFINITY ? false : ok });

@@ -137,7 +137,9 @@ const toTime = (v: unknown): number | null => {
 
 /** Change correlation: changes on the same CI (or service) in the window before the incident opened. */
 export function enrichContext(input: EnrichInput): EnrichOutput {
-  const entry = (input.ci ? input.catalog?.[input.ci] : undefined) ?? (input.service ? input.catalog?.[input.service] : undefined) ?? {};
+  // Own entries only: a CI named after an Object.prototype member ("toString") is just an unknown CI.
+  const lookup = (name: string | null | undefined) => (name && input.catalog && Object.hasOwn(input.catalog, name) ? input.catalog[name] : undefined);
+  const entry = lookup(input.ci) ?? lookup(input.service) ?? {};
   const opened = input.openedAt ?? Date.now();
   const window = input.windowMs ?? DAY;
   const recent = (input.changes ?? [])

@@ -48,11 +48,11 @@ export async function forecast(input: ForecastInput, signal: AbortSignal): Promi
   const perService: ForecastOutput['perService'] = [];
   const unknown: string[] = [];
   for (const service of input.services) {
-    let current = input.current?.[service] ?? null;
+    let current = (input.current && Object.hasOwn(input.current, service) ? input.current[service] : null) ?? null;
     const q = input.metricQueries?.find((m) => m.service === service);
     if (current === null && q && input.prometheusUrl) current = await promQuery(input.prometheusUrl, q.query, signal);
     const added = typeof input.expectedLoad === 'number' ? input.expectedLoad
-      : input.expectedLoad?.[service] ?? LOAD_BY_SIZE[String(input.size ?? 'M').toUpperCase()] ?? LOAD_BY_SIZE.M;
+      : (input.expectedLoad && Object.hasOwn(input.expectedLoad, service) ? input.expectedLoad[service] : undefined) ?? LOAD_BY_SIZE[String(input.size ?? 'M').toUpperCase()] ?? LOAD_BY_SIZE.M;
     if (current === null) unknown.push(service);
     perService.push({ service, current, added, peak: current === null ? null : round(current + added) });
   }
