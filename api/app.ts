@@ -13,6 +13,7 @@ import { taskRoutes } from './routes/tasks.ts';
 import { hookRoutes } from './routes/hooks.ts';
 import type { HookConfig } from './hooks/config.ts';
 import { kpiRoutes } from './routes/kpis.ts';
+import { externalTaskRoutes } from './routes/external-tasks.ts';
 import { registryRoutes } from './routes/registry.ts';
 import { BoardSessions, consoleRoutes, queueBoard } from './routes/console.ts';
 
@@ -61,6 +62,7 @@ export function createApp(deps: AppDeps): App {
   taskRoutes(routes, deps.engine);
   hookRoutes(routes, deps.engine, deps.hooks);
   kpiRoutes(routes, deps.engine);
+  externalTaskRoutes(routes, deps.engine);
   registryRoutes(routes, deps.engine);
   const boardSessions = new BoardSessions();
   consoleRoutes(routes, boardSessions);

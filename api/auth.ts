@@ -4,7 +4,8 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync, chmodSync } from 'n
 import { join, resolve } from 'node:path';
 import type { Logger } from '../engine/index.ts';
 
-export const Role = { viewer: 1, operator: 2, admin: 3 } as const;
+/** Ranks: each role may do what the ones below it may. `worker` ranks lowest: external tasks only. */
+export const Role = { worker: 0, viewer: 1, operator: 2, admin: 3 } as const;
 export type Role = keyof typeof Role;
 
 export interface Principal {
@@ -30,7 +31,7 @@ export function parseApiKeys(spec: string): KeyEntry[] {
   for (const raw of spec.split(',').map((s) => s.trim()).filter(Boolean)) {
     const parts = raw.split(':');
     const role = parts.pop() as Role;
-    if (!(role in Role)) throw new Error(`SERVICECHART_API_KEYS: unknown role "${role}" (use admin, operator or viewer)`);
+    if (!(role in Role)) throw new Error(`SERVICECHART_API_KEYS: unknown role "${role}" (use admin, operator, viewer or worker)`);
     const key = parts.pop();
     if (!key || key.length < 8) throw new Error('SERVICECHART_API_KEYS: every key needs at least 8 characters');
     const name = parts.length ? parts.join(':') : `key-${digest(key).toString('hex').slice(0, 8)}`;

@@ -12,6 +12,7 @@ export const statusOf: Record<string, number> = {
   [ErrorCode.EVENT_NOT_ACCEPTED]: 409,
   [ErrorCode.RUN_ENDED]: 409,
   [ErrorCode.CONFLICT]: 409,
+  [ErrorCode.TASK_WITHDRAWN]: 410,
   [ErrorCode.PAYLOAD_TOO_LARGE]: 413,
   [ErrorCode.UNSUPPORTED_MEDIA_TYPE]: 415,
   [ErrorCode.VALIDATION_FAILED]: 422,

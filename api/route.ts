@@ -59,7 +59,9 @@ export function authenticate(ctx: Koa.Context, auth: Auth, need: Role): Principa
     ctx.set('WWW-Authenticate', 'Bearer');
     throw new ServicechartError(ErrorCode.UNAUTHENTICATED, key ? 'unknown API key' : 'send an API key: Authorization: Bearer <key>');
   }
-  if (Role[principal.role] < Role[need]) throw new ServicechartError(ErrorCode.FORBIDDEN, `this needs the ${need} role; the key has ${principal.role}`);
+  // The worker routes (external tasks) take a worker key or an admin key, not a viewer's or an operator's.
+  const allowed = need === 'worker' ? principal.role === 'worker' || principal.role === 'admin' : Role[principal.role] >= Role[need];
+  if (!allowed) throw new ServicechartError(ErrorCode.FORBIDDEN, `this needs the ${need} role; the key has ${principal.role}`);
   return principal;
 }
 

@@ -350,7 +350,7 @@ Exit codes: 0 ok, 1 usage or other error, 2 not found, 3 refused or conflict (40
     });
 
   // tasks
-  const tasks = program.command('tasks').description('human tasks: the inbox');
+  const tasks = program.command('tasks').description('human tasks (the inbox), and the task types workers serve');
   tasks.command('list').description('human tasks, newest first')
     .addOption(new Option('-s, --status <status>').choices(['open', 'done']).default('open'))
     .option('-r, --role <role>').option('-w, --workflow <name>').option('--run <id>', 'tasks of one run').option('-n, --limit <n>', 'page size', '50')
@@ -367,6 +367,24 @@ Exit codes: 0 ok, 1 usage or other error, 2 not found, 3 refused or conflict (40
       print(() => `completed ${res.task.id} with ${o.outcome}; run ${res.run.id} is ${res.run.status} in ${stateText(res.run.state)}\n`, res);
     });
 
+  tasks.command('types').description('the live task catalog: task types, where they run, live workers, queue depth, failures in the last hour')
+    .action(async (o, cmd: Command) => {
+      const { api, print } = ctx(cmd);
+      const res = await api.json('GET', '/v1/task-types');
+      print(() => {
+        const rows = res.items.map((t: any) => [
+          t.name, t.execution, t.workers.length ? t.workers.map((w: any) => `${w.workerId} (${w.kind})`).join(', ') : 'none',
+          t.queue.waiting + t.queue.delayed, t.queue.oldestWaitingMs === null ? '-' : fmtMs(t.queue.oldestWaitingMs), t.failuresLastHour, t.conflict ? 'CONFLICT' : '',
+        ]);
+        let out = table(['type', 'runs', 'live workers', 'queued', 'oldest', 'failed 1h', 'schemas'], rows);
+        for (const t of res.items.filter((x: any) => x.conflict)) {
+          out += `
+${t.name}: workers publish different schemas: ${t.conflict.workers.map((w: any) => w.workerId).join(', ')}
+`;
+        }
+        return out;
+      }, res);
+    });
   registryCommands(program, ctx, io);
 
   // kpis

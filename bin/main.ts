@@ -32,6 +32,9 @@ export interface Config {
   shutdownDeadlineMs: number;
   logLevel: string;
   rateLimit: { perSecond: number; burst: number };
+  workerTtlMs: number;
+  noWorkerAlertMs: number;
+  externalTasks: string[];
   retention: Retention;
   archiveDir: string | null;
   archiveUrl: string | null;
@@ -61,6 +64,9 @@ export function readConfig(env: NodeJS.ProcessEnv, role: Role): Config {
     shutdownDeadlineMs: Number(env.SERVICECHART_SHUTDOWN_MS || 10_000),
     logLevel: env.LOG_LEVEL || 'info',
     rateLimit: parseRateLimit(env.SERVICECHART_RATE_LIMIT),
+    workerTtlMs: Number(env.SERVICECHART_WORKER_TTL_MS || 15_000),
+    noWorkerAlertMs: Number(env.SERVICECHART_NO_WORKER_ALERT_MS || 300_000),
+    externalTasks: (env.SERVICECHART_EXTERNAL_TASKS ?? '').split(',').map((s) => s.trim()).filter(Boolean),
     retention: parseRetention(env.SERVICECHART_RETENTION),
     archiveDir: env.SERVICECHART_ARCHIVE_DIR || null,
     archiveUrl: env.SERVICECHART_ARCHIVE_URL || null,
@@ -143,7 +149,12 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
   if (cfg.redisUrl) await checkRedisDurability(redis, logger);
 
   const archive = openArchive(cfg, embedded !== null, logger);
-  const engine = createEngine({ redis, logger, prefix: cfg.prefix, workflows: builtInWorkflows, tasks: createBuiltInTasks(adaptersFromEnv(env)), archive: archive ?? undefined });
+  const engine = createEngine({
+    redis, logger, prefix: cfg.prefix, workflows: builtInWorkflows, tasks: createBuiltInTasks(adaptersFromEnv(env)), archive: archive ?? undefined,
+    workerTtlMs: cfg.workerTtlMs, externalTasks: cfg.externalTasks,
+  });
+  // Runs waiting on a task type no live worker serves get a task.unserved entry (every role watches; once per task).
+  engine.startUnservedWatch({ alertMs: cfg.noWorkerAlertMs });
 
   let taskWorker: TaskWorker | null = null;
   if (role !== 'api') {

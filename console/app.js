@@ -6,6 +6,7 @@ import { renderRun } from './run.js';
 import { renderInbox } from './inbox.js';
 import { renderWorkflows, renderWorkflow } from './workflows.js';
 import { renderMeasures } from './measures.js';
+import { renderTaskTypes } from './task-types.js';
 import { renderServices, renderService, renderCis, renderCi, renderRegistry } from './registry.js';
 
 const main = document.getElementById('main');
@@ -105,6 +106,7 @@ async function route(e) {
     else if (page === 'workflows' && parts[1]) stop = await renderWorkflow(view, parts[1], params);
     else if (page === 'workflows') stop = await renderWorkflows(view);
     else if (page === 'measures') stop = await renderMeasures(view, params);
+    else if (page === 'task-types') stop = await renderTaskTypes(view);
     else if (page === 'services' && parts[1]) stop = await renderService(view, parts[1]);
     else if (page === 'services') stop = await renderServices(view, params);
     else if (page === 'cis' && parts[1]) stop = await renderCi(view, parts[1]);

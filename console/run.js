@@ -18,6 +18,8 @@ export async function renderRun(main, id) {
   const timeline = h('ol', { class: 'timeline', id: 'timeline' });
   const liveState = h('span', { class: 'hint', id: 'stream-state' }, 'connecting…');
   const errors = h('div');
+  /** Tasks the history says no live worker serves (`task.unserved`). */
+  const unserved = new Set();
 
   // Large models (incident, planning) are unreadable shrunk to the card: they open at their own size,
   // scrolled to the first active state, with a toggle to fit the whole chart.
@@ -134,7 +136,8 @@ export async function renderRun(main, id) {
     if (humans.length) pending.append(h('h3', {}, 'Human tasks'), h('ul', {}, humans.map((t) => h('li', {},
       h('a', { href: `#/inbox${qs({ workflow: run.workflow })}` }, t.title), ` · role ${t.role}`,
       t.dueAt ? h('span', { class: 'countdown', 'data-due': t.dueAt }, ` · due ${fmtTime(t.dueAt)} (${countdown(t.dueAt, now)})`) : null))));
-    if (open.length) pending.append(h('h3', {}, 'Tasks'), h('ul', {}, open.map((t) => h('li', {}, `${t.name} · ${t.status} · attempt ${t.attempts}`))));
+    if (open.length) pending.append(h('h3', {}, 'Tasks'), h('ul', {}, open.map((t) => h('li', {}, `${t.name} · ${t.status} · attempt ${t.attempts}`,
+      unserved.has(t.id) ? h('strong', { class: 'unserved' }, ` · no live worker serves ${t.name} (still waiting; see the task types page)`) : null))));
     if (run.timers.length) pending.append(h('h3', {}, 'Timers'), h('ul', {}, run.timers.map((t) => h('li', {},
       `${t.timer ?? t.event}${String(t.event).startsWith("xstate.") ? "" : ` → ${t.event}`} · due ${fmtTime(t.dueAt)} `, h('span', { class: 'countdown', 'data-due': t.dueAt }, `(${countdown(t.dueAt, now)})`)))));
   }
@@ -183,8 +186,9 @@ export async function renderRun(main, id) {
   }
 
   function entryItem(e) {
+    if (e.type === 'task.unserved' && e.taskId && !unserved.has(e.taskId)) { unserved.add(e.taskId); drawPending(); }
     const what = e.state ?? e.task ?? e.timer ?? e.event ?? '';
-    const extra = e.type === 'event.received' && e.payload && Object.keys(e.payload).length ? JSON.stringify(e.payload) : e.error ? JSON.stringify(e.error) : '';
+    const extra = e.type === 'event.received' && e.payload && Object.keys(e.payload).length ? JSON.stringify(e.payload) : e.error ? JSON.stringify(e.error) : e.message ?? '';
     return h('li', { 'data-seq': e.seq, class: `entry t-${String(e.type).replace(/[^a-z]/g, '-')}` },
       h('time', { datetime: e.at }, fmtTime(e.at)), ' ',
       h('strong', {}, e.type), what ? ` ${typeof what === 'string' ? what : JSON.stringify(what)}` : '',

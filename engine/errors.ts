@@ -15,6 +15,8 @@ export const ErrorCode = {
   UNAVAILABLE: 'UNAVAILABLE',
   TASK_TIMEOUT: 'TASK_TIMEOUT',
   TASK_FAILED: 'TASK_FAILED',
+  /** An external task the run no longer waits for (it left the state, or ended): 410 to its worker. */
+  TASK_WITHDRAWN: 'TASK_WITHDRAWN',
   /** A guard, action or delay of the workflow threw (or used what the engine cannot make durable). */
   WORKFLOW_ERROR: 'WORKFLOW_ERROR',
   INTERNAL: 'INTERNAL',

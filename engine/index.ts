@@ -4,7 +4,7 @@ import type { Redis } from 'ioredis';
 import { systemClock, type Clock } from './clock.ts';
 import { createKeys } from './keys.ts';
 import { createScripts } from './scripts.ts';
-import { Registry, type RegisteredWorkflow } from './registry.ts';
+import { Registry, checkMachineNames, type RegisteredWorkflow } from './registry.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { createOutbox } from './outbox.ts';
 import { createKpiStore, type KpiReport, type OpenRun } from './kpis.ts';
@@ -15,7 +15,10 @@ import { createCmdb, REGISTRY_LIMITS } from './cmdb.ts';
 import { createRunIndex, topLevelStates } from './run-index.ts';
 import { timeOf } from './definition/time.ts';
 import { startTimerWorker } from './timers.ts';
-import { defaultRetry, type TaskDefinition, type TaskServices } from './tasks.ts';
+import { createCatalog, type PublishedTask, type SchemaConflict, type WorkerIdentity } from './catalog.ts';
+import { createExternalTasks, type FetchArgs } from './external-tasks.ts';
+import { hostname } from 'node:os';
+import { defaultRetry, type TaskDeclaration, type TaskDefinition, type TaskServices } from './tasks.ts';
 import { ErrorCode, ServicechartError, notFound, validationError } from './errors.ts';
 import { parseRunId, runIdFromKey, runIdOfHumanTask, type RunId } from './ids.ts';
 import { iso } from './clock.ts';
@@ -30,7 +33,7 @@ export * from './errors.ts';
 export * from './types.ts';
 export { systemClock, iso, type Clock } from './clock.ts';
 export { parseRunId, runIdOfHumanTask, type RunId, type TaskId, type HumanTaskId } from './ids.ts';
-export { defineTask, NonRetryableTaskError, type TaskDefinition, type TaskContext, type TaskServices, type RetryPolicy } from './tasks.ts';
+export { defineTask, NonRetryableTaskError, type TaskDeclaration, type TaskDefinition, type TaskContext, type TaskServices, type RetryPolicy } from './tasks.ts';
 export { defineWorkflow, taskActors, runRef, type WorkflowDefinition, type KpiDefinition } from './definition/index.ts';
 export type { RegisteredWorkflow } from './registry.ts';
 export type { StartRunArgs, SendEventOptions, RunResult, HumanTaskDoc } from './runs.ts';
@@ -39,6 +42,9 @@ export type { KpiReport, KpiFigure } from './kpis.ts';
 export { connectRedis } from './connection.ts';
 export { jsonWorkflowSchema, builtInActions, builtInGuards } from './json-workflow/compile.ts';
 export { toMermaid, toSvg } from './diagram/statechart.ts';
+export { servicechartVersion } from './version.ts';
+export type { LockedTask, FetchArgs } from './external-tasks.ts';
+export type { Publication, PublishedTask, WorkerIdentity, WorkerKind, SchemaConflict } from './catalog.ts';
 export { ciGraphSvg, ciGraphMermaid } from './diagram/ci-graph.ts';
 export {
   serviceSchema, ciSchema, REGISTRY_LIMITS, type ServiceDoc, type CiDoc, type EntryKind, type RegistrySnapshot, type AuditEntry, type ImpactReport, type ImportItem,
@@ -68,8 +74,32 @@ export interface EngineOptions {
   maxContextBytes?: number;
   workflows?: WorkflowDefinition[];
   tasks?: TaskDefinition<any, any>[];
+  /** How long a worker stays live in the task catalog after its last heartbeat. Default 15 s. */
+  workerTtlMs?: number;
+  /**
+   * Task types offered to external workers although a handler is registered (a built-in task a team
+   * serves itself). Every process of an installation must say the same.
+   */
+  externalTasks?: string[];
   /** Where runs past retention go (borrowed: the engine never closes it); reads fall back to it. */
   archive?: ArchiveStore;
+}
+
+/** A task type as `GET /v1/task-types` lists it. */
+export interface TaskTypeView {
+  name: string;
+  description: string | null;
+  /** Where a run's invocation goes unless its workflow declares it external. */
+  execution: 'in-process' | 'external';
+  input: unknown;
+  output: unknown;
+  retry: unknown;
+  timeoutMs: number | null;
+  workers: { workerId: string; host: string; version: string; kind: string; heartbeatAt: string; expiresAt: string }[];
+  queue: { waiting: number; delayed: number; oldestWaitingMs: number | null };
+  failuresLastHour: number;
+  /** Live workers that publish different schemas for this name, or null. */
+  conflict: SchemaConflict | null;
 }
 
 export interface WorkflowSummary {
@@ -92,6 +122,8 @@ export interface StoredJsonWorkflow {
   description: string;
   definition: unknown;
   inputSchema: Record<string, unknown> | null;
+  /** The workflow's task declarations (external tasks and their schemas). */
+  tasks?: Record<string, TaskDeclaration>;
   createdAt: number;
   actor: string;
 }
@@ -111,6 +143,7 @@ export function createEngine(opts: EngineOptions) {
   const registry = new Registry();
   // First, before anything touches Redis: a workflow the registry refuses stops the engine here.
   for (const t of opts.tasks ?? []) registry.registerTask(t);
+  registry.routeExternally(opts.externalTasks ?? []);
   for (const w of opts.workflows ?? []) registry.registerWorkflow(w);
   const scripts = createScripts(redis);
   const metrics: Metrics = createMetrics();
@@ -120,13 +153,31 @@ export function createEngine(opts: EngineOptions) {
     tasks: new Queue('tasks', { connection: bullConnection, prefix: keys.queuePrefix() }),
     timers: new Queue('timers', { connection: bullConnection, prefix: keys.queuePrefix() }),
   };
+  /** The queues in-process task handlers consume (one today; the single place that names them). */
+  const taskQueues = (): Queue[] => [queues.tasks];
   metrics.setQueueDepth(async () => ({
     tasks: await queues.tasks.getJobCounts('waiting', 'active', 'delayed', 'failed'),
     timers: await queues.timers.getJobCounts('waiting', 'active', 'delayed', 'failed'),
   }));
   const kpis = createKpiStore(redis, keys, scripts);
+  const catalog = createCatalog({ redis, keys, clock, logger, ttlMs: opts.workerTtlMs ?? 15_000 });
+  const external = createExternalTasks({
+    redis, keys, scripts, clock, registry, runs: () => runs, resolveWorkflow: (name, version) => resolveWorkflow(name, version),
+    async published(type) {
+      return (await catalog.live(type)).find((p) => p.task.input !== undefined || p.task.output !== undefined)?.task;
+    },
+    async seen(workerId, types) {
+      // An HTTP worker is live for the types it asks for; what it publishes has no schemas.
+      const known = new Set(types);
+      const tasks = [...known].map((name) => ({ name }));
+      await catalog.publish({ workerId, host: 'http', version: 'http', kind: 'http' }, tasks);
+    },
+    failed: (type, taskId) => catalog.failed(type, taskId),
+    attempt: (type, outcome) => metrics.taskAttempt(type, outcome),
+    seenEveryMs: Math.max(100, Math.floor(catalog.ttlMs / 3)),
+  });
   const outbox = createOutbox({
-    redis, keys, queues, logger, now: () => clock.now(), kpis,
+    redis, keys, queues, logger, now: () => clock.now(), kpis, external,
     deliver: (send) => runs.deliverSend(send),
     taskJobOptions(name) {
       const def = registry.task(name);
@@ -150,10 +201,12 @@ export function createEngine(opts: EngineOptions) {
         if (!raw) return undefined;
         const stored = JSON.parse(raw) as StoredJsonWorkflow;
         const def = compileJsonWorkflow(
-          { name: stored.name, version: stored.version, description: stored.description, definition: stored.definition, inputSchema: stored.inputSchema ?? undefined },
-          { isTask: registry.isTask },
+          { name: stored.name, version: stored.version, description: stored.description, definition: stored.definition, inputSchema: stored.inputSchema ?? undefined, tasks: stored.tasks ?? undefined },
+          // Its task names were checked when it was registered; a task served only by remote workers
+          // is not in this process's registry.
+          { isTask: () => true },
         );
-        return registry.get(name, v) ?? registry.registerWorkflow(def);
+        return registry.get(name, v) ?? registry.registerWorkflow(def, { trusted: true });
       })();
       loading.set(cacheKey, p);
       void p.finally(() => loading.delete(cacheKey));
@@ -183,6 +236,13 @@ export function createEngine(opts: EngineOptions) {
   const history = createHistory(redis, keys);
   const index = createRunIndex(redis, keys, (r) => runs.view(r));
   const businessKeys = createBusinessKeys({ redis, keys, scripts, clock, runs, startRun: (a) => runs.startRun(a) });
+
+  /** Task types at least one live worker (in-process, package or HTTP) serves now. */
+  async function liveTaskNames(): Promise<Set<string>> {
+    const out = new Set<string>();
+    for (const name of await catalog.types()) if ((await catalog.live(name)).length) out.add(name);
+    return out;
+  }
 
   const archive = opts.archive ?? null;
   const archived = createArchiveReads({ redis, keys, view: (r) => runs.view(r), store: archive });
@@ -283,9 +343,113 @@ export function createEngine(opts: EngineOptions) {
   const closers: (() => Promise<void>)[] = [];
 
   const engine = {
-    redis, clock, logger, keys, registry, metrics, runs, bullConnection, taskServices,
+    redis, clock, logger, keys, registry, metrics, runs, bullConnection, taskServices, catalog,
     /** The service and CI registry (engine/cmdb.ts). */
     cmdb,
+
+    /** External tasks: lock, complete, fail, extend (the `/v1/external-tasks` routes and `runWorker`). */
+    externalTasks: {
+      fetch: (args: FetchArgs) => external.fetch(args),
+      complete: (id: string, lockToken: string, output: unknown) => external.complete(id, lockToken, output),
+      fail: (id: string, lockToken: string, f: { message: string; retryable: boolean; retryInMs?: number }) => external.fail(id, lockToken, f),
+      extendLock: (id: string, lockToken: string, lockMs: number) => external.extendLock(id, lockToken, lockMs),
+    },
+
+    /** Heartbeat of a worker into the live task catalog. */
+    publishWorker(worker: Omit<WorkerIdentity, 'host'> & { host?: string }, tasks: PublishedTask[]): Promise<void> {
+      return catalog.publish({ ...worker, host: worker.host ?? hostname() }, tasks);
+    },
+
+    /**
+     * Every task type this installation knows: registered in this process, served by a live worker, or
+     * offered to external workers; each with its schemas, live workers, queue depth, oldest waiting age,
+     * failures in the last hour, and the schemas live workers disagree on.
+     */
+    async listTaskTypes(): Promise<TaskTypeView[]> {
+      const now = clock.now();
+      const names = new Set([...registry.taskNames(), ...(await catalog.types()), ...(await external.types())]);
+      // In-process queue depth per task name, from the jobs waiting in the task queues.
+      const inProcess = new Map<string, { waiting: number; delayed: number; oldest: number | null }>();
+      for (const q of taskQueues()) {
+        for (const [state, jobs] of [['waiting', await q.getJobs(['waiting', 'prioritized'], 0, 999)], ['delayed', await q.getJobs(['delayed'], 0, 999)]] as const) {
+          for (const job of jobs) {
+            if (!job) continue;
+            const d = inProcess.get(job.name) ?? { waiting: 0, delayed: 0, oldest: null };
+            d[state]++;
+            if (state === 'waiting') d.oldest = Math.min(d.oldest ?? job.timestamp, job.timestamp);
+            inProcess.set(job.name, d);
+          }
+        }
+      }
+      const out: TaskTypeView[] = [];
+      for (const name of [...names].sort()) {
+        const def = registry.task(name);
+        const [workers, failures, ext] = await Promise.all([catalog.live(name), catalog.failuresLastHour(name), external.depth(name)]);
+        const published = workers.find((w) => w.task.input !== undefined || w.task.output !== undefined)?.task;
+        const local = inProcess.get(name);
+        const oldest = [ext.oldestWaitingMs, local?.oldest != null ? now - local.oldest : null].filter((x): x is number => x !== null);
+        out.push({
+          name,
+          description: def?.description ?? published?.description ?? null,
+          execution: registry.isExternal(undefined, name) ? 'external' : 'in-process',
+          input: def?.input ?? published?.input ?? null,
+          output: def?.output ?? published?.output ?? null,
+          retry: def ? { ...defaultRetry, ...(def.retry ?? {}) } : (published?.retry ?? null),
+          timeoutMs: def?.timeoutMs ?? published?.timeoutMs ?? null,
+          workers: workers.map((w) => ({ workerId: w.workerId, host: w.host, version: w.version, kind: w.kind, heartbeatAt: iso(w.heartbeatAt), expiresAt: iso(w.expiresAt) })),
+          queue: { waiting: ext.waiting + (local?.waiting ?? 0), delayed: ext.delayed + (local?.delayed ?? 0), oldestWaitingMs: oldest.length ? Math.max(...oldest) : null },
+          failuresLastHour: failures,
+          conflict: catalog.conflictOf(workers),
+        });
+      }
+      return out;
+    },
+
+    /**
+     * Watch for runs waiting on a task type no live worker serves: a task that waited `alertMs` while
+     * its type had no live worker gets one `task.unserved` entry on its run's history (the run keeps
+     * waiting). Any number of processes may watch: each task is reported once.
+     */
+    startUnservedWatch(options: { alertMs: number; everyMs?: number }): void {
+      const check = async () => {
+        const now = clock.now();
+        // In-process tasks: a queue nobody consumes (an `api`-only installation, workers all down).
+        for (const q of taskQueues()) {
+          for (const job of await q.getJobs(['waiting', 'prioritized'], 0, 999)) {
+            if (!job || job.timestamp > now - options.alertMs || (await catalog.live(job.name)).length) continue;
+            const data = job.data as { runId: RunId; taskId: string };
+            if (!(await redis.set(keys.custom('unserved', data.taskId), '1', 'EX', 86_400, 'NX'))) continue;
+            await appendEntry(data.runId, 'task.unserved', {
+              task: job.name, taskId: data.taskId, waitingMs: now - job.timestamp,
+              message: `no live worker has served task type ${job.name} for ${Math.round(options.alertMs / 1000)} s; the run keeps waiting`,
+            }, 'engine');
+            logger.warn({ task: job.name, taskId: data.taskId, runId: data.runId }, `task ${job.name} has no live worker`);
+          }
+        }
+        for (const type of await external.types()) {
+          const stale = await external.waitingSince(type, now - options.alertMs);
+          if (!stale.length || (await catalog.live(type)).length) continue;
+          for (const t of stale) {
+            if (!(await external.claimUnserved(t.taskId))) continue;
+            await appendEntry(t.runId as RunId, 'task.unserved', {
+              task: type, taskId: t.taskId, waitingMs: now - t.since,
+              message: `no live worker has served task type ${type} for ${Math.round(options.alertMs / 1000)} s; the run keeps waiting`,
+            }, 'engine');
+            logger.warn({ task: type, taskId: t.taskId, runId: t.runId }, `task ${type} has no live worker`);
+          }
+        }
+      };
+      const timer = setInterval(() => {
+        check().catch((err) => logger.warn({ err }, 'checking for unserved tasks failed'));
+      }, options.everyMs ?? Math.min(30_000, Math.max(500, Math.floor(options.alertMs / 2))));
+      timer.unref();
+      closers.push(async () => clearInterval(timer));
+    },
+
+    /** A failed attempt of a task type, counted in the catalog's failures of the last hour. */
+    recordTaskFailure(type: string, taskId: string): Promise<void> {
+      return catalog.failed(type, taskId);
+    },
 
     registerTask(task: TaskDefinition<any, any>): void {
       registry.registerTask(task);
@@ -293,6 +457,20 @@ export function createEngine(opts: EngineOptions) {
 
     registerWorkflow(def: WorkflowDefinition): void {
       registry.registerWorkflow(def);
+      codeWorkflows.add(def.name);
+    },
+
+    /**
+     * Register a code workflow at start whose tasks may be served only by remote workers: each task name
+     * must be registered here or served by a live worker in the task catalog (VALIDATION_FAILED otherwise).
+     * @example
+     * await engine.registerWorkflowChecked(onboarding); // invokes `create_account`, served by a package worker
+     */
+    async registerWorkflowChecked(def: WorkflowDefinition): Promise<void> {
+      const served = await liveTaskNames();
+      const problems = checkMachineNames(def.machine, (n) => registry.isTask(n) || def.tasks?.[n] !== undefined || served.has(n));
+      if (problems.length) throw validationError(`workflow ${def.name}@${def.version} uses names that are not registered`, problems);
+      registry.registerWorkflow(def, { trusted: true });
       codeWorkflows.add(def.name);
     },
 
@@ -305,10 +483,13 @@ export function createEngine(opts: EngineOptions) {
       for (let attempt = 0; attempt < 20; attempt++) {
         const version = (await redis.hlen(key)) + 1;
         // Compiling checks every name; it throws VALIDATION_FAILED with each problem's path.
-        compileJsonWorkflow({ ...input, version }, { isTask: registry.isTask });
+        // A task name is valid when this process has it, the workflow declares it, or a live worker serves it.
+        const served = await liveTaskNames();
+        compileJsonWorkflow({ ...input, version }, { isTask: (n) => registry.isTask(n) || served.has(n) });
         const stored: StoredJsonWorkflow = {
           schemaVersion: 1, name: input.name, version, description: input.description ?? '', definition: input.definition,
           inputSchema: (input.inputSchema as Record<string, unknown> | undefined) ?? null, createdAt: clock.now(), actor,
+          ...(input.tasks ? { tasks: input.tasks } : {}),
         };
         if (await redis.hsetnx(key, String(version), JSON.stringify(stored))) {
           await redis.zadd(keys.workflowNames(), clock.now(), input.name);

@@ -40,6 +40,24 @@ export interface Keys {
   registryBase(): string;
   taskCancelChannel(): string;
   queuePrefix(): string;
+  /** One external task's record (external-tasks.ts); derived from externalTaskPrefix(). */
+  externalTask(taskId: string): string;
+  /** Prefix of the external task records, for the Lua scripts that reach a task by id. */
+  externalTaskPrefix(): string;
+  /** The external tasks of one type waiting for a worker (sorted set, score = when it may be fetched). */
+  externalReady(type: string): string;
+  /** Prefix of the per-type ready sets, for the Lua scripts that put a task back. */
+  externalReadyPrefix(): string;
+  /** The external tasks locked by a worker (sorted set, score = lock deadline). */
+  externalLocked(): string;
+  /** Task types ever offered to external workers (set), for listing. */
+  externalTypes(): string;
+  /** The live task catalog: one hash per task type, field = worker id, value = its publication. */
+  catalogType(type: string): string;
+  /** Task types in the catalog (sorted set, score = last heartbeat). */
+  catalogTypes(): string;
+  /** Failed attempts of a task type (sorted set of `<time>:<task id>`, score = time), for the last hour. */
+  taskFailures(type: string): string;
   custom(...parts: string[]): string;
 }
 
@@ -73,6 +91,16 @@ export function createKeys(prefix: string): Keys {
     taskCancelChannel: () => `${prefix}:task-cancel`,
     // BullMQ keys all carry this hash tag, so every queue script stays in one slot.
     queuePrefix: () => `{${prefix}-q}`,
+    // External tasks: every key shares one hash tag, so fetch and settle scripts stay in one slot.
+    externalTask: (id) => `{${prefix}-x}:task:${id}`,
+    externalTaskPrefix: () => `{${prefix}-x}:task:`,
+    externalReady: (type) => `{${prefix}-x}:ready:${type}`,
+    externalReadyPrefix: () => `{${prefix}-x}:ready:`,
+    externalLocked: () => `{${prefix}-x}:locked`,
+    externalTypes: () => `{${prefix}-x}:types`,
+    catalogType: (type) => `${prefix}:catalog:${type}`,
+    catalogTypes: () => `${prefix}:catalog`,
+    taskFailures: (type) => `${prefix}:task-failures:${type}`,
     custom: (...parts) => [prefix, ...parts].join(':'),
   };
 }

@@ -23,7 +23,14 @@ export interface TaskJobOptions {
   backoffMs: number;
 }
 
+/** Where tasks for external workers go (external-tasks.ts). */
+export interface ExternalSink {
+  add(taskId: string, type: string, data: Record<string, unknown>): Promise<void>;
+  withdraw(taskId: string): Promise<void>;
+}
+
 export interface OutboxDeps {
+  external: ExternalSink;
   redis: Redis;
   keys: Keys;
   queues: Queues;
@@ -50,6 +57,7 @@ export function createOutbox(deps: OutboxDeps) {
   async function apply(entry: OutboxEntry): Promise<void> {
     switch (entry.op) {
       case 'add': {
+        if (entry.queue === 'external') return deps.external.add(entry.jobId, entry.name, entry.data);
         const queue = queues[entry.queue];
         const opts = entry.queue === 'tasks' ? deps.taskJobOptions(entry.name) : { attempts: 1, backoffMs: 0 };
         // A second add of an id BullMQ still holds is ignored; a copy that slips through after removal
@@ -67,6 +75,7 @@ export function createOutbox(deps: OutboxDeps) {
         return;
       }
       case 'remove': {
+        if (entry.queue === 'external') return deps.external.withdraw(entry.jobId);
         const job = await queues[entry.queue].getJob(entry.jobId);
         if (!job) return;
         try {

@@ -9,6 +9,8 @@ import { compileUserSchema, userSchemaAjv } from './user-schema.ts';
 import { isEngineAction } from './step.ts';
 
 export interface RegisteredWorkflow extends WorkflowDefinition {
+  /** Its task names were checked against more than this process's registry (the live catalog). */
+  tasksChecked?: boolean;
   validateInput: ValidateFunction | null;
   /** By event type; a Map, so an event named after an Object.prototype member finds nothing. */
   validateEvent: Map<string, ValidateFunction>;
@@ -108,6 +110,8 @@ export class Registry {
   private readonly workflows = new Map<string, RegisteredWorkflow>();
   private readonly latest = new Map<string, number>();
   private readonly tasks = new Map<string, TaskDefinition<any, any>>();
+  /** Code tasks configured to go to external workers although a handler exists (SERVICECHART_EXTERNAL_TASKS). */
+  private readonly routedOut = new Set<string>();
   /** Event types some workflow re-reads the service and CI registry on (`registry.events`). */
   private readonly eventsReadingRegistry = new Set<string>();
   private readonly ajv = new Ajv({ allErrors: true, strict: false });
@@ -128,13 +132,30 @@ export class Registry {
 
   isTask = (name: string): boolean => this.tasks.has(name);
 
+  /**
+   * Whether a run of `wf` offers task `name` to external workers: when the workflow or the code
+   * declaration says `external: true`, or when no handler for it is registered in this process.
+   */
+  isExternal(wf: WorkflowDefinition | undefined, name: string): boolean {
+    if (wf?.tasks?.[name]?.external || this.routedOut.has(name)) return true;
+    const def = this.tasks.get(name);
+    return !def?.handler || def.external === true;
+  }
+
+  /** Send these task types to external workers even where a handler is registered. */
+  routeExternally(names: Iterable<string>): void {
+    for (const n of names) this.routedOut.add(n);
+  }
+
   registryEvents(): ReadonlySet<string> {
     return this.eventsReadingRegistry;
   }
 
   /** Register a workflow version; refuses a machine whose names do not all resolve. */
-  registerWorkflow(def: WorkflowDefinition): RegisteredWorkflow {
-    const problems = checkMachineNames(def.machine, this.isTask);
+  registerWorkflow(def: WorkflowDefinition, opts: { trusted?: boolean } = {}): RegisteredWorkflow {
+    // A trusted definition (a JSON workflow checked when it was stored) may name tasks only remote workers serve.
+    const declared = (name: string) => this.isTask(name) || def.tasks?.[name] !== undefined || opts.trusted === true;
+    const problems = checkMachineNames(def.machine, declared);
     if (problems.length) {
       // Said in full in the message too: at engine start it is all a process owner sees.
       const list = problems.map((p) => `${p.path}: ${p.message}`).join('; ');
@@ -168,7 +189,7 @@ export class Registry {
         throw validationError(`the schema of event ${type} in ${key} does not compile`, [{ path: `/eventSchemas/${type}`, message: (err as Error).message }]);
       }
     }
-    const reg: RegisteredWorkflow = { ...def, validateInput, validateEvent };
+    const reg: RegisteredWorkflow = { ...def, validateInput, validateEvent, ...(opts.trusted ? { tasksChecked: true } : {}) };
     for (const type of def.registry?.events ?? []) this.eventsReadingRegistry.add(type);
     this.workflows.set(key, reg);
     if ((this.latest.get(def.name) ?? 0) < def.version) this.latest.set(def.name, def.version);

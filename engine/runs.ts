@@ -272,7 +272,13 @@ export function createRunStore(deps: RunStoreDeps) {
   }
 
   function envFor(wf: RegisteredWorkflow, actor: string, run?: StoredRun) {
-    return { machine: wf.machine as AnyStateMachine, now: clock.now(), actor, isTask: registry.isTask, cached: run ? cachedSnapshot(run) : undefined };
+    return {
+      machine: wf.machine as AnyStateMachine, now: clock.now(), actor,
+      // A JSON workflow's task names were checked when it was registered (against the live catalog too).
+      isTask: wf.definition !== undefined || wf.tasksChecked ? () => true : registry.isTask,
+      isExternal: (src: string) => registry.isExternal(wf, src),
+      cached: run ? cachedSnapshot(run) : undefined,
+    };
   }
 
   async function workflowOf(run: StoredRun): Promise<RegisteredWorkflow> {

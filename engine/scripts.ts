@@ -56,6 +56,12 @@ export interface Scripts {
   kpiDrop(base: string, runId: string): Promise<number>;
   /** Replace (or, with '', delete) a key only while it holds `expected`; false when it changed. */
   compareAndSet(key: string, expected: string, value: string, ttlSeconds?: number): Promise<boolean>;
+  /** Offer a task to external workers once (external-tasks.ts); false when its record exists already. */
+  extAdd(keys: [string, string], now: number, taskId: string, fields: Record<string, string>): Promise<boolean>;
+  /** Lock up to `tokens.length` ready tasks of one type; answers their records. */
+  extFetch(keys: [string, string], args: { taskPrefix: string; readyPrefix: string; now: number; lockMs: number; workerId: string; tokens: string[] }): Promise<Record<string, string>[]>;
+  extSettle(keys: [string, string], args: { action: 'begin' | 'finish' | 'retry' | 'extend'; token: string; now: number; arg: number; readyPrefix: string; taskId: string }): Promise<SettleResult>;
+  extWithdraw(keys: [string, string], readyPrefix: string, taskId: string): Promise<boolean>;
   /**
    * Apply registry writes while the version is still `expected` (null: any); cmdb.ts owns the layout.
    * Answers the new version, or `{ ok: false }` with the current one when it moved.
@@ -74,6 +80,16 @@ export interface RegistryWrite {
   audit: string;
 }
 
+export type SettleResult =
+  | { ok: true; record?: Record<string, string>; value?: number }
+  | { ok: false; reason: 'missing' | 'withdrawn' | 'stale' | 'expired' | 'done'; status?: string };
+
+function recordOf(flat: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let i = 0; i + 1 < flat.length; i += 2) out[flat[i]] = flat[i + 1];
+  return out;
+}
+
 export function createScripts(redis: Redis): Scripts {
   const commit = command(redis, 'commitStep');
   const mark = command(redis, 'markTask');
@@ -81,6 +97,10 @@ export function createScripts(redis: Redis): Scripts {
   const kpiRecord = command(redis, 'kpiRecord');
   const kpiDrop = command(redis, 'kpiDrop');
   const cas = command(redis, 'compareAndSet');
+  const extAdd = command(redis, 'extAdd');
+  const extFetch = command(redis, 'extFetch');
+  const extSettle = command(redis, 'extSettle');
+  const extWithdraw = command(redis, 'extWithdraw');
   const regWrite = command(redis, 'registryWrite');
   const archiveRemove = command(redis, 'archiveRemove');
   return {
@@ -119,6 +139,28 @@ export function createScripts(redis: Redis): Scripts {
     },
     async compareAndSet(key, expected, value, ttlSeconds = 0) {
       return Number(await cas(key, expected, value, ttlSeconds)) === 1;
+    },
+    async extAdd(keys, now, taskId, fields) {
+      return Number(await extAdd(...keys, now, taskId, ...Object.entries(fields).flat())) === 1;
+    },
+    async extFetch(keys, a) {
+      const reply = (await extFetch(...keys, a.taskPrefix, a.readyPrefix, a.now, a.tokens.length, a.lockMs, a.workerId, ...a.tokens)) as string[][];
+      return reply.map(recordOf);
+    },
+    async extSettle(keys, a) {
+      const reply = (await extSettle(...keys, a.action, a.token, a.now, a.arg, a.readyPrefix, a.taskId)) as [number, unknown?];
+      switch (reply[0]) {
+        case 1: return Array.isArray(reply[1]) ? { ok: true, record: recordOf(reply[1] as string[]) } : { ok: true, value: reply[1] === undefined ? undefined : Number(reply[1]) };
+        case -1: return { ok: false, reason: 'missing' };
+        case -2: return { ok: false, reason: 'withdrawn' };
+        case -3: return { ok: false, reason: 'stale', status: String(reply[1]) };
+        case -4: return { ok: false, reason: 'expired' };
+        case -5: return { ok: false, reason: 'done' };
+        default: throw new Error(`extSettle replied ${String(reply[0])}`);
+      }
+    },
+    async extWithdraw(keys, readyPrefix, taskId) {
+      return Number(await extWithdraw(...keys, readyPrefix, taskId)) === 1;
     },
     async registryWrite(k, expected, keep, writes) {
       const keyList = [k.version, k.services, k.cis, ...writes.map((w) => w.auditKey)];

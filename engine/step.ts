@@ -8,8 +8,8 @@ import { ErrorCode, ServicechartError, type ErrorData } from './errors.ts';
 import { runIdOfRef } from './definition/define.ts';
 
 export type OutboxOp =
-  | { op: 'add'; queue: 'tasks' | 'timers'; name: string; jobId: string; data: JsonObject; dueAt?: number }
-  | { op: 'remove'; queue: 'tasks' | 'timers'; jobId: string }
+  | { op: 'add'; queue: 'tasks' | 'timers' | 'external'; name: string; jobId: string; data: JsonObject; dueAt?: number }
+  | { op: 'remove'; queue: 'tasks' | 'timers' | 'external'; jobId: string }
   | { op: 'cancelTask'; taskId: string }
   /** An event for another run, delivered once (the key) and in the order the run sent them. */
   | { op: 'send'; to: string; from: string; event: JsonObject & { type: string }; key: string };
@@ -45,6 +45,8 @@ interface StepEnv {
   now: number;
   actor: string;
   isTask(src: string): boolean;
+  /** Whether a task goes to external workers (external-tasks.ts) rather than the in-process queue. */
+  isExternal(src: string): boolean;
   /** The live snapshot of `prev` if the caller still holds it: spares restoring it from JSON. */
   cached?: AnyMachineSnapshot;
 }
@@ -402,7 +404,7 @@ function sendToRun(env: StepEnv, run: StoredRun, outcome: StepOutcome, to: strin
 }
 
 /** Cancel a running run: withdraw every task and timer. */
-export function stepCancel(env: Omit<StepEnv, 'machine' | 'isTask'>, prev: StoredRun, reason: string | null): StepOutcome {
+export function stepCancel(env: Omit<StepEnv, 'machine' | 'isTask' | 'isExternal'>, prev: StoredRun, reason: string | null): StepOutcome {
   const run: StoredRun = { ...prev, tasks: {}, timers: {}, humanTasks: {}, status: 'cancelled', endedAt: env.now, updatedAt: env.now, nextEvents: [], seq: prev.seq + 1 };
   const outcome: StepOutcome = {
     accepted: true, run, history: [], outbox: [], droppedTasks: [], statusChanged: { from: prev.status, to: 'cancelled' },
@@ -432,7 +434,7 @@ function withdrawAll(prev: StoredRun, outcome: StepOutcome, now: number, actor: 
 }
 
 function withdrawTask(task: StoredTask, outcome: StepOutcome, at: string, actor: string): void {
-  outcome.outbox.push({ op: 'remove', queue: 'tasks', jobId: task.id });
+  outcome.outbox.push({ op: 'remove', queue: task.external ? 'external' : 'tasks', jobId: task.id });
   outcome.outbox.push({ op: 'cancelTask', taskId: task.id });
   outcome.droppedTasks.push(task.id);
   outcome.history.push({ type: 'task.withdrawn', at, actor, task: task.name, taskId: task.id });
@@ -537,11 +539,13 @@ function finish(
         const task: StoredTask = {
           id, name: src, invokeId, status: 'queued', attempts: 0, scheduledAt: env.now, idempotencyKey: `${run.id}:${src}:${seq}:${invokeId}`,
         };
+        const external = env.isExternal(src);
+        if (external) task.external = true;
         run.tasks[id] = task;
-        outcome.outbox.push({
-          op: 'add', queue: 'tasks', name: src, jobId: id,
-          data: { runId: run.id, taskId: id, task: src, input: (params.input ?? {}) as JsonObject, idempotencyKey: task.idempotencyKey },
-        });
+        const data: JsonObject = { runId: run.id, taskId: id, task: src, input: (params.input ?? {}) as JsonObject, idempotencyKey: task.idempotencyKey };
+        // An external task's record names the workflow version, whose declaration holds its schemas.
+        if (external) Object.assign(data, { workflow: run.workflow, version: run.version });
+        outcome.outbox.push({ op: 'add', queue: external ? 'external' : 'tasks', name: src, jobId: id, data });
         history.push({ type: 'task.scheduled', at, actor: env.actor, task: src, taskId: id, input: params.input ?? {} });
         break;
       }

@@ -3,6 +3,9 @@ import type { JSONSchemaType } from 'ajv';
 import { ServicechartError, ErrorCode } from './errors.ts';
 import type { RunId, TaskId } from './ids.ts';
 import type { RunView } from './types.ts';
+import type { TaskDeclaration } from './definition/define.ts';
+
+export type { TaskDeclaration };
 import type { RegistrySnapshot } from './cmdb.ts';
 
 export interface RetryPolicy {
@@ -67,11 +70,18 @@ export interface TaskDefinition<TInput, TOutput> {
   description?: string;
   input: JSONSchemaType<TInput> | Record<string, unknown>;
   output: JSONSchemaType<TOutput> | Record<string, unknown>;
-  handler: (input: TInput, ctx: TaskContext) => Promise<TOutput>;
+  /** Runs the task in a worker process. A task declared `external: true` has none. */
+  handler?: (input: TInput, ctx: TaskContext) => Promise<TOutput>;
   retry?: Partial<RetryPolicy>;
   /** Per-attempt timeout; the handler's signal aborts when it passes. */
   timeoutMs?: number;
+  /**
+   * Served by external workers (`POST /v1/external-tasks/fetch`, or `runWorker` of the worker package)
+   * even where this process could run it: see docs/external-tasks.md for the rule.
+   */
+  external?: boolean;
 }
+
 
 export const defaultRetry: RetryPolicy = { attempts: 3, backoffMs: 1000 };
 export const defaultTimeoutMs = 30_000;

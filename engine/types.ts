@@ -14,6 +14,8 @@ export interface StoredTask {
   attempts: number;
   scheduledAt: number;
   idempotencyKey: string;
+  /** Offered to external workers (external-tasks.ts) rather than queued for in-process handlers. */
+  external?: true;
 }
 
 export interface StoredTimer {

@@ -1,6 +1,8 @@
 // Makes sure the system packages Servicechart needs are present: redis-server (unless REDIS_URL is set),
-// with --chromium Debian's chromium for the browser tests, and with --postgres Debian's postgresql
-// (the archive tests start their own server from its binaries in /usr/lib/postgresql/<version>/bin). Installs them with apt-get when
+// with --chromium Debian's chromium for the browser tests, with --postgres Debian's postgresql
+// (the archive tests start their own server from its binaries in /usr/lib/postgresql/<version>/bin), and
+// with --shell-worker curl and jq for the test that runs the shell worker of docs/external-tasks.md.
+// Installs them with apt-get when
 // running as root; otherwise stops with a message that says how to get them.
 import { existsSync, readdirSync } from 'node:fs';
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -39,6 +41,10 @@ function aptInstall(pkg, why) {
 if (want.has('--redis') && !process.env.REDIS_URL) {
   if (!has('redis-server', ['/usr/bin/redis-server', '/usr/local/bin/redis-server'])) aptInstall('redis-server', 'the embedded Redis');
   // Debian's package starts a system Redis on 6379; Servicechart never uses it (it runs its own child).
+}
+if (want.has('--shell-worker')) {
+  if (!has('curl', ['/usr/bin/curl'])) aptInstall('curl', 'the shell worker test');
+  if (!has('jq', ['/usr/bin/jq'])) aptInstall('jq', 'the shell worker test');
 }
 if (want.has('--chromium')) {
   if (!has('chromium', ['/usr/bin/chromium'])) aptInstall('chromium', 'the browser tests');

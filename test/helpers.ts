@@ -59,9 +59,9 @@ export function manualClock(start = Date.UTC(2026, 0, 1)) {
   return { now: () => now, set: (t: number) => (now = t), advance: (ms: number) => (now += ms) };
 }
 
-/** Delete every key under a prefix (queue keys included). */
+/** Delete every key under a prefix (queue and external task keys included). */
 export async function dropPrefix(redis: Redis, prefix: string): Promise<void> {
-  for (const pattern of [`${prefix}:*`, `{${prefix}-q}:*`]) {
+  for (const pattern of [`${prefix}:*`, `{${prefix}-q}:*`, `{${prefix}-x}:*`]) {
     let cursor = '0';
     do {
       const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);

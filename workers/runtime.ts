@@ -2,7 +2,10 @@
 // retries with backoff, cancellation, and handing the result to the run in the same job.
 import { Worker, UnrecoverableError, type Job } from 'bullmq';
 import { Ajv, type ValidateFunction } from 'ajv';
-import { ErrorCode, ServicechartError, toErrorData, iso, type Engine, type ErrorData, type RunId, type TaskId, type TaskDefinition } from '../engine/index.ts';
+import { hostname } from 'node:os';
+import { pid } from 'node:process';
+import { randomBytes } from 'node:crypto';
+import { ErrorCode, ServicechartError, servicechartVersion, toErrorData, iso, type Engine, type ErrorData, type RunId, type TaskId, type TaskDefinition } from '../engine/index.ts';
 
 /** How long a task may run before it is marked running on its own (see process()). */
 const SLOW_TASK_MS = 100;
@@ -13,6 +16,8 @@ export interface TaskWorkerOptions {
   concurrency?: number;
   /** How often a killed worker's jobs are noticed and retried (BullMQ lock duration). */
   lockDurationMs?: number;
+  /** How this worker appears in the live task catalog. */
+  identity?: { workerId?: string; kind?: 'in-process' | 'package'; version?: string };
 }
 
 interface TaskJobData {
@@ -66,7 +71,7 @@ export async function startTaskWorker(opts: TaskWorkerOptions): Promise<TaskWork
     });
     try {
       return await Promise.race([
-        def.handler(data.input, {
+        def.handler!(data.input, {
           runId: data.runId, taskId: data.taskId, idempotencyKey: data.idempotencyKey, attempt, signal: controller.signal,
           services: engine.taskServices(data.runId, def.name),
         }),
@@ -106,7 +111,7 @@ export async function startTaskWorker(opts: TaskWorkerOptions): Promise<TaskWork
     let error: ErrorData;
     let retryable = true;
     try {
-      if (!def) throw new UnrecoverableError(`no handler for task ${data.task} in this worker`);
+      if (!def?.handler) throw new UnrecoverableError(`no handler for task ${data.task} in this worker`);
       const v = validatorsFor(def);
       if (!v.input(data.input)) {
         retryable = false;
@@ -132,11 +137,13 @@ export async function startTaskWorker(opts: TaskWorkerOptions): Promise<TaskWork
       });
       if (again.ok) {
         engine.metrics.taskAttempt(data.task, 'retrying');
+        await engine.recordTaskFailure(data.task, data.taskId).catch(() => undefined);
         // Thrown so BullMQ retries with its exponential backoff.
         throw new Error(`${error.code}: ${error.message}`);
       }
     }
     engine.metrics.taskAttempt(data.task, 'failed');
+    await engine.recordTaskFailure(data.task, data.taskId).catch(() => undefined);
     // A run that moved on meanwhile records this outcome as ignored; otherwise the error event is applied.
     await engine.runs.applyTaskResult(data.runId, data.taskId, { ok: false, error }, data.task, startEntry);
     return { ok: false, error };
@@ -154,9 +161,23 @@ export async function startTaskWorker(opts: TaskWorkerOptions): Promise<TaskWork
   });
   worker.on('error', (err) => logger.error({ err }, 'task worker error'));
 
+  // The live task catalog: what this worker serves, re-published on every heartbeat.
+  const identity = {
+    workerId: opts.identity?.workerId ?? `${hostname()}:${pid}:${randomBytes(3).toString('hex')}`,
+    kind: opts.identity?.kind ?? ('in-process' as const), version: opts.identity?.version ?? servicechartVersion,
+  };
+  const served = () => engine.registry.taskNames().map((n) => engine.registry.task(n)!).filter((d) => d.handler && !engine.registry.isExternal(undefined, d.name)).map(publishedOf);
+  const beat = () => engine.publishWorker(identity, served()).catch((err) => logger.warn({ err }, 'publishing to the task catalog failed'));
+  // Not awaited: starting to consume does not wait on the catalog.
+  void beat();
+  const heartbeat = setInterval(beat, Math.max(200, Math.floor(engine.catalog.ttlMs / 3)));
+  heartbeat.unref();
+
   return {
     worker,
     async close(deadlineMs = 10_000) {
+      clearInterval(heartbeat);
+      await engine.catalog.unpublish(identity.workerId, served().map((t) => t.name)).catch(() => undefined);
       const graceful = worker.close();
       const deadline = new Promise<'late'>((r) => setTimeout(() => r('late'), deadlineMs).unref());
       if ((await Promise.race([graceful, deadline])) === 'late') {
@@ -166,4 +187,9 @@ export async function startTaskWorker(opts: TaskWorkerOptions): Promise<TaskWork
       await subscriber.quit().catch(() => undefined);
     },
   };
+}
+
+/** What the catalog shows of a task definition. */
+export function publishedOf(def: TaskDefinition<any, any>) {
+  return { name: def.name, description: def.description, input: def.input, output: def.output, retry: def.retry, timeoutMs: def.timeoutMs ?? 30_000 };
 }

@@ -2,6 +2,7 @@
 import { jsonWorkflowSchema, notFound, toMermaid, toSvg, type Engine } from '../../engine/index.ts';
 import type { RouteTable } from '../route.ts';
 import { errorSchema, nameParam } from '../schemas/common.ts';
+import { taskDeclarationsSchema } from '../schemas/external-tasks.ts';
 
 const summary = { type: 'object', properties: { name: { type: 'string' }, version: { type: 'integer' }, description: { type: 'string' }, builtIn: { type: 'boolean' } } };
 const detail = { type: 'object', properties: { ...summary.properties, definition: {}, inputSchema: {}, versions: { type: 'array', items: { type: 'integer' } } } };
@@ -16,6 +17,7 @@ export const registerWorkflowBody = {
     description: { type: 'string', maxLength: 2000 },
     definition: jsonWorkflowSchema,
     inputSchema: { type: 'object' },
+    tasks: taskDeclarationsSchema,
   },
 };
 

@@ -20,6 +20,8 @@ export interface WorkflowDefinition {
   kpis?: KpiDefinition[];
   /** The JSON config a workflow was registered with through the API, when it was. */
   definition?: unknown;
+  /** Tasks a JSON workflow declares (external ones, with the schemas their workers must honour). */
+  tasks?: Record<string, TaskDeclaration>;
   /**
    * What the workflow reads from the service and CI registry. At start the engine resolves the names
    * `refs` picks from the input and hands the machine a snapshot as `$registry` in its input (and in
@@ -31,6 +33,18 @@ export interface WorkflowDefinition {
     refs(input: Record<string, unknown>): { services: string[]; cis: string[] };
     events?: string[];
   };
+}
+
+/** A task a JSON workflow declares (its `tasks` map): what external workers must honour. */
+export interface TaskDeclaration {
+  /** Offered to external workers even when an in-process handler exists. */
+  external?: boolean;
+  description?: string;
+  /** JSON Schema of the input the workflow passes. */
+  input?: Record<string, unknown>;
+  /** JSON Schema a worker's output must match (`complete` answers 422 otherwise). */
+  output?: Record<string, unknown>;
+  retry?: { attempts?: number; backoffMs?: number };
 }
 
 /** The names of one or more entries, from an input field that holds a string or a list of strings. */

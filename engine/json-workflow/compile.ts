@@ -1,6 +1,7 @@
 // Owns compiling a workflow sent as JSON into a WorkflowDefinition, refusing it with every problem listed.
 import type { AnyStateMachine } from 'xstate';
 import type { WorkflowDefinition } from '../definition/define.ts';
+import type { TaskDeclaration } from '../tasks.ts';
 import { validationError, type Problem } from '../errors.ts';
 import { checkMachineNames } from '../registry.ts';
 import { isPlainObject } from './exprs.ts';
@@ -20,6 +21,28 @@ export interface JsonWorkflowInput {
   definition: unknown;
   /** JSON Schema of the run input. */
   inputSchema?: unknown;
+  /** Task declarations by name: `external: true`, and the schemas external workers must honour. */
+  tasks?: Record<string, TaskDeclaration>;
+}
+
+/** Each declared task's schemas must compile. */
+function taskDeclarationProblems(tasks: unknown): Problem[] {
+  if (tasks === undefined || tasks === null) return [];
+  if (!isPlainObject(tasks)) return [{ path: '/tasks', message: 'must be an object of task declarations by name' }];
+  const problems: Problem[] = [];
+  if (checkKeys(tasks, '/tasks', problems) || problems.length) return problems;
+  for (const [name, decl] of Object.entries(tasks)) {
+    if (!/^[A-Za-z][A-Za-z0-9_.-]{0,127}$/.test(name)) problems.push({ path: `/tasks/${name}`, message: 'a task name is a letter then letters, digits, _ . or -' });
+    if (!isPlainObject(decl)) {
+      problems.push({ path: `/tasks/${name}`, message: 'must be an object' });
+      continue;
+    }
+    // Schemas from outside: linear-time patterns, no endless $ref (user-schema.ts).
+    for (const field of ['input', 'output'] as const) {
+      if (decl[field] !== undefined) problems.push(...compileUserSchema(userSchemaAjv(), decl[field], `/tasks/${name}/${field}`).problems);
+    }
+  }
+  return problems;
 }
 
 const NAME = /^[a-z][a-z0-9_-]{0,63}$/;
@@ -67,7 +90,8 @@ function machineOf(def: Record<string, unknown>, machineId: string, isTask: (nam
  * );
  */
 export function compileJsonWorkflow(input: JsonWorkflowInput, ctx: { isTask(name: string): boolean }): WorkflowDefinition {
-  const isTask = (name: string) => ctx.isTask(name);
+  const declared = isPlainObject(input.tasks) ? input.tasks : {};
+  const isTask = (name: string) => ctx.isTask(name) || Object.hasOwn(declared, name);
   const problems: Problem[] = [];
   const name = typeof input.name === 'string' ? input.name : '';
   if (!NAME.test(name)) problems.push({ path: '/name', message: `must match ${NAME.source}` });
@@ -75,7 +99,7 @@ export function compileJsonWorkflow(input: JsonWorkflowInput, ctx: { isTask(name
   if (input.description !== undefined && typeof input.description !== 'string') problems.push({ path: '/description', message: 'must be a string' });
   const def = input.definition;
   const machineId = isPlainObject(def) && typeof def.id === 'string' ? def.id : name || 'workflow';
-  problems.push(...definitionProblems(def, machineId, isTask), ...inputSchemaProblems(input.inputSchema));
+  problems.push(...definitionProblems(def, machineId, isTask), ...inputSchemaProblems(input.inputSchema), ...taskDeclarationProblems(input.tasks));
   const fail = () => validationError(`workflow definition ${name || '(unnamed)'} is not valid`, problems);
   if (problems.length) throw fail();
 
@@ -90,5 +114,6 @@ export function compileJsonWorkflow(input: JsonWorkflowInput, ctx: { isTask(name
     inputSchema: (input.inputSchema ?? undefined) as Record<string, unknown> | undefined,
     definition: input.definition,
     builtIn: false,
+    ...(input.tasks ? { tasks: input.tasks } : {}),
   };
 }

@@ -11,7 +11,7 @@ import type { AdapterConfig } from '../../workers/adapters/index.ts';
 import { builtInWorkflows } from '../../workflows/index.ts';
 import { connect, dropPrefix, newPrefix } from '../helpers.ts';
 
-export const KEYS = { admin: 'admin-key-123456', operator: 'operator-key-123456', viewer: 'viewer-key-123456' } as const;
+export const KEYS = { admin: 'admin-key-123456', operator: 'operator-key-123456', viewer: 'viewer-key-123456', worker: 'worker-key-123456' } as const;
 
 export interface Harness {
   url: string;
@@ -24,16 +24,16 @@ export interface Harness {
   call(method: string, path: string, opts?: { key?: keyof typeof KEYS | null; body?: unknown; raw?: string | Buffer; headers?: Record<string, string> }): Promise<{ status: number; body: any; headers: Headers }>;
 }
 
-export async function startHarness(opts: { workflows?: WorkflowDefinition[]; tasks?: TaskDefinition<any, any>[]; consume?: boolean; extensions?: Parameters<typeof createApp>[0]['extensions']; rateLimit?: Parameters<typeof createApp>[0]['rateLimit']; hooks?: Parameters<typeof createApp>[0]['hooks']; adapters?: AdapterConfig; archive?: ArchiveStore } = {}): Promise<Harness> {
+export async function startHarness(opts: { workflows?: WorkflowDefinition[]; tasks?: TaskDefinition<any, any>[]; consume?: boolean; extensions?: Parameters<typeof createApp>[0]['extensions']; rateLimit?: Parameters<typeof createApp>[0]['rateLimit']; hooks?: Parameters<typeof createApp>[0]['hooks']; adapters?: AdapterConfig; archive?: ArchiveStore; workerTtlMs?: number } = {}): Promise<Harness> {
   const redis = await connect();
   const prefix = newPrefix();
-  const engine = createEngine({ redis, prefix, workflows: [...builtInWorkflows, ...(opts.workflows ?? [])], tasks: [...(opts.adapters ? createBuiltInTasks(opts.adapters) : builtInTasks), ...(opts.tasks ?? [])], archive: opts.archive });
+  const engine = createEngine({ redis, prefix, workflows: [...builtInWorkflows, ...(opts.workflows ?? [])], tasks: [...(opts.adapters ? createBuiltInTasks(opts.adapters) : builtInTasks), ...(opts.tasks ?? [])], archive: opts.archive, workerTtlMs: opts.workerTtlMs });
   let worker: TaskWorker | null = null;
   if (opts.consume !== false) {
     engine.startTimerConsumer();
     worker = await startTaskWorker({ engine, lockDurationMs: 2000 });
   }
-  const auth = createAuth(parseApiKeys(`admin:${KEYS.admin}:admin,ops:${KEYS.operator}:operator,${KEYS.viewer}:viewer`));
+  const auth = createAuth(parseApiKeys(`admin:${KEYS.admin}:admin,ops:${KEYS.operator}:operator,${KEYS.viewer}:viewer,ext:${KEYS.worker}:worker`));
   const app = createApp({ engine, auth, logger: { info() {}, warn() {}, debug() {}, error: (o: unknown) => console.error(o) }, extensions: opts.extensions, rateLimit: opts.rateLimit, hooks: opts.hooks });
   const server: Server = await new Promise((r) => {
     const s = app.listen(0, '127.0.0.1', () => r(s));

@@ -19,7 +19,7 @@ const crashingDeploy = defineTask<DeployStepInput, any>({
   ...realDeploy,
   retry: { attempts: 3, backoffMs: 50 },
   handler: async (input, ctx) => {
-    const out = await realDeploy.handler(input, ctx);
+    const out = await realDeploy.handler!(input, ctx);
     attempts.push({ weight: input.weight ?? null, key: ctx.idempotencyKey, attempt: ctx.attempt, noop: out.noop });
     if (input.weight === 30 && ctx.attempt === 1) throw new Error('worker lost mid-deploy');
     return out;

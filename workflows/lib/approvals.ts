@@ -65,7 +65,7 @@ export interface ApprovalsContext {
   delaysMs: Record<string, number>;
 }
 
-interface GroupParams {
+export interface GroupParams {
   group: string;
 }
 

@@ -1,0 +1,129 @@
+// Owns the live task catalog: which worker serves which task type, with the schemas and settings it
+// published, kept alive by heartbeats (a worker that stops beating drops out after its time to live).
+import type { Redis } from 'ioredis';
+import type { Clock } from './clock.ts';
+import type { Keys } from './keys.ts';
+import type { Logger } from './types.ts';
+
+export type WorkerKind = 'in-process' | 'package' | 'http';
+
+export interface WorkerIdentity {
+  workerId: string;
+  host: string;
+  version: string;
+  kind: WorkerKind;
+}
+
+/** What a worker says about one task it serves. */
+export interface PublishedTask {
+  name: string;
+  description?: string;
+  input?: unknown;
+  output?: unknown;
+  retry?: unknown;
+  timeoutMs?: number;
+  external?: boolean;
+}
+
+export interface Publication extends WorkerIdentity {
+  task: PublishedTask;
+  heartbeatAt: number;
+  expiresAt: number;
+}
+
+/** Schemas two live workers disagree on, for one task name. */
+export interface SchemaConflict {
+  workers: { workerId: string; host: string; input: unknown; output: unknown }[];
+}
+
+const HOUR = 3600_000;
+
+/** Whether a publication says anything about schemas (HTTP workers publish none). */
+const hasSchemas = (p: Publication) => p.task.input !== undefined || p.task.output !== undefined;
+const schemaKey = (p: Publication) => JSON.stringify([p.task.input ?? null, p.task.output ?? null]);
+
+export function createCatalog(deps: { redis: Redis; keys: Keys; clock: Clock; logger: Logger; ttlMs: number }) {
+  const { redis, keys, clock, logger } = deps;
+  const checked = new Set<string>();
+
+  /** Heartbeat: (re)publish what one worker serves, alive for the catalog's time to live. */
+  async function publish(worker: WorkerIdentity, tasks: PublishedTask[]): Promise<void> {
+    const now = clock.now();
+    const pipe = redis.pipeline();
+    for (const task of tasks) {
+      const pub: Publication = { ...worker, task, heartbeatAt: now, expiresAt: now + deps.ttlMs };
+      pipe.hset(keys.catalogType(task.name), worker.workerId, JSON.stringify(pub));
+      // A type whose every worker is gone disappears on its own, fields and all.
+      pipe.pexpire(keys.catalogType(task.name), deps.ttlMs * 10);
+      pipe.zadd(keys.catalogTypes(), now, task.name);
+    }
+    await pipe.exec();
+    // A worker checks its schemas against the live ones when it first publishes a name: the one that
+    // starts second logs the conflict (the API reports it on every read). One round trip for all names.
+    const fresh = tasks.filter((t) => (t.input !== undefined || t.output !== undefined) && !checked.has(`${t.name}:${worker.workerId}`));
+    if (!fresh.length) return;
+    for (const t of fresh) checked.add(`${t.name}:${worker.workerId}`);
+    const read = redis.pipeline();
+    for (const t of fresh) read.hgetall(keys.catalogType(t.name));
+    const replies = (await read.exec()) ?? [];
+    fresh.forEach((t, i) => {
+      const all = (replies[i]?.[1] ?? {}) as Record<string, string>;
+      const pubs = Object.values(all).map((json) => JSON.parse(json) as Publication).filter((p) => p.expiresAt > now);
+      const conflict = conflictOf(pubs);
+      if (conflict) logger.warn({ task: t.name, workers: conflict.workers.map((w) => w.workerId) }, `workers publish different schemas for task ${t.name}`);
+    });
+  }
+
+  /** A worker stopping says so at once rather than waiting out its time to live. */
+  async function unpublish(workerId: string, names: string[]): Promise<void> {
+    if (!names.length) return;
+    const pipe = redis.pipeline();
+    for (const name of names) pipe.hdel(keys.catalogType(name), workerId);
+    await pipe.exec();
+  }
+
+  /** The live publications of a type; dead ones are dropped as they are found. */
+  async function live(name: string): Promise<Publication[]> {
+    const now = clock.now();
+    const all = await redis.hgetall(keys.catalogType(name));
+    const out: Publication[] = [];
+    const dead: string[] = [];
+    for (const [workerId, json] of Object.entries(all)) {
+      const p = JSON.parse(json) as Publication;
+      if (p.expiresAt > now) out.push(p);
+      else dead.push(workerId);
+    }
+    if (dead.length) await redis.hdel(keys.catalogType(name), ...dead);
+    return out.sort((a, b) => a.workerId.localeCompare(b.workerId));
+  }
+
+  function conflictOf(pubs: Publication[]): SchemaConflict | null {
+    const withSchemas = pubs.filter(hasSchemas);
+    if (new Set(withSchemas.map(schemaKey)).size < 2) return null;
+    return { workers: withSchemas.map((p) => ({ workerId: p.workerId, host: p.host, input: p.task.input, output: p.task.output })) };
+  }
+
+  /** Every type ever published (live or not) in the last day. */
+  async function types(): Promise<string[]> {
+    await redis.zremrangebyscore(keys.catalogTypes(), '-inf', clock.now() - 24 * HOUR);
+    return redis.zrange(keys.catalogTypes(), '0', '-1');
+  }
+
+  async function failed(type: string, taskId: string): Promise<void> {
+    const now = clock.now();
+    await redis.pipeline()
+      .zadd(keys.taskFailures(type), now, `${now}:${taskId}`)
+      .zremrangebyscore(keys.taskFailures(type), '-inf', now - HOUR)
+      .pexpire(keys.taskFailures(type), 2 * HOUR)
+      .exec();
+  }
+
+  function failuresLastHour(type: string): Promise<number> {
+    const now = clock.now();
+    return redis.zcount(keys.taskFailures(type), String(now - HOUR), '+inf');
+  }
+
+  return { publish, unpublish, live, conflictOf, types, failed, failuresLastHour, ttlMs: deps.ttlMs };
+}
+
+export type Catalog = ReturnType<typeof createCatalog>;
