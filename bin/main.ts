@@ -4,12 +4,11 @@ import pino from 'pino';
 import type { Server } from 'node:http';
 import { join } from 'node:path';
 import {
-  createDirectoryStore, createEngine, createPostgresStore, startEmbeddedRedis,
-  type ArchiveStore, type EmbeddedRedis, type Logger,
+  connectRedis, createDirectoryStore, createEngine, createPostgresStore,
+  type ArchiveStore, type Logger, type RedisClient,
 } from '../engine/index.ts';
-import { connectRedis } from '../engine/connection.ts';
+import { startEmbeddedRedis, type EmbeddedRedis } from './embedded-redis.ts';
 import { readConfig, type Config, type Role } from './config.ts';
-import type { RedisClient } from '../engine/clients.ts';
 import { builtInWorkflows } from '../workflows/index.ts';
 import { createBuiltInTasks } from '../workers/tasks/index.ts';
 import { adaptersFromEnv } from '../workers/adapters/index.ts';

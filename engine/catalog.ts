@@ -1,5 +1,6 @@
 // Owns the live task catalog: which worker serves which task type, with the schemas and settings it
 // published, kept alive by heartbeats (a worker that stops beating drops out after its time to live).
+import { createHash } from 'node:crypto';
 import type { RedisClient } from './clients.ts';
 import type { Clock } from './clock.ts';
 import type { Keys } from './keys.ts';
@@ -111,8 +112,11 @@ export function createCatalog(deps: { redis: RedisClient; keys: Keys; clock: Clo
 
   async function failed(type: string, taskId: string): Promise<void> {
     const now = clock.now();
+    // The member only has to be distinct: a digest of the task id, so the count names no run (an archived
+    // run leaves nothing in Redis that names it).
+    const member = `${now}:${createHash('sha1').update(taskId).digest('hex').slice(0, 16)}`;
     await redis.pipeline()
-      .zadd(keys.taskFailures(type), now, `${now}:${taskId}`)
+      .zadd(keys.taskFailures(type), now, member)
       .zremrangebyscore(keys.taskFailures(type), '-inf', now - HOUR)
       .pexpire(keys.taskFailures(type), 2 * HOUR)
       .exec();

@@ -1,7 +1,7 @@
 // Owns the registry as one process holds it in memory (entries, reverse dependsOn edges, the CIs of each
 // service) and the walks over its dependency graph: cycles, what depends on a CI, what is related to it,
 // and a CI's neighbourhood for a diagram. Pure: cmdb.ts loads and stores.
-import type { CiDoc, EntryKind, ServiceDoc } from '../workflows/lib/cmdb-types.ts';
+import type { CiDoc, EntryKind, ServiceDoc } from './definition/cmdb-types.ts';
 
 export interface State {
   version: number;

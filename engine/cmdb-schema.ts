@@ -4,7 +4,7 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import type { Problem } from './errors.ts';
-import type { CiDoc, EntryKind, ServiceDoc, Windows } from '../workflows/lib/cmdb-types.ts';
+import type { CiDoc, EntryKind, ServiceDoc, Windows } from './definition/cmdb-types.ts';
 
 export const REGISTRY_LIMITS = {
   /** Entries one import may hold. */

@@ -8,11 +8,11 @@ import { ErrorCode, ServicechartError, notFound, validationError, type Problem }
 import type { Keys } from './keys.ts';
 import type { RegistryWrite, Scripts } from './scripts.ts';
 import type { StoredRun } from './types.ts';
-import type { CiDoc, EntryKind, RegistryRefs, RegistrySnapshot, ServiceDoc } from '../workflows/lib/cmdb-types.ts';
+import type { CiDoc, EntryKind, RegistryRefs, RegistrySnapshot, ServiceDoc } from './definition/cmdb-types.ts';
 import { ENTRY_NAME_PATTERN, REGISTRY_LIMITS, RESERVED, canonical, entryProblems, type AuditEntry } from './cmdb-schema.ts';
 import { buildState, dependentsOf, findCycle, neighbourhood, relatedTo, servicesOf, type CiGraph, type State } from './cmdb-graph.ts';
 
-export type { CiDoc, EntryKind, RegistryRefs, RegistrySnapshot, ServiceDoc, TimeWindow, Windows, OncallLevel } from '../workflows/lib/cmdb-types.ts';
+export type { CiDoc, EntryKind, RegistryRefs, RegistrySnapshot, ServiceDoc, TimeWindow, Windows, OncallLevel } from './definition/cmdb-types.ts';
 export { REGISTRY_LIMITS, serviceSchema, ciSchema, entryProblems, type AuditEntry } from './cmdb-schema.ts';
 export type { CiGraph } from './cmdb-graph.ts';
 

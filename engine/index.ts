@@ -15,7 +15,7 @@ import { createHistory } from './history.ts';
 import { createBusinessKeys, type StartOrFindOpenArgs, type OpenRunResult } from './business-keys.ts';
 import { createCmdb, REGISTRY_LIMITS } from './cmdb.ts';
 import { createRunIndex, topLevelStates, type HumanTaskFilter } from './run-index.ts';
-import { timeOf } from '../workflows/lib/time.ts';
+import { timeOf } from './definition/time.ts';
 import { partitionConcurrency, startTimerWorker } from './timers.ts';
 import { createCatalog, type PublishedTask, type SchemaConflict, type WorkerIdentity } from './catalog.ts';
 import { createExternalTasks, type FetchArgs } from './external-tasks.ts';
@@ -24,8 +24,8 @@ import { defaultRetry, type TaskDeclaration, type TaskDefinition, type TaskServi
 import { ErrorCode, ServicechartError, notFound, validationError } from './errors.ts';
 import { parseRunId, runIdFromKey, runIdOfHumanTask, type RunId } from './ids.ts';
 import { iso } from './clock.ts';
-import { compileJsonWorkflow, type JsonWorkflowInput } from './json-workflow.ts';
-import type { WorkflowDefinition } from '../workflows/lib/define.ts';
+import { compileJsonWorkflow, type JsonWorkflowInput } from './json-workflow/compile.ts';
+import type { WorkflowDefinition } from './definition/define.ts';
 import { createArchiver, type Archiver, type ArchiverOptions } from './archive/sweeper.ts';
 import { createArchiveReads, type ArchiveStatus } from './archive/reads.ts';
 import type { ArchiveStore } from './archive/types.ts';
@@ -36,23 +36,22 @@ export * from './types.ts';
 export { systemClock, iso, type Clock } from './clock.ts';
 export { parseRunId, runIdOfHumanTask, type RunId, type TaskId, type HumanTaskId } from './ids.ts';
 export { defineTask, NonRetryableTaskError, type TaskDeclaration, type TaskDefinition, type TaskContext, type TaskServices, type RetryPolicy } from './tasks.ts';
-export { defineWorkflow, taskActors, runRef, type WorkflowDefinition, type KpiDefinition } from '../workflows/lib/define.ts';
+export { defineWorkflow, taskActors, runRef, type WorkflowDefinition, type KpiDefinition } from './definition/index.ts';
 export type { RegisteredWorkflow } from './registry.ts';
 export type { StartRunArgs, SendEventOptions, RunResult, HumanTaskDoc } from './runs.ts';
 export type { StartOrFindOpenArgs, OpenRunResult } from './business-keys.ts';
 export type { KpiReport, KpiFigure } from './kpis.ts';
-export { startEmbeddedRedis, type EmbeddedRedis } from './redis-server.ts';
 export { connectRedis } from './connection.ts';
-export { jsonWorkflowSchema, builtInActions, builtInGuards } from './json-workflow.ts';
+export { jsonWorkflowSchema, builtInActions, builtInGuards } from './json-workflow/compile.ts';
 export { LayoutError, type LayoutProblem } from './layout.ts';
 export { MAX_PARTITIONS } from './keys.ts';
 export { partitionConcurrency } from './timers.ts';
 export { isCluster, masters, duplicateUnbounded, type RedisClient } from './clients.ts';
-export { toMermaid, toSvg } from './diagram.ts';
+export { toMermaid, toSvg } from './diagram/statechart.ts';
 export { servicechartVersion } from './version.ts';
 export type { LockedTask, FetchArgs } from './external-tasks.ts';
 export type { Publication, PublishedTask, WorkerIdentity, WorkerKind, SchemaConflict } from './catalog.ts';
-export { ciGraphSvg, ciGraphMermaid } from './cmdb-diagram.ts';
+export { ciGraphSvg, ciGraphMermaid } from './diagram/ci-graph.ts';
 export {
   serviceSchema, ciSchema, REGISTRY_LIMITS, type ServiceDoc, type CiDoc, type EntryKind, type RegistrySnapshot, type AuditEntry, type ImpactReport, type ImportItem,
   type Cmdb,

@@ -10,8 +10,8 @@
 //   :qt:M       the same entries by openedAt, for a window, each member `value\tdims\tid`
 //   :r:RUN      the entries of a run; :x runs left out (cancelled)
 import type { RedisClient } from './clients.ts';
-import type { KpiDefinition } from '../workflows/lib/define.ts';
-import { timeOf } from '../workflows/lib/time.ts';
+import type { KpiDefinition } from './definition/define.ts';
+import { timeOf } from './definition/time.ts';
 import type { Keys } from './keys.ts';
 import type { Scripts } from './scripts.ts';
 

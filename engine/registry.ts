@@ -2,7 +2,7 @@
 // that every name a machine uses resolves before a run can start on it.
 import type { AnyStateMachine } from 'xstate';
 import { Ajv, type ValidateFunction } from 'ajv';
-import type { WorkflowDefinition } from '../workflows/lib/define.ts';
+import type { WorkflowDefinition } from './definition/define.ts';
 import type { TaskDefinition } from './tasks.ts';
 import { ErrorCode, ServicechartError, validationError, type Problem } from './errors.ts';
 import { compileUserSchema, userSchemaAjv } from './user-schema.ts';

@@ -5,7 +5,7 @@ import { iso } from './clock.ts';
 import { newHumanTaskId, newTaskId, type RunId, type TaskId } from './ids.ts';
 import type { HistoryDraft, JsonObject, RunStatus, StoredHumanTask, StoredRun, StoredTask, StoredTimer } from './types.ts';
 import { ErrorCode, ServicechartError, type ErrorData } from './errors.ts';
-import { runIdOfRef } from '../workflows/lib/define.ts';
+import { runIdOfRef } from './definition/define.ts';
 
 export type OutboxOp =
   | { op: 'add'; queue: 'tasks' | 'timers' | 'external'; name: string; jobId: string; data: JsonObject; dueAt?: number }

@@ -3,7 +3,7 @@ import type { JSONSchemaType } from 'ajv';
 import { ServicechartError, ErrorCode } from './errors.ts';
 import type { RunId, TaskId } from './ids.ts';
 import type { RunView } from './types.ts';
-import type { TaskDeclaration } from '../workflows/lib/define.ts';
+import type { TaskDeclaration } from './definition/define.ts';
 
 export type { TaskDeclaration };
 import type { RegistrySnapshot } from './cmdb.ts';

@@ -79,10 +79,20 @@ function runFile(file, env) {
   });
 }
 
-const files = findTests(join(root, 'test')).filter((f) => !filter.length || filter.some((x) => f.includes(x)));
+// The slowest files first (real clusters, spawned servers, whole processes), so the two lanes finish
+// together instead of one long file running alone at the end.
+const slowFirst = ['test/cluster/', 'test/cli/', 'test/durability/', 'test/archive/', 'test/package/', 'test/workflows/'];
+const weight = (f) => {
+  const i = slowFirst.findIndex((p) => relative(root, f).startsWith(p));
+  return i === -1 ? slowFirst.length : i;
+};
+const files = findTests(join(root, 'test'))
+  .filter((f) => !filter.length || filter.some((x) => f.includes(x)))
+  .sort((a, b) => weight(a) - weight(b) || a.localeCompare(b));
 const redis = await startRedis();
 const env = { ...process.env, TEST_REDIS_URL: redis.url, NO_COLOR: '1', FORCE_COLOR: '0' };
 const results = [];
+const suiteStarted = Date.now();
 const queue = [...files];
 const workers = Array.from({ length: Math.max(1, Math.min(2, availableParallelism())) }, async () => {
   while (queue.length) {
@@ -97,5 +107,5 @@ await Promise.all(workers);
 redis.stop();
 const passed = results.reduce((a, r) => a + r.passed, 0);
 const failed = results.reduce((a, r) => a + r.failed, 0);
-process.stdout.write(`\ntests: ${passed} passed, ${failed} failed\n`);
+process.stdout.write(`\nwall time ${((Date.now() - suiteStarted) / 1000).toFixed(0)} s\ntests: ${passed} passed, ${failed} failed\n`);
 process.exit(failed ? 1 : 0);

@@ -5,8 +5,8 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { masters, startEmbeddedRedis, type EmbeddedRedis, type RedisClient } from '../engine/index.ts';
-import { freePort } from '../engine/redis-server.ts';
+import { masters, type RedisClient } from '../engine/index.ts';
+import { freePort, startEmbeddedRedis, type EmbeddedRedis } from '../bin/embedded-redis.ts';
 
 /** A free loopback port for a server a test starts. */
 export const freePortForTest = freePort;

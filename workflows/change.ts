@@ -2,8 +2,8 @@
 // Implement → Review → Closed, with standard, normal, emergency and unauthorized paths, group approvals,
 // maintenance windows and freezes, on-hold, overrun and backout, and the links to incident and delivery.
 // The machine and its parts live in `change/`; this module declares the workflow.
-import { defineWorkflow, namesIn } from './lib/define.ts';
-import { changeEventSchemas, changeInputSchema } from './lib/change-schemas.ts';
+import { defineWorkflow, namesIn } from '../engine/definition/index.ts';
+import { changeEventSchemas, changeInputSchema } from './change/schemas.ts';
 import { changeMachine } from './change/machine.ts';
 import { changeKpis } from './change/kpis.ts';
 

@@ -2,7 +2,7 @@
 // the go/no-go, the change gate, a canary / phased / big-bang production rollout (pausable through a
 // deep history node), bake, rollback and early life support, feeding DORA's delivery metrics.
 // The machine and its parts live in `delivery/`; this module declares the workflow.
-import { defineWorkflow, namesIn } from './lib/define.ts';
+import { defineWorkflow, namesIn } from '../engine/definition/index.ts';
 import { deliveryMachine } from './delivery/machine.ts';
 import { DELIVERY_KPIS } from './delivery/kpis.ts';
 import { eventSchemas, inputSchema } from './delivery/schemas.ts';

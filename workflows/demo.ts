@@ -1,6 +1,6 @@
 // A small workflow that proves the durable path end to end: a task, then a timer, then done.
 import { assign, setup } from 'xstate';
-import { defineWorkflow, taskActors } from './lib/define.ts';
+import { defineWorkflow, taskActors } from '../engine/definition/index.ts';
 
 interface DemoInput {
   sleepMs?: number;

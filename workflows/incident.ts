@@ -1,12 +1,12 @@
 // The `incident` process model (docs/models/incident.md §1, with §0): restore service fast, with SLA clocks,
 // paging, the major-incident track and the links to change and problem.
 // The machine and its parts live in `incident/`; this module declares the workflow.
-import { defineWorkflow, namesIn } from './lib/define.ts';
+import { defineWorkflow, namesIn } from '../engine/definition/index.ts';
 import { incidentMachine } from './incident/machine.ts';
 import { incidentKpis } from './incident/kpis.ts';
 import { incidentEventSchemas, incidentInputSchema } from './incident/schemas.ts';
 
-export { timeOf } from './lib/time.ts';
+export { timeOf } from '../engine/definition/index.ts';
 export { DEFAULT_SLA_TARGETS_MS, DEFAULT_PAGE_ESCALATION_MS, INCIDENT_DELAYS_MS } from './incident/defaults.ts';
 export { HOLD_REASONS, CANCEL_REASONS, type HoldReason } from './incident/reasons.ts';
 export type { IncidentSource, IncidentConfig, IncidentContext, IncidentInput } from './incident/types.ts';

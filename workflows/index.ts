@@ -1,5 +1,5 @@
 // The registry of built-in workflows, by name and version.
-import type { WorkflowDefinition } from './lib/define.ts';
+import type { WorkflowDefinition } from '../engine/definition/index.ts';
 import { demo } from './demo.ts';
 import { incident } from './incident.ts';
 import { change } from './change.ts';

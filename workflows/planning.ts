@@ -2,7 +2,7 @@
 // assessments in parallel), the portfolio board, a freeze-aware schedule and its confirmation, to one
 // child `delivery` run per release, with deferral, replanning and a cascading cancel.
 // The machine and its parts live in `planning/`; this module declares the workflow.
-import { defineWorkflow, namesIn } from './lib/define.ts';
+import { defineWorkflow, namesIn } from '../engine/definition/index.ts';
 import { planningMachine } from './planning/machine.ts';
 import { PLANNING_KPIS } from './planning/kpis.ts';
 import { eventSchemas, inputSchema } from './planning/schemas.ts';

@@ -8,7 +8,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from '../../engine/redis-server.ts';
+import { freePort } from '../../bin/embedded-redis.ts';
 
 export interface PgServer {
   url: string;

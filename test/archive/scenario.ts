@@ -22,9 +22,8 @@ export async function redisLeftovers(client: RedisClient, prefix: string): Promi
         const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
         cursor = next;
         for (const key of keys) {
-          // KPI figures stay by design; BullMQ's own job records are the queues' business, not the run's;
-          // the catalog's failed-attempt counts name task ids for an hour and then expire.
-          if (key.includes(':kpi:') || /^\{[^}]+\}:(tasks|timers):/.test(key) || key.startsWith(`{${prefix}-cat}:failures:`)) continue;
+          // KPI figures stay by design; BullMQ's own job records are the queues' business, not the run's.
+          if (key.includes(':kpi:') || /^\{[^}]+\}:(tasks|timers):/.test(key)) continue;
           const type = await redis.type(key);
           let content = '';
           if (type === 'string') content = (await redis.get(key)) ?? '';

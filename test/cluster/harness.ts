@@ -8,7 +8,7 @@ import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { freePort } from '../../engine/redis-server.ts';
+import { freePort } from '../../bin/embedded-redis.ts';
 
 const HOST = '127.0.0.1';
 

@@ -2,7 +2,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { fromPromise, initialTransition, setup, transition, type AnyStateNode } from 'xstate';
-import { toMermaid, toSvg } from '../../engine/diagram.ts';
+import { toMermaid, toSvg } from '../../engine/diagram/statechart.ts';
 
 const HOSTILE = '<script>&"';
 

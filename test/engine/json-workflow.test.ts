@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { initialTransition, transition, type AnyMachineSnapshot, type AnyStateMachine } from 'xstate';
-import { compileJsonWorkflow, jsonWorkflowSchema, builtInActions, builtInGuards } from '../../engine/json-workflow.ts';
+import { compileJsonWorkflow, jsonWorkflowSchema, builtInActions, builtInGuards } from '../../engine/json-workflow/compile.ts';
 import type { Problem } from '../../engine/errors.ts';
 
 const ctx = { isTask: (n: string) => ['noop', 'sleep'].includes(n) };

@@ -4,7 +4,7 @@ import { assign, setup, type AnyEventObject } from 'xstate';
 import * as assert from 'uvu/assert';
 import type { Harness } from '../api/harness.ts';
 import { waitFor } from '../helpers.ts';
-import { defineWorkflow, taskActors, type WorkflowDefinition } from '../../workflows/lib/define.ts';
+import { defineWorkflow, taskActors, type WorkflowDefinition } from '../../engine/index.ts';
 import { getRun, send, sendOk } from './run-helpers.ts';
 export { getRun, send, sendOk };
 

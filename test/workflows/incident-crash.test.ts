@@ -1,7 +1,6 @@
 // The incident model under real faults (docs/models/incident.md §1.10 scenario 14): the worker process is killed
 // with SIGKILL while the response SLA clock runs and a page is in flight at the pager, and the Redis
 // server is killed and restarted from its AOF while the response SLA clock runs.
-import { alive } from '../../engine/redis-server.ts';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { ChildProcess } from 'node:child_process';
@@ -11,7 +10,7 @@ import { join } from 'node:path';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { startHarness, type Harness } from '../api/harness.ts';
-import { startEmbeddedRedis, type EmbeddedRedis } from '../../engine/index.ts';
+import { alive, startEmbeddedRedis, type EmbeddedRedis } from '../../bin/embedded-redis.ts';
 import { freePortForTest, kill9, newPrefix, redisUrl, spawnReady, waitFor } from '../helpers.ts';
 import { completed, getRun, history, paths, startIncident, untilRun } from './incident-helpers.ts';
 

@@ -3,7 +3,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { startHarness, type Harness } from '../api/harness.ts';
-import { priorityFromMatrix, DEFAULT_PRIORITY_MATRIX } from '../../workflows/lib/priority.ts';
+import { priorityFromMatrix, DEFAULT_PRIORITY_MATRIX } from '../../workflows/incident/priority.ts';
 import {
   at, complete, completed, getRun, history, inState, measures, ms, openTasks, scheduled, send, sendOk, startIncident, untilHistory, untilRun, untilState, untilTask,
 } from './incident-helpers.ts';
@@ -18,27 +18,28 @@ test.after(async (ctx) => {
 });
 
 test('scenario 1, happy path P3 from the API: routed, acknowledged, resolved, auto-closed, both SLAs met, history in order', async ({ h }) => {
-  // Scale: 1 h = 100 ms. Response 4 h, resolution 24 h; ACK at 30 min, RESOLVE at 6 h; auto-close shortened.
+  // Scale: 1 h = 400 ms (roomy enough for a loaded machine). Response 4 h, resolution 24 h; ACK at 30 min,
+  // RESOLVE at 6 h; auto-close shortened.
   const run = await startIncident(h, {
     title: 'Checkout slow', impact: 2, urgency: 2, category: 'database', caller: 'carl', service: 'shop',
-    slaTargetsMs: { 3: { responseMs: 400, resolutionMs: 2400 } }, autoCloseAfterMs: 300,
+    slaTargetsMs: { 3: { responseMs: 1600, resolutionMs: 9600 } }, autoCloseAfterMs: 300,
   }, 'INC-1001');
   assert.is(run.context.priority, 3);
   assert.ok(inState(run, 'open.work.new'));
   const t0 = run.context.openedAt as number;
   const routed = await untilRun(h, run.id, (r) => r.context.assignmentGroup !== null, 'routing');
   assert.is(routed.context.assignmentGroup, 'database-administration', 'the default rules route the database category');
-  await at(t0 + 50);
+  await at(t0 + 200);
   await sendOk(h, run.id, { type: 'ACKNOWLEDGE', by: 'dora' });
-  await at(t0 + 600);
+  await at(t0 + 2400);
   const resolved = await sendOk(h, run.id, { type: 'RESOLVE', code: 'fixed', comment: 'index rebuilt', by: 'dora' });
   assert.ok(inState(resolved, 'resolved'));
   const done = await untilRun(h, run.id, (r) => r.status === 'done', 'auto-close');
   assert.is(done.state, 'closed');
   assert.is(done.output.outcome, 'closed');
   const c = done.context;
-  assert.ok(c.respondedAt - t0 >= 50 && c.respondedAt - t0 < 400, `MTTA ${c.respondedAt - t0}`);
-  assert.ok(c.resolvedAt - t0 >= 600 && c.resolvedAt - t0 < 2400, `time to resolve ${c.resolvedAt - t0}`);
+  assert.ok(c.respondedAt - t0 >= 200 && c.respondedAt - t0 < 1600, `MTTA ${c.respondedAt - t0}`);
+  assert.ok(c.resolvedAt - t0 >= 2400 && c.resolvedAt - t0 < 9600, `time to resolve ${c.resolvedAt - t0}`);
   assert.equal([c.sla.response.met, c.sla.response.breached, c.sla.resolution.met, c.sla.resolution.breached], [true, false, true, false]);
 
   const items = await history(h, run.id);

@@ -1,12 +1,12 @@
 // The tasks of the change model (docs/models/change.md §2.7) that no other model provides: risk assessment and
-// conflict detection (computed from the input by the rules in workflows/lib/change-rules.ts), and the
+// conflict detection (computed from the input by the rules in change-rules.ts), and the
 // approval, CAB agenda and PIR effects, which go out through their adapters.
 import { defineTask, type TaskDefinition, type TaskServices } from '../../engine/index.ts';
 import type { AdapterConfig } from '../adapters/index.ts';
 import { effectTask } from './effect.ts';
 import {
   assessChangeRisk, detectChangeConflicts, type ChangeConflict, type ConflictInput, type RiskInput, type RiskResult, type ScheduledChange,
-} from '../../workflows/lib/change-rules.ts';
+} from './change-rules.ts';
 
 const windowSchema = {
   type: 'object', required: ['start', 'end'], properties: { start: { type: 'string' }, end: { type: 'string' }, name: { type: 'string' } },

@@ -1,7 +1,8 @@
 // The named actions of the change machine: context updates and the events and measures they emit.
 import { assign, emit, enqueueActions } from 'xstate';
-import { parseRisk, type ChangeConflict, type Risk, type TimeWindow } from '../lib/change-rules.ts';
-import type { Args, ChangeContext, ChangeType, CloseCode, TopState } from './types.ts';
+import { parseRisk, type Risk } from './risk.ts';
+import type { ChangeConflict, TimeWindow } from './windows.ts';
+import type { Args, ChangeContext, Enqueue, ChangeType, CloseCode, TopState } from './types.ts';
 import { ms, nowOf } from './time.ts';
 import { changeDelayDefaults } from './delays.ts';
 import { freezeOverrideApproved, has, inBlackout, inMaintenanceWindow, leadTimeOk, pendingGroups, templateActive } from './rules.ts';
@@ -16,7 +17,7 @@ import { rereadSchedules } from './registry.ts';
 export const actions = {
   ...approvals.actions,
   /** Marks every pending group withdrawn, and remembers which, for the `withdraw_approvals` task. */
-  withdrawApprovals: enqueueActions(({ context, enqueue }: { context: ChangeContext; enqueue: any }) => {
+  withdrawApprovals: enqueueActions(({ context, enqueue }: { context: ChangeContext; enqueue: Enqueue }) => {
     const groups = pendingGroups(context);
     enqueue.assign({ withdrawnGroups: groups });
     if (groups.length) {
@@ -24,7 +25,7 @@ export const actions = {
       enqueue('withdrawPendingApprovals');
     }
   }),
-  markSubmitted: enqueueActions(({ context, event, enqueue }: Args & { enqueue: any }) => {
+  markSubmitted: enqueueActions(({ context, event, enqueue }: Args & { enqueue: Enqueue }) => {
     const at = nowOf(event);
     if (context.submitCount === 0) enqueue.emit(measure(context, 'emergencyChangeRatio', context.changeType === 'emergency' ? 1 : 0));
     enqueue.assign({
@@ -73,7 +74,7 @@ export const actions = {
     const { reason } = params as { reason: string };
     return { returnReason: reason, problems: reason === 'rejected' ? context.problems : [reason] };
   }),
-  recordRejection: enqueueActions(({ context, enqueue }: Args & { enqueue: any }) => {
+  recordRejection: enqueueActions(({ context, enqueue }: Args & { enqueue: Enqueue }) => {
     const rejected = Object.entries(context.approvals).filter(([, a]) => a.status === 'rejected');
     const comments = rejected.flatMap(([group, a]) => a.votes.filter((v) => v.decision === 'rejected').map((v) => ({ group, by: v.by, comment: v.comment })));
     enqueue.assign({ rejection: { groups: rejected.map(([g]) => g), comments }, problems: ['rejected'] });
@@ -81,7 +82,7 @@ export const actions = {
   }),
   approvalExpired: emit(({ context }: Args) => measure(context, 'approvalExpired', 1)),
   markApprovalPhase: assign({ approvalPhaseStartedAt: ({ context, event }: Args) => context.approvalPhaseStartedAt ?? nowOf(event) }),
-  markAuthorized: enqueueActions(({ context, event, enqueue }: Args & { enqueue: any }) => {
+  markAuthorized: enqueueActions(({ context, event, enqueue }: Args & { enqueue: Enqueue }) => {
     const at = nowOf(event);
     enqueue.assign({ wasAuthorized: true, authorizedAt: at, parentNotice: null });
     if (context.approvalPhaseStartedAt !== null) {
@@ -111,7 +112,7 @@ export const actions = {
   putOnHold: assign(({ event }: Args, params: unknown) => ({ heldFrom: (params as { from: TopState }).from, onHoldReason: String(event.reason ?? '') })),
   releaseHold: assign({ onHoldReason: null }),
   setCancel: assign(({ event }: Args) => ({ cancelReason: String(event.reason ?? 'canceled'), canceledBy: typeof event.by === 'string' ? event.by : null })),
-  markImplementEntry: enqueueActions(({ context, event, enqueue }: Args & { enqueue: any }) => {
+  markImplementEntry: enqueueActions(({ context, event, enqueue }: Args & { enqueue: Enqueue }) => {
     const at = nowOf(event);
     const freeze = inBlackout(context) && freezeOverrideApproved(context);
     const outside = has(context, 'outside_maintenance_window');
@@ -146,13 +147,13 @@ export const actions = {
   })),
   markPirOpened: assign({ pirOpenedAt: ({ event }: Args) => nowOf(event) }),
   setPirTask: assign({ pirTaskRef: ({ event }: Args) => (event.output as { pirTaskRef?: string })?.pirTaskRef ?? null }),
-  acceptPir: enqueueActions(({ context, event, enqueue }: Args & { enqueue: any }) => {
+  acceptPir: enqueueActions(({ context, event, enqueue }: Args & { enqueue: Enqueue }) => {
     const at = nowOf(event);
     enqueue.assign({ closeNotes: typeof event.comment === 'string' ? event.comment : context.closeNotes });
     const due = context.delaysMs.pirDueDelay ?? changeDelayDefaults.pirDueDelay;
     if (context.pirOpenedAt !== null) enqueue.emit(measure(context, 'pirOnTime', at - context.pirOpenedAt <= due ? 1 : 0));
   }),
-  closeMeasures: enqueueActions(({ context, event, enqueue }: Args & { enqueue: any }) => {
+  closeMeasures: enqueueActions(({ context, event, enqueue }: Args & { enqueue: Enqueue }) => {
     const at = nowOf(event);
     enqueue.assign({ outcome: 'closed' });
     if (context.submittedAt !== null) enqueue.emit(measure(context, 'leadTime', at - context.submittedAt));

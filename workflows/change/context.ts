@@ -1,5 +1,6 @@
 // The initial context of a change run, read from its input.
-import { parseRisk, type ChangeSchedules, type ScheduledChange } from '../lib/change-rules.ts';
+import { parseRisk } from './risk.ts';
+import type { ChangeSchedules, ScheduledChange } from './windows.ts';
 import type { ApprovalPolicy } from '../lib/approvals.ts';
 import type { ChangeContext, ChangeTemplate, ChangeType } from './types.ts';
 import { HOUR, MIN } from './delays.ts';

@@ -1,6 +1,6 @@
 // The guards of the change machine, by name.
 import { stateIn } from 'xstate';
-import { blackoutsOverlapping, inMaintenanceWindows } from '../lib/change-rules.ts';
+import { blackoutsOverlapping, inMaintenanceWindows } from './windows.ts';
 import type { Args, ChangeType, TopState } from './types.ts';
 import { ms, nowOf } from './time.ts';
 import { approved, freezeOverrideApproved, inBlackout, inMaintenanceWindow, isComplete, leadTimeOk, stillAuthorized, templateActive } from './rules.ts';

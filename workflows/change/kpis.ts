@@ -1,5 +1,5 @@
 // The KPIs the change process reports, and the measure events that feed them.
-import type { KpiDefinition } from '../lib/define.ts';
+import type { KpiDefinition } from '../../engine/definition/index.ts';
 import type { ChangeContext } from './types.ts';
 
 /** §2.11, fed by `measure.recorded` entries as each moment happens. */

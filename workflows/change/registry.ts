@@ -3,7 +3,7 @@
 // blackouts of the CIs and their services, the services' criticality (risk rule 10) and the CIs'
 // environment. Input fields win; each field taken is named in `context.registry.fields`.
 import { approversFrom, criticalityByService, servicesFor, snapshotOf, sourceOf, windowsByCi, type RegistrySnapshot, type RegistrySource } from '../lib/cmdb-read.ts';
-import type { ChangeSchedules } from '../lib/change-rules.ts';
+import type { ChangeSchedules } from './windows.ts';
 import type { ChangeContext } from './types.ts';
 
 export interface ChangeRegistryValues {

@@ -1,5 +1,5 @@
 // What a change's context says about it: its conflicts, window, template, lead time, completeness and approvals.
-import type { ChangeConflict } from '../lib/change-rules.ts';
+import type { ChangeConflict } from './windows.ts';
 import type { ChangeContext } from './types.ts';
 import { ms } from './time.ts';
 

@@ -1,6 +1,6 @@
 // The change machine's setup: its types, and the tasks, guards, actions and delays its states name.
 import { setup, type AnyEventObject } from 'xstate';
-import { taskActors } from '../lib/define.ts';
+import { taskActors } from '../../engine/definition/index.ts';
 import type { ChangeContext } from './types.ts';
 import { guards } from './guards.ts';
 import { actions } from './actions.ts';

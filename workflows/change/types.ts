@@ -1,7 +1,9 @@
 // The types of a change run: its type, close codes, templates, context, and the events its machine reads.
 import type { AnyEventObject } from 'xstate';
 import type { ApprovalPolicy, ApprovalsContext } from '../lib/approvals.ts';
-import type { ChangeConflict, ChangeSchedules, Risk, ScheduledChange } from '../lib/change-rules.ts';
+import type { ChangeConflict, ChangeSchedules, ScheduledChange } from './windows.ts';
+import type { Risk } from './risk.ts';
+import type { Enqueue as EnqueueOf } from '../../engine/definition/index.ts';
 import type { RegistrySource } from '../lib/cmdb-read.ts';
 
 export type ChangeType = 'standard' | 'normal' | 'emergency';
@@ -99,3 +101,5 @@ export interface ChangeContext extends ApprovalsContext {
 }
 
 export type Args = { context: ChangeContext; event: AnyEventObject };
+/** The `enqueue` of a change action (`enqueueActions`): `assign` checked against the context. */
+export type Enqueue = EnqueueOf<ChangeContext, AnyEventObject>;

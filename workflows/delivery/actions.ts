@@ -1,6 +1,6 @@
 // The named actions of the delivery machine: context updates and the events and measures they emit.
 import { assign, emit, enqueueActions } from 'xstate';
-import type { Args, DeliveryContext, Incident, Outcome } from './types.ts';
+import type { Args, Enqueue, DeliveryContext, Incident, Outcome } from './types.ts';
 import { iso, nowOf, toMs } from './time.ts';
 import { measure } from './kpis.ts';
 
@@ -34,7 +34,7 @@ export const actions = {
     changeWindow: event.type === 'CHANGE_AUTHORIZED' ? { plannedStart: (event.plannedStart as string) ?? null, plannedEnd: (event.plannedEnd as string) ?? null } : context.changeWindow,
   })),
   recordPause: assign(({ event }: Args) => ({ pausedBy: typeof event.by === 'string' ? event.by : null })),
-  autoPause: enqueueActions(({ context, event, enqueue }: Args & { enqueue: any }) => {
+  autoPause: enqueueActions(({ context, event, enqueue }: Args & { enqueue: Enqueue }) => {
     enqueue.assign({ pausedBy: 'health_check', lastHealth: event.output ?? (event as { error?: unknown }).error ?? null });
     enqueue.emit({ type: 'delivery.paused', by: 'health_check', reason: 'health_not_evaluated', weight: context.weight });
   }),
@@ -42,11 +42,11 @@ export const actions = {
     window: context.window ? { ...context.window, end: toMs(event.end) ?? context.window.end } : { start: nowOf(event), end: toMs(event.end) ?? nowOf(event) },
   })),
   keepHealth: assign({ lastHealth: ({ event }: Args) => event.output ?? null }),
-  countFailedCheck: enqueueActions(({ context, enqueue }: Args & { enqueue: any }) => {
+  countFailedCheck: enqueueActions(({ context, enqueue }: Args & { enqueue: Enqueue }) => {
     enqueue.assign({ failedChecks: context.failedChecks + 1 });
     enqueue.emit({ type: 'delivery.check_failed', failedChecks: context.failedChecks + 1, weight: context.weight });
   }),
-  promoted: enqueueActions(({ context, event, enqueue }: Args & { enqueue: any }) => {
+  promoted: enqueueActions(({ context, event, enqueue }: Args & { enqueue: Enqueue }) => {
     const at = nowOf(event);
     enqueue.assign({ deployedAt: at });
     enqueue.emit({ type: 'delivery.promoted', at: iso(at), version: context.version });
@@ -59,14 +59,14 @@ export const actions = {
       enqueue.emit(measure(context, 'changeLeadTime', at - committed, { sha: c.sha }));
     }
   }),
-  recordIncident: enqueueActions(({ context, event, enqueue }: Args & { enqueue: any }, params: { phase: 'bake' | 'els' }) => {
+  recordIncident: enqueueActions(({ context, event, enqueue }: Args & { enqueue: Enqueue }, params: { phase: 'bake' | 'els' }) => {
     const incident: Incident = { incidentRunId: String(event.incidentRunId), priority: Number(event.priority), at: nowOf(event), phase: params.phase };
     // A P1/P2 incident after promotion makes the deployment a failed change, rolled back or not (§3.11).
     enqueue.assign({ incidents: [...context.incidents, incident], changeFailed: context.changeFailed || incident.priority <= 2 });
     enqueue.emit({ type: 'delivery.incident_linked', ...incident });
   }),
   emitPreProdFailed: emit(({ context }: Args) => measure(context, 'preProductionFailureRate', 1)),
-  finalMeasures: enqueueActions(({ context, enqueue }: Args & { enqueue: any }) => {
+  finalMeasures: enqueueActions(({ context, enqueue }: Args & { enqueue: Enqueue }) => {
     // Only deployments that reached production count towards DORA's instability metrics.
     if (context.productionStartedAt === null) return;
     const rolledBack = context.outcome === 'rolled_back' || context.outcome === 'rollback_failed';

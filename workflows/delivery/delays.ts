@@ -1,6 +1,6 @@
 // The named delays of the delivery machine: their defaults, their durations for a run, and the window timers.
 import { cancel, enqueueActions } from 'xstate';
-import type { Args, DeliveryContext } from './types.ts';
+import type { Args, Enqueue, DeliveryContext } from './types.ts';
 import { nowOf } from './time.ts';
 import { pastFreezes } from './freezes.ts';
 
@@ -54,7 +54,7 @@ function windowTimer(delay: 'goNoGoDeadlineDelay' | 'windowClosingDelay', scope:
   const type = `xstate.after.${delay}.delivery.${scope}`;
   return {
     type,
-    arm: enqueueActions(({ context, enqueue }: { context: DeliveryContext; enqueue: any }) => {
+    arm: enqueueActions(({ context, enqueue }: { context: DeliveryContext; enqueue: Enqueue }) => {
       if (context.window) enqueue.raise({ type }, { id: type, delay });
     }),
     disarm: cancel(type),

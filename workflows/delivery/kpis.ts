@@ -1,5 +1,5 @@
 // The KPIs the delivery process reports, and the measure events that feed them.
-import type { KpiDefinition } from '../lib/define.ts';
+import type { KpiDefinition } from '../../engine/definition/index.ts';
 import type { DeliveryContext } from './types.ts';
 
 export const DELIVERY_KPIS: KpiDefinition[] = [

@@ -1,6 +1,6 @@
 // The delivery machine's setup: its types, and the tasks, delays, guards and actions its states name.
 import { setup, type AnyEventObject } from 'xstate';
-import { taskActors } from '../lib/define.ts';
+import { taskActors } from '../../engine/definition/index.ts';
 import type { DeliveryContext, DeliveryInput, Ev } from './types.ts';
 import { delays } from './delays.ts';
 import { guards } from './guards.ts';

@@ -1,2 +1,2 @@
-// Time as the delivery machine sees it (shared with the other models: ../lib/time.ts).
-export { nowOf, timeOf as toMs, iso } from '../lib/time.ts';
+// Time as the delivery machine sees it (the engine's time module, engine/definition/time.ts).
+export { nowOf, timeOf as toMs, iso } from '../../engine/definition/index.ts';

@@ -1,6 +1,7 @@
 // The types of a delivery run: its context, its outcomes, its input and the events its machine reads.
 import type { RegistrySource } from '../lib/cmdb-read.ts';
 import type { AnyEventObject } from 'xstate';
+import type { Enqueue as EnqueueOf } from '../../engine/definition/index.ts';
 
 export type Strategy = 'canary' | 'phased' | 'bigBang';
 export type Outcome = 'completed' | 'rolled_back' | 'rollback_failed' | 'pre_production_failed' | 'artifact_invalid' | 'no_go' | 'change_rejected' | 'change_canceled' | 'change_gate_failed' | 'aborted';
@@ -79,3 +80,5 @@ export type DeliveryInput = Record<string, any> & { $at: number };
 
 export type Ev = AnyEventObject & { $at?: number; by?: string; comment?: string; output?: any; childRunId?: string };
 export type Args = { context: DeliveryContext; event: Ev };
+/** The `enqueue` of a delivery action (`enqueueActions`): `assign` checked against the context. */
+export type Enqueue = EnqueueOf<DeliveryContext, Ev>;

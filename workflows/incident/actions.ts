@@ -1,8 +1,8 @@
 // The named actions of the incident machine: context updates and the events and measures they emit.
 import { assign, emit, enqueueActions } from 'xstate';
-import { priorityFromMatrix, type Level } from '../lib/priority.ts';
-import { nowOf, slaElapsed, type SlaHookParams } from '../lib/sla.ts';
-import type { Args } from './types.ts';
+import { priorityFromMatrix, type Level } from './priority.ts';
+import { nowOf, slaElapsed, type SlaHookParams } from './sla.ts';
+import type { Args, Enqueue } from './types.ts';
 import type { HoldReason } from './reasons.ts';
 import { eventTime, obj, str } from './fields.ts';
 import { label, responder } from './derived.ts';
@@ -13,7 +13,8 @@ import { paging } from './paging.ts';
 import { incidentSnapshot, rereadRegistry } from './registry.ts';
 
 /**
- * The actions, for `setup({ actions })`. Typed loosely: actions defined outside setup() do not fit its
+ * The actions, for `setup({ actions })`. Each one's `enqueue` is typed (`Enqueue`: assignments checked against
+ * the incident context), but the record is typed loosely: actions defined outside setup() do not fit its
  * inference, and the engine checks every action name when the workflow is registered.
  */
 export const actions = {
@@ -24,20 +25,20 @@ export const actions = {
 
   slaNotify: assign(({ context }: Args, params: unknown) => ({ notices: [...context.notices, ...slaNotices(context, params as SlaHookParams)] })),
   /** A breach notifies up and raises the hierarchical escalation level (§1.5). */
-  slaBreachEscalate: enqueueActions(({ context, enqueue }: Args & { enqueue: any }, params: unknown) => {
+  slaBreachEscalate: enqueueActions(({ context, enqueue }: Args & { enqueue: Enqueue }, params: unknown) => {
     const p = params as SlaHookParams;
     enqueue.assign({ escalationLevel: context.escalationLevel + 1, notices: [...context.notices, ...slaNotices(context, p)] });
     enqueue.emit({ type: 'incident.escalated', level: context.escalationLevel + 1, reason: `${p.clock}_sla_breached` });
   }),
 
   /** The first human response: respondedAt, MTTA; the response clock stops through context. */
-  respond: enqueueActions(({ context, event, enqueue }: Args & { enqueue: any }) => {
+  respond: enqueueActions(({ context, event, enqueue }: Args & { enqueue: Enqueue }) => {
     if (context.respondedAt !== null) return;
     const at = eventTime(event);
     enqueue.assign({ respondedAt: at, respondedBy: str(event.by) });
     enqueue.emit(measure(context, 'mtta', Math.max(0, at - context.openedAt)));
   }),
-  assignGroup: enqueueActions(({ context, event, enqueue }: Args & { enqueue: any }) => {
+  assignGroup: enqueueActions(({ context, event, enqueue }: Args & { enqueue: Enqueue }) => {
     const group = String(event.group);
     const assignee = str(event.assignee);
     const changed = context.assignmentGroup !== null && context.assignmentGroup !== group;
@@ -47,7 +48,7 @@ export const actions = {
     });
     enqueue.emit({ type: 'incident.assigned', group, assignee, reassigned: changed });
   }),
-  updatePriority: enqueueActions(({ context, event, enqueue }: Args & { enqueue: any }) => {
+  updatePriority: enqueueActions(({ context, event, enqueue }: Args & { enqueue: Enqueue }) => {
     const impact = event.impact as Level;
     const urgency = event.urgency as Level;
     const priority = priorityFromMatrix(impact, urgency, context.config.priorityMatrix ?? undefined);
@@ -81,12 +82,12 @@ export const actions = {
       by: str(event.by),
     },
   })),
-  changeStarted: enqueueActions(({ context, event, enqueue }: Args & { enqueue: any }) => {
+  changeStarted: enqueueActions(({ context, event, enqueue }: Args & { enqueue: Enqueue }) => {
     const runId = String((event.output as { runId: string }).runId);
     enqueue.assign({ links: { ...context.links, change: [...context.links.change, runId] }, pendingChange: null });
     enqueue.emit({ type: 'incident.change_requested', childRunId: runId, changeType: context.pendingChange?.changeType });
   }),
-  changeStartFailed: enqueueActions(({ event, enqueue }: Args & { enqueue: any }) => {
+  changeStartFailed: enqueueActions(({ event, enqueue }: Args & { enqueue: Enqueue }) => {
     enqueue.assign({ pendingChange: null });
     enqueue.emit({ type: 'incident.change_request_failed', error: event.error });
   }),
@@ -112,7 +113,7 @@ export const actions = {
   }),
   resolveNoCallerResponse: assign(({ event }: Args) => ({ resolvedAt: nowOf(event), resolvedBy: 'system', resolutionCode: 'no_caller_response', resolutionNotes: null })),
   /** On entering `resolved`: no response before it counts as responded at the resolve (§1.3). */
-  resolvedEntry: enqueueActions(({ context, enqueue }: Args & { enqueue: any }) => {
+  resolvedEntry: enqueueActions(({ context, enqueue }: Args & { enqueue: Enqueue }) => {
     const at = context.resolvedAt ?? context.openedAt;
     const firstTime = context.firstResolvedAt === null;
     if (context.respondedAt === null) {
@@ -128,14 +129,14 @@ export const actions = {
     }
   }),
   /** After both clocks stopped: SLA time to resolve (pauses excluded). */
-  resolvedSlaTime: enqueueActions(({ context, enqueue }: Args & { enqueue: any }) => {
+  resolvedSlaTime: enqueueActions(({ context, enqueue }: Args & { enqueue: Enqueue }) => {
     if (context.firstResolvedAt !== context.resolvedAt || context.reopenCount > 0) return;
     const c = context.sla.resolution;
     const at = context.resolvedAt ?? context.openedAt;
     const value = c.startedAt !== null ? slaElapsed(c, at) : Math.max(0, at - context.openedAt);
     enqueue.emit(measure(context, 'meanTimeToResolveSla', value));
   }),
-  reopen: enqueueActions(({ context, event, enqueue }: Args & { enqueue: any }) => {
+  reopen: enqueueActions(({ context, event, enqueue }: Args & { enqueue: Enqueue }) => {
     const at = nowOf(event);
     const reason = event.type === 'ALERT_FIRING' ? 'alert_refired' : str(event.reason) ?? 'caller_reopened';
     enqueue.assign({
@@ -150,7 +151,7 @@ export const actions = {
   majorCandidateEntry: assign(({ context }: Args) => ({
     notices: [...context.notices, { template: 'major.candidate', to: 'incident_manager', subject: `Major incident? ${label(context)}` }],
   })),
-  acceptMajor: enqueueActions(({ context, event, enqueue }: Args & { enqueue: any }) => {
+  acceptMajor: enqueueActions(({ context, event, enqueue }: Args & { enqueue: Enqueue }) => {
     const group = context.config.majorIncidentGroup;
     const changed = context.assignmentGroup !== null && context.assignmentGroup !== group;
     enqueue.assign({
@@ -160,7 +161,7 @@ export const actions = {
     enqueue.emit({ type: 'incident.major_declared', by: str(event.by) });
     enqueue.emit(measure(context, 'majorIncidents', 1));
   }),
-  rejectMajor: enqueueActions(({ event, enqueue }: Args & { enqueue: any }) => {
+  rejectMajor: enqueueActions(({ event, enqueue }: Args & { enqueue: Enqueue }) => {
     enqueue.assign({ majorRejected: true });
     enqueue.emit({ type: 'incident.major_rejected', by: str(event.by) });
   }),
@@ -169,11 +170,11 @@ export const actions = {
   commsPublished: assign(({ context }: Args) => ({ commsUpdates: context.commsUpdates + 1 })),
 
   problemRequested: assign({ problemRequested: true }),
-  linkProblem: enqueueActions(({ context, event, enqueue }: Args & { enqueue: any }) => {
+  linkProblem: enqueueActions(({ context, event, enqueue }: Args & { enqueue: Enqueue }) => {
     enqueue.assign({ links: { ...context.links, problem: String(event.problemRef) } });
     enqueue.emit({ type: 'incident.problem_linked', problemRef: String(event.problemRef) });
   }),
-  problemCreated: enqueueActions(({ context, event, enqueue }: Args & { enqueue: any }) => {
+  problemCreated: enqueueActions(({ context, event, enqueue }: Args & { enqueue: Enqueue }) => {
     const ref = str(obj(event.output).problemRef);
     if (ref) enqueue.assign({ links: { ...context.links, problem: ref } });
     enqueue.emit({ type: 'incident.problem_linked', problemRef: ref, created: true });
@@ -185,11 +186,11 @@ export const actions = {
     failureCounted: obj(event.output).failureCounted === true, penalty: Number(obj(event.output).penalty ?? 0),
     ...(event.error !== undefined ? { failed: true } : {}),
   })),
-  deliveriesNotified: enqueueActions(({ context, event, enqueue }: Args & { enqueue: any }) => {
+  deliveriesNotified: enqueueActions(({ context, event, enqueue }: Args & { enqueue: Enqueue }) => {
     const notified = obj(event.output).notified;
     enqueue.emit({ type: 'incident.deliveries_notified', service: context.service, priority: context.priority, runIds: Array.isArray(notified) ? notified : [] });
   }),
-  deliveriesNotifyFailed: enqueueActions(({ context, event, enqueue }: Args & { enqueue: any }) => {
+  deliveriesNotifyFailed: enqueueActions(({ context, event, enqueue }: Args & { enqueue: Enqueue }) => {
     enqueue.emit({ type: 'incident.deliveries_notify_failed', service: context.service, error: event.error });
   }),
   routingFor: assign(({ context }: Args) => ({ routedPriority: context.priority })),
@@ -200,7 +201,7 @@ export const actions = {
       links: { ...context.links, suggestedCausedByChange: str(out.suggestedCausedByChange) },
     };
   }),
-  routed: enqueueActions(({ context, event, enqueue }: Args & { enqueue: any }) => {
+  routed: enqueueActions(({ context, event, enqueue }: Args & { enqueue: Enqueue }) => {
     const group = str(obj(event.output).assignmentGroup);
     // Routing never overrides a group given in the input or set by hand.
     if (!group || group === context.assignmentGroup || (context.assignedBy !== null && context.assignedBy !== 'routing')) return;
@@ -215,13 +216,13 @@ export const actions = {
 
   pirOpened: assign(({ event }: Args) => ({ pirOpenedAt: nowOf(event) })),
   pirEscalated: assign({ pirEscalated: true }),
-  pirCompleted: enqueueActions(({ context, enqueue }: Args & { enqueue: any }) => {
+  pirCompleted: enqueueActions(({ context, enqueue }: Args & { enqueue: Enqueue }) => {
     enqueue.emit(measure(context, 'pirCompletedWithinDue', context.pirEscalated ? 0 : 1));
   }),
-  autoClosed: enqueueActions(({ enqueue }: Args & { enqueue: any }) => {
+  autoClosed: enqueueActions(({ enqueue }: Args & { enqueue: Enqueue }) => {
     enqueue.emit({ type: 'incident.auto_closed' });
   }),
-  closedEntry: enqueueActions(({ context, event, enqueue }: Args & { enqueue: any }) => {
+  closedEntry: enqueueActions(({ context, event, enqueue }: Args & { enqueue: Enqueue }) => {
     enqueue.assign({ closedAt: nowOf(event), outcome: 'closed' });
     enqueue.emit(measure(context, 'reopenRate', context.reopenCount >= 1 ? 1 : 0));
     enqueue.emit(measure(context, 'firstContactResolution', context.reassignmentCount === 0 && context.escalationLevel === 0 && context.reopenCount === 0 ? 1 : 0));
@@ -233,7 +234,7 @@ export const actions = {
     links: { ...context.links, duplicateOf: str(event.duplicateOf) ?? context.links.duplicateOf },
   })),
   reclassify: assign({ cancelReason: 'reclassified_request' }),
-  canceledEntry: enqueueActions(({ context, event, enqueue }: Args & { enqueue: any }) => {
+  canceledEntry: enqueueActions(({ context, event, enqueue }: Args & { enqueue: Enqueue }) => {
     enqueue.assign({ closedAt: nowOf(event), outcome: 'canceled' });
     const reason = context.cancelReason ?? 'canceled';
     enqueue.emit({ type: 'incident.canceled', reason, duplicateOf: context.links.duplicateOf });
@@ -242,7 +243,7 @@ export const actions = {
     if (reason === 'reclassified_request') enqueue.emit(measure(context, 'reclassified', 1));
     enqueue.emit(measure(context, 'canceled', 1, { reason }));
   }),
-  startedEntry: enqueueActions(({ context, enqueue }: Args & { enqueue: any }) => {
+  startedEntry: enqueueActions(({ context, enqueue }: Args & { enqueue: Enqueue }) => {
     enqueue.emit(measure(context, 'incidents', 1));
     if (context.links.causedByChange || context.links.causedByDelivery) enqueue.emit(measure(context, 'incidentsCausedByChange', 1));
   }),

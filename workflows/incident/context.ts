@@ -1,9 +1,9 @@
 // The initial context of an incident run, read from its input (tolerant: hooks add fields; the schema
 // checks the ones that matter).
-import { timeOf } from '../lib/time.ts';
-import { derivePriority, isPriorityMatrix, type Priority } from '../lib/priority.ts';
-import { newSlaClock } from '../lib/sla.ts';
-import { newPagingState, type PagingLevel, type PagingPolicy } from '../lib/escalation.ts';
+import { timeOf } from '../../engine/definition/index.ts';
+import { derivePriority, isPriorityMatrix, type Priority } from './priority.ts';
+import { newSlaClock } from './sla.ts';
+import { newPagingState, type PagingLevel, type PagingPolicy } from './escalation.ts';
 import type { IncidentConfig, IncidentContext, IncidentInput } from './types.ts';
 import { DEFAULT_SLA_TARGETS_MS, INCIDENT_DELAYS_MS } from './defaults.ts';
 import { obj, str } from './fields.ts';

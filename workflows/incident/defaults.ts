@@ -1,5 +1,5 @@
 // The defaults of the incident model: SLA targets, paging escalation timeouts and every named delay.
-import type { Priority } from '../lib/priority.ts';
+import type { Priority } from './priority.ts';
 
 export const MIN = 60_000;
 export const HOUR = 60 * MIN;

@@ -1,6 +1,6 @@
 // Tolerant readers of input and event fields, and the time an event happened.
-import { timeOf } from '../lib/time.ts';
-import { nowOf } from '../lib/sla.ts';
+import { timeOf } from '../../engine/definition/index.ts';
+import { nowOf } from './sla.ts';
 import type { Ev } from './types.ts';
 
 export const str = (v: unknown): string | null => (typeof v === 'string' && v.length > 0 ? v : null);

@@ -1,5 +1,5 @@
 // The KPIs the incident process reports, and the measure events that feed them.
-import type { KpiDefinition } from '../lib/define.ts';
+import type { KpiDefinition } from '../../engine/definition/index.ts';
 import type { IncidentContext } from './types.ts';
 import { dims } from './derived.ts';
 

@@ -1,6 +1,6 @@
 // Who hears of what: the notify-up of each SLA clock event, and the queue that sends notices one by one.
-import type { SlaHookParams } from '../lib/sla.ts';
-import { noticeQueue, type Notice } from '../lib/escalation.ts';
+import type { SlaHookParams } from './sla.ts';
+import { noticeQueue, type Notice } from './escalation.ts';
 import type { IncidentContext } from './types.ts';
 import { groupManager, label, responder } from './derived.ts';
 

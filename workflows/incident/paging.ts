@@ -1,5 +1,5 @@
 // The incident's paging ladder (§1.5): P1/P2 page the on-call levels in turn until someone acknowledges.
-import { pagingLadder } from '../lib/escalation.ts';
+import { pagingLadder } from './escalation.ts';
 import type { IncidentContext } from './types.ts';
 import { DEFAULT_PAGE_ESCALATION_MS, MIN } from './defaults.ts';
 import { delayOf, pagingEnabled } from './derived.ts';

@@ -3,7 +3,7 @@
 // service's criticality as the impact when the source gave none. Input fields win; each field taken is
 // named in `context.registry.fields`.
 import { approversFrom, servicesFor, snapshotOf, sourceOf, type RegistrySnapshot, type RegistrySource } from '../lib/cmdb-read.ts';
-import type { Level } from '../lib/priority.ts';
+import type { Level } from './priority.ts';
 import { obj, str } from './fields.ts';
 import type { IncidentContext } from './types.ts';
 

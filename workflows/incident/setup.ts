@@ -1,6 +1,6 @@
 // The incident machine's setup: its types, and the tasks, delays, guards and actions its states name.
 import { setup } from 'xstate';
-import { taskActors } from '../lib/define.ts';
+import { taskActors } from '../../engine/definition/index.ts';
 import type { Ev, IncidentContext, IncidentInput } from './types.ts';
 import { delays } from './delays.ts';
 import { guards } from './guards.ts';

@@ -1,5 +1,5 @@
 // The incident's two SLA clocks (docs/models/conventions.md §0.3, §1.5): response, and resolution, which pauses on hold.
-import { slaClock } from '../lib/sla.ts';
+import { slaClock } from './sla.ts';
 import type { IncidentContext } from './types.ts';
 import { delayOf, dims, targets } from './derived.ts';
 

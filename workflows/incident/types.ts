@@ -1,8 +1,9 @@
 // The types of an incident run: its context and config, its input and the events its machine reads.
-import type { Level, Priority, PriorityMatrix } from '../lib/priority.ts';
-import type { SlaClockState } from '../lib/sla.ts';
-import type { Notice, PagingPolicy, PagingState } from '../lib/escalation.ts';
+import type { Level, Priority, PriorityMatrix } from './priority.ts';
+import type { SlaClockState } from './sla.ts';
+import type { Notice, PagingPolicy, PagingState } from './escalation.ts';
 import type { HoldReason } from './reasons.ts';
+import type { Enqueue as EnqueueOf } from '../../engine/definition/index.ts';
 import type { RegistrySource } from '../lib/cmdb-read.ts';
 
 export interface IncidentSource {
@@ -109,3 +110,5 @@ export interface IncidentContext {
 export type IncidentInput = Record<string, unknown> & { $at: number };
 export type Ev = { type: string; $at?: number; [k: string]: any };
 export type Args = { context: IncidentContext; event: Ev };
+/** The `enqueue` of an incident action (`enqueueActions`): `assign` checked against the context. */
+export type Enqueue = EnqueueOf<IncidentContext, Ev>;

@@ -2,7 +2,7 @@
 // in the payload of the events a model re-reads on): the models copy what they use into context and
 // name each field they took in `context.registry.fields`, so a run stays the same when the registry
 // changes later. Fields given in the run's input always win.
-import type { CiDoc, RegistrySnapshot, ServiceDoc, TimeWindow } from './cmdb-types.ts';
+import type { CiDoc, RegistrySnapshot, ServiceDoc, TimeWindow } from '../../engine/definition/index.ts';
 
 export type { CiDoc, RegistrySnapshot, ServiceDoc };
 

@@ -1,7 +1,7 @@
 // The named actions of the planning machine: context updates and the events and measures they emit.
 import { assign, enqueueActions } from 'xstate';
 import type { Area } from './parallel-regions.ts';
-import type { Args, Assessment, PlannedRelease, ReleaseStatus } from './types.ts';
+import type { Args, Enqueue, Assessment, PlannedRelease, ReleaseStatus } from './types.ts';
 import { ms, nowOf } from './time.ts';
 import { plannedAt } from './plan.ts';
 import { scoreOf } from './scoring.ts';
@@ -19,7 +19,7 @@ export const actions = {
     if (typeof event.costEstimate === 'number') d.costEstimate = event.costEstimate;
     return { demand: d, title: d.title };
   }),
-  recordAssessment: enqueueActions(({ context, event, enqueue }: Args & { enqueue: any }, params: { area: Area }) => {
+  recordAssessment: enqueueActions(({ context, event, enqueue }: Args & { enqueue: Enqueue }, params: { area: Area }) => {
     const extra: Record<string, unknown> = {};
     for (const k of ['alignment', 'capacityRisk', 'peakUtilisation', 'slaImpact', 'cost']) if (event[k] !== undefined) extra[k] = event[k];
     const a: Assessment = { score: scoreOf(event), comment: typeof event.comment === 'string' ? event.comment : null, by: event.by ?? null, at: nowOf(event), extra };
@@ -28,7 +28,7 @@ export const actions = {
     if (params.area === 'capacity' && typeof event.capacityRisk === 'boolean') enqueue.assign({ capacityRisk: event.capacityRisk });
     enqueue.emit({ type: 'planning.assessed', area: params.area, score: a.score, by: a.by });
   }),
-  recordDecision: enqueueActions(({ context, event, enqueue }: Args & { enqueue: any }, params: { decision: string }) => {
+  recordDecision: enqueueActions(({ context, event, enqueue }: Args & { enqueue: Enqueue }, params: { decision: string }) => {
     const at = nowOf(event);
     enqueue.assign({ decision: { decision: params.decision, by: String(event.by), comment: typeof event.comment === 'string' ? event.comment : null, at } });
     const approved = params.decision.startsWith('APPROVE');
@@ -40,12 +40,12 @@ export const actions = {
       enqueue.emit(measure(context, 'demandLeadTime', at - (context.submittedAt ?? at)));
     }
   }),
-  markMissing: enqueueActions(({ context, event, enqueue }: Args & { enqueue: any }) => {
+  markMissing: enqueueActions(({ context, event, enqueue }: Args & { enqueue: Enqueue }) => {
     const missing = context.areas.filter((a) => !context.assessments[a]);
     enqueue.assign({ missingAssessments: missing, qualifiedManually: true });
     enqueue.emit({ type: 'planning.qualified_manually', by: event.by ?? null, missing });
   }),
-  enterQualified: enqueueActions(({ context, event, enqueue }: Args & { enqueue: any }) => {
+  enterQualified: enqueueActions(({ context, event, enqueue }: Args & { enqueue: Enqueue }) => {
     const at = nowOf(event);
     enqueue.assign({ qualifiedAt: at });
     // Deferred demands come back here: only the first qualification measures the screening.
@@ -89,7 +89,7 @@ export const actions = {
     const r = plannedAt(context, params.index)!;
     return { releases: { ...context.releases, [r.id]: { ...context.releases[r.id], attempts: context.releases[r.id].attempts + 1 } } };
   }),
-  deliveryEnded: enqueueActions(({ context, event, enqueue }: Args & { enqueue: any }) => {
+  deliveryEnded: enqueueActions(({ context, event, enqueue }: Args & { enqueue: Enqueue }) => {
     const entry = Object.entries(context.releases).find(([, r]) => r.runIds.at(-1) === event.childRunId);
     if (!entry) return;
     const [id, r] = entry;
@@ -105,7 +105,7 @@ export const actions = {
   }),
   addFreeze: assign(({ context, event }: Args) => ({ freezes: [...context.freezes, { from: ms(event.from as string) ?? 0, to: ms(event.to as string) ?? 0 }] })),
   replanFor: assign((_: Args, params: { reason: string }) => ({ replanReason: params.reason })),
-  enterReplanning: enqueueActions(({ context, enqueue }: Args & { enqueue: any }) => {
+  enterReplanning: enqueueActions(({ context, enqueue }: Args & { enqueue: Enqueue }) => {
     enqueue.assign({ replanCount: context.replanCount + 1 });
     enqueue.emit({ type: 'planning.replanning', reason: context.replanReason, count: context.replanCount + 1 });
   }),
@@ -131,7 +131,7 @@ export const actions = {
       ...(context.capacityChange === 'open' && context.capacityChangeRunId ? [context.capacityChangeRunId] : []),
     ],
   })),
-  finalMeasures: enqueueActions(({ context, event, enqueue }: Args & { enqueue: any }) => {
+  finalMeasures: enqueueActions(({ context, event, enqueue }: Args & { enqueue: Enqueue }) => {
     enqueue.emit(measure(context, 'replansPerDemand', context.replanCount, { outcome: context.outcome }));
     if (context.outcome !== 'completed') return;
     const at = nowOf(event);

@@ -2,7 +2,7 @@
 import { assign, emit, enqueueActions } from 'xstate';
 import { eligibleApprovers, type ApprovalsContext } from '../lib/approvals.ts';
 import { AREAS, type Area } from './parallel-regions.ts';
-import type { Args } from './types.ts';
+import type { Args, Enqueue } from './types.ts';
 import { measure } from './kpis.ts';
 
 /** One assessment area of `screening`: optional automated pre-step, then the assessor's human task. */
@@ -50,7 +50,7 @@ export function assessmentRegion(area: Area, pre?: { id: string; src: string; in
   if (pre) {
     const next = area === 'capacity' ? 'review' : 'pending';
     const keep = area === 'capacity'
-      ? enqueueActions(({ context, event, enqueue }: Args & { enqueue: any }) => {
+      ? enqueueActions(({ context, event, enqueue }: Args & { enqueue: Enqueue }) => {
         const o = event.output as { capacityRisk: boolean; peakUtilisation: number | null };
         enqueue.assign({ forecast: o, capacityRisk: o.capacityRisk });
         enqueue.emit(measure(context, 'capacityRiskRate', o.capacityRisk ? 1 : 0, { peakUtilisation: o.peakUtilisation }));

@@ -1,6 +1,6 @@
 // The named delays of the planning machine: their defaults, their durations for a run, and the timers armed only when they apply.
 import { cancel, enqueueActions } from 'xstate';
-import type { Args, PlanningContext } from './types.ts';
+import type { Args, Enqueue, PlanningContext } from './types.ts';
 import { nowOf } from './time.ts';
 
 const HOUR = 3_600_000;
@@ -36,7 +36,7 @@ export function timer(delay: DelayName, scope: string, dueAt: (c: PlanningContex
   const type = `xstate.after.${delay}.planning.${scope}`;
   return {
     type,
-    arm: enqueueActions(({ context, event, enqueue }: Args & { enqueue: any }) => {
+    arm: enqueueActions(({ context, event, enqueue }: Args & { enqueue: Enqueue }) => {
       const now = nowOf(event);
       const due = dueAt(context, now);
       if (due !== null) enqueue.raise({ type }, { id: type, delay: Math.max(0, due - now) });

@@ -1,5 +1,5 @@
-// Time as the planning machine sees it (shared with the other models: ../lib/time.ts).
-export { nowOf, iso } from '../lib/time.ts';
+// Time as the planning machine sees it (the engine's time module, engine/definition/time.ts).
+export { nowOf, iso } from '../../engine/definition/index.ts';
 
 /** Epoch ms of an ISO time string; null for anything else (planning dates arrive as strings). */
 export const ms = (s: string | null | undefined): number | null => {

@@ -1,6 +1,7 @@
 // The types of a planning run: its context, the plan and releases it tracks, its input and the events its machine reads.
 import type { RegistrySource } from '../lib/cmdb-read.ts';
 import type { AnyEventObject } from 'xstate';
+import type { Enqueue as EnqueueOf } from '../../engine/definition/index.ts';
 import type { Area } from './parallel-regions.ts';
 
 export type ReleaseStatus = 'waiting' | 'inDelivery' | 'done' | 'failed' | 'descoped';
@@ -66,3 +67,5 @@ export type PlanningInput = Record<string, any> & { $at: number };
 
 export type Ev = AnyEventObject & { $at?: number; by?: string; comment?: string; output?: any; childRunId?: string };
 export type Args = { context: PlanningContext; event: Ev };
+/** The `enqueue` of a planning action (`enqueueActions`): `assign` checked against the context. */
+export type Enqueue = EnqueueOf<PlanningContext, Ev>;

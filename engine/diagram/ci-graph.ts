@@ -1,10 +1,10 @@
-// Draws a CI's dependency neighbourhood (cmdb.ts `graph`): laid out by ELK as a self-contained SVG, or
+// Draws a CI's dependency neighbourhood (engine/cmdb.ts `graph`): laid out by ELK as a self-contained SVG, or
 // as Mermaid text. CIs are boxes (the one asked about highlighted), services rounded, and every arrow
 // points from what depends to what it depends on (a CI to the CI it needs, a CI to the service it serves).
 import ELK from 'elkjs/lib/elk.bundled.js';
 import type { ElkExtendedEdge, ElkNode } from 'elkjs/lib/elk-api.js';
-import type { CiGraph } from './cmdb-graph.ts';
-import { edgePath, escapeXml, num, rectAttrs, textWidth, type Box } from './diagram.ts';
+import type { CiGraph } from '../cmdb-graph.ts';
+import { edgePath, escapeXml, num, rectAttrs, textWidth, type Box } from './svg.ts';
 
 const NODE_HEIGHT = 44;
 const COLOURS = {

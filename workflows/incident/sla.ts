@@ -5,7 +5,7 @@
 // and the clock follows them through guarded `always` transitions, so one event needs no knowledge of
 // the clocks and a clock never accepts an event the lifecycle refuses. Due times become `after` timers,
 // which the engine turns into durable jobs.
-import { nowOf } from './time.ts';
+import { nowOf } from '../../engine/definition/index.ts';
 import { enqueueActions } from 'xstate';
 
 export interface SlaClockState {

@@ -1,9 +1,9 @@
 // Owns the built-in actions and guards a JSON workflow may name: their documentation, their params
 // schemas and their implementations. Nothing a definition carries is ever evaluated as code.
 import { assign, emit, enqueueActions, type AnyActorRef } from 'xstate';
-import type { Problem } from './errors.ts';
-import { runRef } from '../workflows/lib/define.ts';
-import { checkPath, getPath, seg, isPlainObject, jsonEqual, resolveExpr, setPath, type ExprEnv } from './json-workflow-exprs.ts';
+import type { Problem } from '../errors.ts';
+import { runRef } from '../definition/define.ts';
+import { checkPath, getPath, seg, isPlainObject, jsonEqual, resolveExpr, setPath, type ExprEnv } from './exprs.ts';
 
 export interface BuiltIn {
   description: string;

@@ -1,22 +1,10 @@
-// Owns the change model's pure rules: time windows (maintenance, blackout), conflict detection and risk
+// Owns the rules the change tasks run: conflict detection over maintenance and blackout windows, and risk
 // classification (docs/models/change.md §2.5, §0.7). No I/O and no clock: the caller passes every time in.
-// The `detect_conflicts` and `assess_risk` tasks run these; the model's guards read their results.
+// The `detect_conflicts` and `assess_risk` tasks run these; the model reads their output
+// (workflows/change/windows.ts, risk.ts).
 
 export type Risk = 'high' | 'moderate' | 'low';
 export const riskRank: Record<Risk, number> = { low: 0, moderate: 1, high: 2 };
-
-export function maxRisk(a: Risk, b: Risk | null | undefined): Risk {
-  return b && riskRank[b] > riskRank[a] ? b : a;
-}
-
-/** Reads `high|moderate|low` in any case, and ServiceNow's display values ("Moderate"); anything else is null. */
-export function parseRisk(v: unknown): Risk | null {
-  const s = typeof v === 'string' ? v.trim().toLowerCase() : '';
-  if (s === 'high' || s === 'very high' || s === 'critical') return 'high';
-  if (s === 'moderate' || s === 'medium') return 'moderate';
-  if (s === 'low' || s === 'none') return 'low';
-  return null;
-}
 
 export interface TimeWindow {
   start: string;
@@ -100,24 +88,6 @@ function inside(start: number, end: number, w: TimeWindow): boolean {
   const ws = ms(w.start);
   const we = ms(w.end);
   return ws !== null && we !== null && ws <= start && end <= we;
-}
-
-/** The blackout windows that overlap [start, end), for the given CIs (global ones when there is no CI). */
-export function blackoutsOverlapping(schedules: ChangeSchedules | undefined, ci: string[], start: number, end: number): TimeWindow[] {
-  const candidates = ci.length ? ci.flatMap((c) => windowsFor(schedules?.blackout, c)) : allWindows(schedules?.blackout);
-  const seen = new Set<TimeWindow>();
-  return candidates.filter((w) => {
-    const ws = ms(w.start);
-    const we = ms(w.end);
-    if (ws === null || we === null || seen.has(w) || !overlaps(start, end, ws, we)) return false;
-    seen.add(w);
-    return true;
-  });
-}
-
-/** True when [start, end) lies inside a maintenance window of every CI (a CI with none is outside). */
-export function inMaintenanceWindows(schedules: ChangeSchedules | undefined, ci: string[], start: number, end: number): boolean {
-  return ci.length > 0 && ci.every((c) => windowsFor(schedules?.maintenance, c).some((w) => inside(start, end, w)));
 }
 
 /**

@@ -3,7 +3,7 @@ import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { resolve, join } from 'node:path';
-import type { Logger } from './types.ts';
+import type { Logger } from '../engine/index.ts';
 
 export interface EmbeddedRedisOptions {
   dataDir: string;

@@ -2,6 +2,7 @@
 import ELK from 'elkjs/lib/elk.bundled.js';
 import type { ElkExtendedEdge, ElkNode } from 'elkjs/lib/elk-api.js';
 import type { AnyStateMachine, AnyStateNode } from 'xstate';
+import { FONT_SIZE, cleanText, edgePath, escapeXml, num, rectAttrs, textWidth, type Box } from './svg.ts';
 
 type StateKind = 'atomic' | 'compound' | 'parallel' | 'final' | 'history';
 
@@ -229,56 +230,59 @@ const COLOURS = {
   activeGroupText: '#1e3a8a',
 } as const;
 
-const FONT_SIZE = 13;
 const LINE_HEIGHT = 18;
 const STATE_HEIGHT = 36;
 const HISTORY_SIZE = 28;
 const INITIAL_SIZE = 12;
 const HEADER = 30;
 
-/**
- * The statechart laid out by ELK as a self-contained SVG document; `active` holds dotted state paths to highlight.
- *
- * @example
- * const svg = await toSvg(incident, ['open', 'open.work', 'open.work.new']);
- * // <svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="Statechart of incident" …
- */
-export async function toSvg(machine: AnyStateMachine, active: string[] = []): Promise<string> {
-  const chart = describe(machine);
-  const activeSet = new Set(active);
-  const nodeIds = new Map<ChartState, string>();
-  walk(chart.root, (state) => nodeIds.set(state, `n${nodeIds.size}`));
+/** Where ELK put everything: each node's box and each edge's route, by id. */
+interface Layout {
+  boxes: Map<string, Box>;
+  edges: Map<string, ElkExtendedEdge>;
+}
 
-  const toElk = (state: ChartState): ElkNode => {
-    const id = nodeIds.get(state) as string;
-    if (state.kind === 'history') return { id, width: HISTORY_SIZE, height: HISTORY_SIZE };
-    const labelWidth = textWidth(state.key) + 28;
-    if (state.children.length === 0) return { id, width: Math.max(80, labelWidth), height: STATE_HEIGHT };
-    const children = state.children.map(toElk);
-    const edges: ElkExtendedEdge[] = [];
-    if (state.initial) {
-      children.unshift({ id: `${id}-initial`, width: INITIAL_SIZE, height: INITIAL_SIZE });
-      edges.push({ id: `${id}-initial-edge`, sources: [`${id}-initial`], targets: [nodeIds.get(state.initial) as string] });
-    }
-    return {
-      id,
-      children,
-      edges,
-      layoutOptions: {
-        'elk.padding': `[top=${HEADER + 8},left=14,bottom=14,right=14]`,
-        'elk.nodeSize.constraints': 'MINIMUM_SIZE',
-        'elk.nodeSize.minimum': `(${labelWidth},${HEADER + 20})`,
-      },
-    };
+/** What drawing a state needs besides the state: ids, the layout, which states are active. */
+interface DrawContext {
+  root: ChartState;
+  nodeIds: Map<ChartState, string>;
+  layout: Layout;
+  active: Set<string>;
+}
+
+/** A state as an ELK node: a leaf sized to its label, a group with its children and its initial dot. */
+function elkNode(state: ChartState, nodeIds: Map<ChartState, string>): ElkNode {
+  const id = nodeIds.get(state) as string;
+  if (state.kind === 'history') return { id, width: HISTORY_SIZE, height: HISTORY_SIZE };
+  const labelWidth = textWidth(state.key) + 28;
+  if (state.children.length === 0) return { id, width: Math.max(80, labelWidth), height: STATE_HEIGHT };
+  const children = state.children.map((child) => elkNode(child, nodeIds));
+  const edges: ElkExtendedEdge[] = [];
+  if (state.initial) {
+    children.unshift({ id: `${id}-initial`, width: INITIAL_SIZE, height: INITIAL_SIZE });
+    edges.push({ id: `${id}-initial-edge`, sources: [`${id}-initial`], targets: [nodeIds.get(state.initial) as string] });
+  }
+  return {
+    id,
+    children,
+    edges,
+    layoutOptions: {
+      'elk.padding': `[top=${HEADER + 8},left=14,bottom=14,right=14]`,
+      'elk.nodeSize.constraints': 'MINIMUM_SIZE',
+      'elk.nodeSize.minimum': `(${labelWidth},${HEADER + 20})`,
+    },
   };
+}
 
+/** The chart as an ELK graph (left to right, orthogonal edges, coordinates relative to the root). */
+function elkGraph(chart: Chart, nodeIds: Map<ChartState, string>): ElkNode {
   const edges: ElkExtendedEdge[] = chart.edges.map((edge, i) => ({
     id: `e${i}`,
     sources: [nodeIds.get(edge.source) as string],
     targets: [nodeIds.get(edge.target) as string],
     labels: [{ text: edge.label, width: textWidth(edge.label) + 8, height: LINE_HEIGHT }],
   }));
-  const graph: ElkNode = {
+  return {
     id: 'graph',
     layoutOptions: {
       'elk.algorithm': 'layered',
@@ -294,81 +298,98 @@ export async function toSvg(machine: AnyStateMachine, active: string[] = []): Pr
       'elk.json.shapeCoords': 'ROOT',
       'elk.json.edgeCoords': 'ROOT',
     },
-    children: [toElk(chart.root)],
+    children: [elkNode(chart.root, nodeIds)],
     edges,
   };
-  // elkjs is CommonJS typed as an ES default export: under NodeNext the import is the module object, which
-  // elkjs makes work by setting `ELK.default = ELK` at run time.
-  const laidOut = await new ELK.default().layout(graph);
+}
 
-  const boxes = new Map<string, Box>();
+/** The boxes and edge routes of a laid-out graph, at every depth. */
+function layoutOf(laidOut: ElkNode): Layout {
+  const layout: Layout = { boxes: new Map(), edges: new Map() };
   const collect = (node: ElkNode): void => {
-    boxes.set(node.id, { x: node.x ?? 0, y: node.y ?? 0, width: node.width ?? 0, height: node.height ?? 0 });
+    layout.boxes.set(node.id, { x: node.x ?? 0, y: node.y ?? 0, width: node.width ?? 0, height: node.height ?? 0 });
+    for (const edge of node.edges ?? []) layout.edges.set(edge.id, edge);
     for (const child of node.children ?? []) collect(child);
   };
   collect(laidOut);
-  const laidEdges = new Map<string, ElkExtendedEdge>();
-  const collectEdges = (node: ElkNode): void => {
-    for (const edge of node.edges ?? []) laidEdges.set(edge.id, edge);
-    for (const child of node.children ?? []) collectEdges(child);
-  };
-  collectEdges(laidOut);
+  return layout;
+}
 
-  const out: string[] = [];
-  const drawState = (state: ChartState, indent: string): void => {
-    const id = nodeIds.get(state) as string;
-    const box = boxes.get(id) as Box;
-    const isRoot = state === chart.root;
-    const isActive = !isRoot && activeSet.has(state.path);
-    const isGroup = state.children.length > 0;
-    const isRegion = state.parent?.kind === 'parallel';
-    const classes = isRoot ? 'machine' : `state${isActive ? ' active' : ''}`;
-    const attrs = isRoot
-      ? ` data-machine="${escapeXml(state.key)}"`
-      : ` data-state="${escapeXml(state.path)}" data-kind="${state.kind}"${isActive ? ' aria-current="true"' : ''}`;
-    out.push(`${indent}<g class="${classes}"${attrs}>`);
-    const inner = `${indent}  `;
-    const fill = isGroup
-      ? isActive ? COLOURS.activeGroupFill : isRegion ? COLOURS.regionFill : COLOURS.groupFill
-      : isActive ? COLOURS.activeFill : COLOURS.stateFill;
-    const stroke = isActive ? COLOURS.activeStroke : COLOURS.stateStroke;
-    const textFill = isActive ? (isGroup ? COLOURS.activeGroupText : COLOURS.activeText) : COLOURS.text;
-    const strokeWidth = isActive ? 2.5 : 1.5;
-    const dash = isRegion ? ' stroke-dasharray="6 4"' : '';
-    if (state.kind === 'history') {
-      const r = box.width / 2;
-      out.push(`${inner}<rect ${rectAttrs(box)} rx="${num(r)}" fill="${fill}" stroke="${stroke}" stroke-width="${strokeWidth}"/>`);
-      out.push(`${inner}<title>${escapeXml(state.key)}</title>`);
-      out.push(`${inner}<text x="${num(box.x + r)}" y="${num(box.y + r)}" text-anchor="middle" dy="0.35em" font-size="11" fill="${textFill}">H${state.deepHistory ? '*' : ''}</text>`);
-    } else {
-      out.push(`${inner}<rect ${rectAttrs(box)} rx="${isGroup ? 8 : 6}" fill="${fill}" stroke="${stroke}" stroke-width="${strokeWidth}"${dash}/>`);
-      if (state.kind === 'final') {
-        const innerBox = { x: box.x + 4, y: box.y + 4, width: box.width - 8, height: box.height - 8 };
-        out.push(`${inner}<rect class="final-border" ${rectAttrs(innerBox)} rx="4" fill="none" stroke="${stroke}" stroke-width="1.5"/>`);
-      }
-      const text = escapeXml(cleanText(state.key));
-      if (isGroup) {
-        const weight = isRoot ? ' font-weight="600"' : '';
-        out.push(`${inner}<text x="${num(box.x + 12)}" y="${num(box.y + HEADER / 2 + 4)}" dy="0.35em" fill="${textFill}"${weight}>${text}</text>`);
-      } else {
-        out.push(`${inner}<text x="${num(box.x + box.width / 2)}" y="${num(box.y + box.height / 2)}" text-anchor="middle" dy="0.35em" fill="${textFill}">${text}</text>`);
-      }
-    }
-    if (state.initial) {
-      const dot = boxes.get(`${id}-initial`) as Box;
-      const r = dot.width / 2;
-      out.push(`${inner}<circle class="initial" cx="${num(dot.x + r)}" cy="${num(dot.y + r)}" r="${num(r)}" fill="${COLOURS.text}"/>`);
-      const edge = laidEdges.get(`${id}-initial-edge`);
-      if (edge) out.push(`${inner}<path class="initial-edge" d="${edgePath(edge)}" fill="none" stroke="${COLOURS.edge}" stroke-width="1.5" marker-end="url(#sc-arrow)"/>`);
-    }
-    for (const child of state.children) drawState(child, inner);
-    out.push(`${indent}</g>`);
+/** The colours of a state: active ones stand out, groups and parallel regions are lighter than leaves. */
+function stateStyle(state: ChartState, isActive: boolean) {
+  const isGroup = state.children.length > 0;
+  const isRegion = state.parent?.kind === 'parallel';
+  const fill = isGroup
+    ? isActive ? COLOURS.activeGroupFill : isRegion ? COLOURS.regionFill : COLOURS.groupFill
+    : isActive ? COLOURS.activeFill : COLOURS.stateFill;
+  return {
+    isGroup,
+    fill,
+    stroke: isActive ? COLOURS.activeStroke : COLOURS.stateStroke,
+    textFill: isActive ? (isGroup ? COLOURS.activeGroupText : COLOURS.activeText) : COLOURS.text,
+    strokeWidth: isActive ? 2.5 : 1.5,
+    dash: isRegion ? ' stroke-dasharray="6 4"' : '',
   };
-  drawState(chart.root, '  ');
+}
 
-  out.push('  <g class="transitions">');
+/** The shape and label of one state: a round `H` for history, a box (doubled when final) for the rest. */
+function stateShape(state: ChartState, box: Box, isRoot: boolean, style: ReturnType<typeof stateStyle>, indent: string): string[] {
+  const { fill, stroke, strokeWidth, textFill } = style;
+  if (state.kind === 'history') {
+    const r = box.width / 2;
+    return [
+      `${indent}<rect ${rectAttrs(box)} rx="${num(r)}" fill="${fill}" stroke="${stroke}" stroke-width="${strokeWidth}"/>`,
+      `${indent}<title>${escapeXml(state.key)}</title>`,
+      `${indent}<text x="${num(box.x + r)}" y="${num(box.y + r)}" text-anchor="middle" dy="0.35em" font-size="11" fill="${textFill}">H${state.deepHistory ? '*' : ''}</text>`,
+    ];
+  }
+  const out = [`${indent}<rect ${rectAttrs(box)} rx="${style.isGroup ? 8 : 6}" fill="${fill}" stroke="${stroke}" stroke-width="${strokeWidth}"${style.dash}/>`];
+  if (state.kind === 'final') {
+    const innerBox = { x: box.x + 4, y: box.y + 4, width: box.width - 8, height: box.height - 8 };
+    out.push(`${indent}<rect class="final-border" ${rectAttrs(innerBox)} rx="4" fill="none" stroke="${stroke}" stroke-width="1.5"/>`);
+  }
+  const text = escapeXml(cleanText(state.key));
+  if (style.isGroup) {
+    const weight = isRoot ? ' font-weight="600"' : '';
+    out.push(`${indent}<text x="${num(box.x + 12)}" y="${num(box.y + HEADER / 2 + 4)}" dy="0.35em" fill="${textFill}"${weight}>${text}</text>`);
+  } else {
+    out.push(`${indent}<text x="${num(box.x + box.width / 2)}" y="${num(box.y + box.height / 2)}" text-anchor="middle" dy="0.35em" fill="${textFill}">${text}</text>`);
+  }
+  return out;
+}
+
+/** A group's initial dot and its arrow to the initial child. */
+function initialMarker(id: string, layout: Layout, indent: string): string[] {
+  const dot = layout.boxes.get(`${id}-initial`) as Box;
+  const r = dot.width / 2;
+  const out = [`${indent}<circle class="initial" cx="${num(dot.x + r)}" cy="${num(dot.y + r)}" r="${num(r)}" fill="${COLOURS.text}"/>`];
+  const edge = layout.edges.get(`${id}-initial-edge`);
+  if (edge) out.push(`${indent}<path class="initial-edge" d="${edgePath(edge)}" fill="none" stroke="${COLOURS.edge}" stroke-width="1.5" marker-end="url(#sc-arrow)"/>`);
+  return out;
+}
+
+/** One state as a `<g>` (the machine root included), its children nested inside. */
+function drawState(state: ChartState, ctx: DrawContext, indent: string, out: string[]): void {
+  const id = ctx.nodeIds.get(state) as string;
+  const isRoot = state === ctx.root;
+  const isActive = !isRoot && ctx.active.has(state.path);
+  const classes = isRoot ? 'machine' : `state${isActive ? ' active' : ''}`;
+  const attrs = isRoot
+    ? ` data-machine="${escapeXml(state.key)}"`
+    : ` data-state="${escapeXml(state.path)}" data-kind="${state.kind}"${isActive ? ' aria-current="true"' : ''}`;
+  out.push(`${indent}<g class="${classes}"${attrs}>`);
+  const inner = `${indent}  `;
+  out.push(...stateShape(state, ctx.layout.boxes.get(id) as Box, isRoot, stateStyle(state, isActive), inner));
+  if (state.initial) out.push(...initialMarker(id, ctx.layout, inner));
+  for (const child of state.children) drawState(child, ctx, inner, out);
+  out.push(`${indent}</g>`);
+}
+
+/** Every transition as a routed arrow with its label on a white backing. */
+function drawTransitions(chart: Chart, layout: Layout): string[] {
+  const out = ['  <g class="transitions">'];
   chart.edges.forEach((edge, i) => {
-    const laid = laidEdges.get(`e${i}`);
+    const laid = layout.edges.get(`e${i}`);
     if (!laid) return;
     out.push(`    <g class="transition" data-source="${escapeXml(edge.source.path)}" data-target="${escapeXml(edge.target.path)}">`);
     out.push(`      <path d="${edgePath(laid)}" fill="none" stroke="${COLOURS.edge}" stroke-width="1.5" marker-end="url(#sc-arrow)"/>`);
@@ -381,6 +402,28 @@ export async function toSvg(machine: AnyStateMachine, active: string[] = []): Pr
     out.push('    </g>');
   });
   out.push('  </g>');
+  return out;
+}
+
+/**
+ * The statechart laid out by ELK as a self-contained SVG document; `active` holds dotted state paths to highlight.
+ *
+ * @example
+ * const svg = await toSvg(incident, ['open', 'open.work', 'open.work.new']);
+ * // <svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="Statechart of incident" …
+ */
+export async function toSvg(machine: AnyStateMachine, active: string[] = []): Promise<string> {
+  const chart = describe(machine);
+  const nodeIds = new Map<ChartState, string>();
+  walk(chart.root, (state) => nodeIds.set(state, `n${nodeIds.size}`));
+  // elkjs is CommonJS typed as an ES default export: under NodeNext the import is the module object, which
+  // elkjs makes work by setting `ELK.default = ELK` at run time.
+  const laidOut = await new ELK.default().layout(elkGraph(chart, nodeIds));
+  const layout = layoutOf(laidOut);
+
+  const out: string[] = [];
+  drawState(chart.root, { root: chart.root, nodeIds, layout, active: new Set(active) }, '  ', out);
+  out.push(...drawTransitions(chart, layout));
 
   const width = num(laidOut.width ?? 0);
   const height = num(laidOut.height ?? 0);
@@ -396,53 +439,4 @@ export async function toSvg(machine: AnyStateMachine, active: string[] = []): Pr
     '</svg>',
     '',
   ].join('\n');
-}
-
-export interface Box {
-  x: number;
-  y: number;
-  width: number;
-  height: number;
-}
-
-export function rectAttrs(box: Box): string {
-  return `x="${num(box.x)}" y="${num(box.y)}" width="${num(box.width)}" height="${num(box.height)}"`;
-}
-
-export function edgePath(edge: ElkExtendedEdge): string {
-  return (edge.sections ?? [])
-    .map((section) => {
-      const points = [section.startPoint, ...(section.bendPoints ?? []), section.endPoint];
-      return points.map((p, i) => `${i === 0 ? 'M' : 'L'}${num(p.x)},${num(p.y)}`).join('');
-    })
-    .join('');
-}
-
-/** Rounded to hundredths, so layout noise never reaches the markup. */
-export function num(n: number): string {
-  return String(Math.round(n * 100) / 100);
-}
-
-/** Roughly how wide a label renders at the diagram's font size; ELK needs sizes before anything is drawn. */
-export function textWidth(text: string): number {
-  let width = 0;
-  for (const ch of text) {
-    const code = ch.codePointAt(0) as number;
-    if (code >= 0x2e80) width += FONT_SIZE;
-    else if (/[A-Z@%&mwMW]/.test(ch)) width += FONT_SIZE * 0.72;
-    else if (/[il.,:;'|!]/.test(ch)) width += FONT_SIZE * 0.32;
-    else width += FONT_SIZE * 0.58;
-  }
-  return Math.ceil(width);
-}
-
-/** Drops what XML 1.0 cannot hold at all (control characters, lone surrogates), which escaping cannot fix. */
-function cleanText(text: string): string {
-  return text.replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
-}
-
-const XML_ENTITIES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
-
-export function escapeXml(text: string): string {
-  return cleanText(text).replace(/[&<>"']/g, (ch) => XML_ENTITIES[ch] as string);
 }

@@ -1,10 +1,10 @@
 // Owns the checks of a JSON workflow definition that its schema cannot express: forbidden keys and
 // limits, targets that must exist, and every task, action, guard and delay name it uses.
 import { Ajv, type ValidateFunction } from 'ajv';
-import type { Problem } from './errors.ts';
-import { AT_RUNTIME, FORBIDDEN_KEYS, IN_CONTEXT_INIT, checkExpr, isPlainObject, seg } from './json-workflow-exprs.ts';
-import { ajvProblems } from './json-workflow-schema.ts';
-import { actionParamChecks, builtInActions, builtInGuards, isBuiltInAction, isBuiltInGuard } from './json-workflow-vocabulary.ts';
+import type { Problem } from '../errors.ts';
+import { AT_RUNTIME, FORBIDDEN_KEYS, IN_CONTEXT_INIT, checkExpr, isPlainObject, seg } from './exprs.ts';
+import { ajvProblems } from './schema.ts';
+import { actionParamChecks, builtInActions, builtInGuards, isBuiltInAction, isBuiltInGuard } from './vocabulary.ts';
 
 export const MAX_DEPTH = 64;
 export const MAX_STATES = 1000;
@@ -74,6 +74,10 @@ function paramProblems(kind: 'action' | 'guard', name: string, params: unknown, 
  * Every problem with the names and targets of a definition whose root is `def` (at `base`).
  * It tolerates a malformed shape: whatever is not where the schema wants it is skipped, since the
  * schema check reports it.
+ *
+ * Long on purpose: it is a dozen short named checks (resolve, checkTarget, checkGuard, checkAction,
+ * checkTransitions, checkInvoke, checkShape, visit) that share the problem list, the id map and the
+ * invoke ids of one definition; as closures they need no state object threaded through every call.
  */
 export function checkSemantics(def: Obj, machineId: string, isTask: (name: string) => boolean, base: string): Problem[] {
   const problems: Problem[] = [];

@@ -1,11 +1,14 @@
 // Time as the process models see it: the engine time an event carries, and timestamps parsed and printed.
 
-/** The engine time of an event: `$at`, or the input's `$at` for the initial transition. */
-export function nowOf(event: unknown): number {
+/**
+ * The engine time of an event: `$at` (every event the engine delivers has it, done events of states
+ * included), or the input's `$at` for the initial transition; `fallback` (default 0) for anything else.
+ */
+export function nowOf(event: unknown, fallback = 0): number {
   const e = event as { $at?: unknown; input?: { $at?: unknown } } | undefined;
   if (typeof e?.$at === 'number') return e.$at;
   if (typeof e?.input?.$at === 'number') return e.input.$at;
-  return 0;
+  return fallback;
 }
 
 /** Epoch ms from epoch ms or an ISO time; null for anything else. */
@@ -18,4 +21,9 @@ export function timeOf(v: unknown): number | null {
   return null;
 }
 
-export const iso = (t: number | null): string | null => (t === null ? null : new Date(t).toISOString());
+/** The ISO 8601 form of epoch ms (`2026-03-01T09:30:00.000Z`); null stays null. */
+export function iso(t: number): string;
+export function iso(t: number | null): string | null;
+export function iso(t: number | null): string | null {
+  return t === null ? null : new Date(t).toISOString();
+}

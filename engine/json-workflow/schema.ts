@@ -1,7 +1,7 @@
 // Owns the JSON Schema of a JSON workflow definition and the shape problems ajv finds with one.
 import { Ajv, type ErrorObject } from 'ajv';
-import type { Problem } from './errors.ts';
-import { seg } from './json-workflow-exprs.ts';
+import type { Problem } from '../errors.ts';
+import { seg } from './exprs.ts';
 
 /** A hundred years in ms: the longest delay or due time a JSON workflow may ask for. */
 export const MAX_DELAY_MS = 100 * 365 * 24 * 3600 * 1000;

@@ -1,10 +1,10 @@
 // Owns the translation of a checked JSON workflow definition into an XState machine whose every
 // action, guard, delay and task is a named implementation from setup().
 import { and, not, or, setup, type AnyStateMachine } from 'xstate';
-import { taskActors } from '../workflows/lib/define.ts';
-import { getPath, isPlainObject, resolveExpr } from './json-workflow-exprs.ts';
-import { vocabularyImplementations } from './json-workflow-vocabulary.ts';
-import { MAX_DELAY_MS } from './json-workflow-schema.ts';
+import { taskActors } from '../definition/define.ts';
+import { getPath, isPlainObject, resolveExpr } from './exprs.ts';
+import { vocabularyImplementations } from './vocabulary.ts';
+import { MAX_DELAY_MS } from './schema.ts';
 
 type Obj = Record<string, unknown>;
 type Args = { context: Obj; event: Obj };

@@ -1,6 +1,6 @@
 // Owns the value expressions of JSON workflows ({"$event": "a.b"}, {"$context": …}, …): checking them,
 // resolving them against context and event, and the dotted-path reads and writes they rely on.
-import type { Problem } from './errors.ts';
+import type { Problem } from '../errors.ts';
 
 /** Keys that could reach an object's prototype; refused anywhere in a definition and in every path. */
 export const FORBIDDEN_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);

@@ -1,17 +1,17 @@
 // Owns compiling a workflow sent as JSON into a WorkflowDefinition, refusing it with every problem listed.
 import type { AnyStateMachine } from 'xstate';
-import type { WorkflowDefinition } from '../workflows/lib/define.ts';
-import type { TaskDeclaration } from './tasks.ts';
-import { validationError, type Problem } from './errors.ts';
-import { checkMachineNames } from './registry.ts';
-import { isPlainObject } from './json-workflow-exprs.ts';
-import { schemaProblems } from './json-workflow-schema.ts';
-import { checkKeys, checkSemantics } from './json-workflow-check.ts';
-import { buildMachine } from './json-workflow-build.ts';
-import { compileUserSchema, userSchemaAjv } from './user-schema.ts';
+import type { WorkflowDefinition } from '../definition/define.ts';
+import type { TaskDeclaration } from '../tasks.ts';
+import { validationError, type Problem } from '../errors.ts';
+import { checkMachineNames } from '../registry.ts';
+import { isPlainObject } from './exprs.ts';
+import { schemaProblems } from './schema.ts';
+import { checkKeys, checkSemantics } from './check.ts';
+import { buildMachine } from './build.ts';
+import { compileUserSchema, userSchemaAjv } from '../user-schema.ts';
 
-export { jsonWorkflowSchema } from './json-workflow-schema.ts';
-export { builtInActions, builtInGuards, type BuiltIn } from './json-workflow-vocabulary.ts';
+export { jsonWorkflowSchema } from './schema.ts';
+export { builtInActions, builtInGuards, type BuiltIn } from './vocabulary.ts';
 
 export interface JsonWorkflowInput {
   name: string;

@@ -1,0 +1,90 @@
+// Owns the change calendar as the model reads it: maintenance and blackout windows, other scheduled changes,
+// the conflicts `detect_conflicts` reports, and the window check the implementation gate makes. No clock:
+// the caller passes every time in. The task side of these rules is workers/tasks/change-rules.ts.
+
+export interface TimeWindow {
+  start: string;
+  end: string;
+  name?: string;
+}
+
+/**
+ * A schedule is a list of windows that applies to every configuration item, or windows per CI
+ * (`{ "db-01": [...] }`; the key `"*"` applies to every CI).
+ */
+export type WindowSchedule = TimeWindow[] | Record<string, TimeWindow[]>;
+
+export interface ChangeSchedules {
+  maintenance?: WindowSchedule;
+  blackout?: WindowSchedule;
+}
+
+/** Another change already on the calendar, as a change schedule or a lookup of running changes lists it. */
+export interface ScheduledChange {
+  ref: string;
+  /** The run of that change, when it is one: a lookup that returns the asking run itself is ignored. */
+  runId?: string;
+  ci: string[];
+  plannedStart: string;
+  plannedEnd: string;
+  implementer?: string | null;
+}
+
+export type ConflictKind = 'blackout' | 'outside_maintenance_window' | 'ci_overlap' | 'dependent_ci_overlap' | 'assignee_double_booked';
+
+/** One conflict in the output of the `detect_conflicts` task. */
+export interface ChangeConflict {
+  kind: ConflictKind;
+  ci: string | null;
+  /** The blackout window, or the other change's window. */
+  window: TimeWindow | null;
+  /** The other change (its business key or run id) for overlaps. */
+  otherChange: string | null;
+}
+
+function ms(iso: string | null | undefined): number | null {
+  if (typeof iso !== 'string') return null;
+  const t = Date.parse(iso);
+  return Number.isFinite(t) ? t : null;
+}
+
+/** The windows of a schedule that apply to one CI. */
+function windowsFor(schedule: WindowSchedule | undefined, ci: string): TimeWindow[] {
+  if (!schedule) return [];
+  if (Array.isArray(schedule)) return schedule;
+  return [...(schedule['*'] ?? []), ...(schedule[ci] ?? [])];
+}
+
+function allWindows(schedule: WindowSchedule | undefined): TimeWindow[] {
+  if (!schedule) return [];
+  return Array.isArray(schedule) ? schedule : Object.values(schedule).flat();
+}
+
+/** Half-open overlap of [a1, a2) and [b1, b2). */
+function overlaps(a1: number, a2: number, b1: number, b2: number): boolean {
+  return a1 < b2 && b1 < a2;
+}
+
+function inside(start: number, end: number, w: TimeWindow): boolean {
+  const ws = ms(w.start);
+  const we = ms(w.end);
+  return ws !== null && we !== null && ws <= start && end <= we;
+}
+
+/** The blackout windows that overlap [start, end), for the given CIs (global ones when there is no CI). */
+export function blackoutsOverlapping(schedules: ChangeSchedules | undefined, ci: string[], start: number, end: number): TimeWindow[] {
+  const candidates = ci.length ? ci.flatMap((c) => windowsFor(schedules?.blackout, c)) : allWindows(schedules?.blackout);
+  const seen = new Set<TimeWindow>();
+  return candidates.filter((w) => {
+    const ws = ms(w.start);
+    const we = ms(w.end);
+    if (ws === null || we === null || seen.has(w) || !overlaps(start, end, ws, we)) return false;
+    seen.add(w);
+    return true;
+  });
+}
+
+/** True when [start, end) lies inside a maintenance window of every CI (a CI with none is outside). */
+export function inMaintenanceWindows(schedules: ChangeSchedules | undefined, ci: string[], start: number, end: number): boolean {
+  return ci.length > 0 && ci.every((c) => windowsFor(schedules?.maintenance, c).some((w) => inside(start, end, w)));
+}
