@@ -10,5 +10,12 @@ partitionSuite({
   cluster: true,
   connect: () => connectRedis({ topology: 'cluster', nodes: parseHostList(cluster.seeds, 'seeds') }),
   env: () => ({ REDIS_CLUSTER_NODES: cluster.seeds }),
-  stop: () => cluster.stop(),
+  stop: async () => {
+    await cluster.stop();
+    // Under the test runner (stdin ignored, output piped) something still holds the event loop after the
+    // nodes are gone, and the file would sit until the runner's 300 s cap. Leave once the suite is over:
+    // an unref'd timer fires only in that case, and exit keeps the code uvu set (non-zero on a failure).
+    // Which handle it is has not been found yet; the product itself is not affected (this is the test process).
+    setTimeout(() => process.exit(), 2000).unref();
+  },
 }).run();
