@@ -71,6 +71,13 @@ export async function runWorker(opts: RunWorkerOptions): Promise<RunningWorker> 
     ? new Redis(opts.redis, { maxRetriesPerRequest: 1, enableOfflineQueue: true, commandTimeout: 5000 })
     : isCluster(opts.redis) ? opts.redis.duplicate() : opts.redis.duplicate();
   redis.on('error', (err: Error) => logger.warn({ err: err.message }, 'redis connection error'));
+  // A copy of a connection that queues nothing while offline (a Cluster's) must be ready before its first command.
+  if (typeof opts.redis !== 'string' && redis.status !== 'ready') {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('runWorker: the Redis connection was not ready within 10 s')), 10_000);
+      redis.once('ready', () => { clearTimeout(timer); resolve(); });
+    });
+  }
   // The engine applies results and steps runs, so it knows the built-in workflows and how the
   // installation routes tasks; the tasks served here go to external workers everywhere.
   const prefix = opts.prefix ?? 'sc';
