@@ -4,7 +4,7 @@
 import ELK from 'elkjs/lib/elk.bundled.js';
 import type { ElkExtendedEdge, ElkNode } from 'elkjs/lib/elk-api.js';
 import type { CiGraph } from '../cmdb-graph.ts';
-import { edgePath, escapeXml, num, rectAttrs, textWidth, type Box } from './svg.ts';
+import { edgePath, escapeXml, num, rectAttrs, svgDocument, textWidth, type Box } from './svg.ts';
 
 const NODE_HEIGHT = 44;
 const COLOURS = {
@@ -50,17 +50,7 @@ export async function ciGraphSvg(graph: CiGraph): Promise<string> {
   const width = num(laid.width ?? 0);
   const height = num(laid.height ?? 0);
   const title = escapeXml(`Dependencies of ${graph.ci}${graph.truncated ? ' (truncated)' : ''}`);
-  return [
-    `<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="${title}" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif" font-size="13">`,
-    `  <title>${title}</title>`,
-    '  <defs>',
-    `    <marker id="sc-arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="8" markerHeight="8" orient="auto-start-reverse"><path d="M0,0L10,5L0,10z" fill="${COLOURS.edge}"/></marker>`,
-    '  </defs>',
-    `  <rect width="${width}" height="${height}" fill="#ffffff"/>`,
-    ...out,
-    '</svg>',
-    '',
-  ].join('\n');
+  return svgDocument(title, width, height, COLOURS.edge, out);
 }
 
 export function ciGraphMermaid(graph: CiGraph): string {

@@ -2,7 +2,7 @@
 import ELK from 'elkjs/lib/elk.bundled.js';
 import type { ElkExtendedEdge, ElkNode } from 'elkjs/lib/elk-api.js';
 import type { AnyStateMachine, AnyStateNode } from 'xstate';
-import { FONT_SIZE, cleanText, edgePath, escapeXml, num, rectAttrs, textWidth, type Box } from './svg.ts';
+import { FONT_SIZE, cleanText, edgePath, escapeXml, num, rectAttrs, svgDocument, textWidth, type Box } from './svg.ts';
 
 type StateKind = 'atomic' | 'compound' | 'parallel' | 'final' | 'history';
 
@@ -428,15 +428,5 @@ export async function toSvg(machine: AnyStateMachine, active: string[] = []): Pr
   const width = num(laidOut.width ?? 0);
   const height = num(laidOut.height ?? 0);
   const title = escapeXml(`Statechart of ${cleanText(chart.id)}`);
-  return [
-    `<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="${title}" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif" font-size="${FONT_SIZE}">`,
-    `  <title>${title}</title>`,
-    '  <defs>',
-    `    <marker id="sc-arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="8" markerHeight="8" orient="auto-start-reverse"><path d="M0,0L10,5L0,10z" fill="${COLOURS.edge}"/></marker>`,
-    '  </defs>',
-    `  <rect width="${width}" height="${height}" fill="#ffffff"/>`,
-    ...out,
-    '</svg>',
-    '',
-  ].join('\n');
+  return svgDocument(title, width, height, COLOURS.edge, out);
 }

@@ -52,3 +52,18 @@ const XML_ENTITIES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '
 export function escapeXml(text: string): string {
   return cleanText(text).replace(/[&<>"']/g, (ch) => XML_ENTITIES[ch] as string);
 }
+
+/** The document around a drawing: title, the arrow marker its edges use (in `edgeColour`), a white ground. */
+export function svgDocument(title: string, width: string, height: string, edgeColour: string, body: string[]): string {
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="${title}" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif" font-size="${FONT_SIZE}">`,
+    `  <title>${title}</title>`,
+    '  <defs>',
+    `    <marker id="sc-arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="8" markerHeight="8" orient="auto-start-reverse"><path d="M0,0L10,5L0,10z" fill="${edgeColour}"/></marker>`,
+    '  </defs>',
+    `  <rect width="${width}" height="${height}" fill="#ffffff"/>`,
+    ...body,
+    '</svg>',
+    '',
+  ].join('\n');
+}
