@@ -45,7 +45,7 @@ export { connectRedis } from './connection.ts';
 export { jsonWorkflowSchema, builtInActions, builtInGuards } from './json-workflow/compile.ts';
 export { LayoutError, type LayoutProblem } from './layout.ts';
 export { MAX_PARTITIONS } from './keys.ts';
-export { partitionConcurrency } from './timers.ts';
+export { deferOnOutage, partitionConcurrency } from './timers.ts';
 export { isCluster, masters, duplicateUnbounded, type RedisClient } from './clients.ts';
 export { toMermaid, toSvg } from './diagram/statechart.ts';
 export { servicechartVersion } from './version.ts';

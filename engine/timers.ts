@@ -1,8 +1,9 @@
 // Owns the timer consumer: XState `after` delays live as BullMQ delayed jobs in the run's partition,
 // and firing one applies its event to the run (a stale copy, whose timer the run no longer holds, is
 // dropped). Events a run sends another run are jobs of this queue as well, delivered once.
-import { Worker, type ConnectionOptions } from 'bullmq';
+import { DelayedError, Worker, type ConnectionOptions, type Job } from 'bullmq';
 import type { RunStore } from './runs.ts';
+import { isRedisUnavailable } from './errors.ts';
 import type { RunId } from './ids.ts';
 import type { Logger } from './types.ts';
 
@@ -22,11 +23,31 @@ export function partitionConcurrency(total: number, partitions: number): number 
   return Math.max(1, Math.ceil(total / partitions));
 }
 
+/** How long a job that met an unreachable Redis waits before it runs again. */
+export const OUTAGE_RETRY_MS = 1000;
+
+/**
+ * Run a job's work; when it fails because Redis is unreachable (a failover), put the job back, delayed,
+ * without spending one of its attempts: an outage is no failure of the job, however long it lasts, and
+ * a job that has no attempt left would otherwise be lost with its timer, event or task result. BullMQ's
+ * own connection waits the outage out, so the job is put back once Redis answers again. Running it
+ * again is safe: timers, events and task results are applied once (fenced by id).
+ */
+export async function deferOnOutage<T>(job: Job, token: string | undefined, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    if (!token || !isRedisUnavailable(err)) throw err;
+    await job.moveToDelayed(Date.now() + OUTAGE_RETRY_MS, token);
+    throw new DelayedError();
+  }
+}
+
 /** The timer consumer of one partition's queue (the engine starts one per partition). */
 export function startTimerWorker(opts: TimerWorkerOptions): Worker {
   const worker = new Worker(
     'timers',
-    async (job) => {
+    (job, token) => deferOnOutage(job, token, async () => {
       // An event one run sends another leaves through this queue too (no delay of its own).
       const send = (job.data as { send?: Parameters<RunStore['deliverSend']>[0] }).send;
       if (send) return opts.runs.deliverSend(send);
@@ -34,7 +55,7 @@ export function startTimerWorker(opts: TimerWorkerOptions): Worker {
       const res = await opts.runs.fireTimer(runId, timerId);
       if (!res.applied) opts.logger.debug({ runId, timerId }, 'stale timer dropped');
       return res;
-    },
+    }),
     {
       connection: opts.connection,
       prefix: opts.prefix,

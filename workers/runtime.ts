@@ -5,7 +5,7 @@ import { Ajv, type ValidateFunction } from 'ajv';
 import { hostname } from 'node:os';
 import { pid } from 'node:process';
 import { randomBytes } from 'node:crypto';
-import { ErrorCode, ServicechartError, duplicateUnbounded, partitionConcurrency, servicechartVersion, toErrorData, iso, type Engine, type ErrorData, type RunId, type TaskId, type TaskDefinition } from '../engine/index.ts';
+import { ErrorCode, ServicechartError, deferOnOutage, duplicateUnbounded, partitionConcurrency, servicechartVersion, toErrorData, iso, type Engine, type ErrorData, type RunId, type TaskId, type TaskDefinition } from '../engine/index.ts';
 
 /** How long a task may run before it is marked running on its own (see process()). */
 const SLOW_TASK_MS = 100;
@@ -118,6 +118,8 @@ export async function startTaskWorker(opts: TaskWorkerOptions): Promise<TaskWork
     };
     let error: ErrorData;
     let retryable = true;
+    // Set once the handler gave a valid result: failing to hand it to the run is no failure of the task.
+    let succeeded = false;
     try {
       if (!def?.handler) throw new UnrecoverableError(`no handler for task ${data.task} in this worker`);
       const v = validatorsFor(def);
@@ -131,9 +133,11 @@ export async function startTaskWorker(opts: TaskWorkerOptions): Promise<TaskWork
         throw new ServicechartError(ErrorCode.VALIDATION_FAILED, `task output is invalid: ${ajv.errorsText(v.output.errors)}`);
       }
       engine.metrics.taskAttempt(data.task, 'completed');
+      succeeded = true;
       await engine.runs.applyTaskResult(data.runId, data.taskId, { ok: true, output }, data.task, await startedWithResult());
       return { ok: true };
     } catch (err) {
+      if (succeeded) throw err;
       error = toErrorData(err);
       if (err instanceof UnrecoverableError || (err as { name?: string }).name === 'NonRetryableTaskError') retryable = false;
     }
@@ -160,7 +164,9 @@ export async function startTaskWorker(opts: TaskWorkerOptions): Promise<TaskWork
   const lockDuration = opts.lockDurationMs ?? 10_000;
   const concurrency = partitionConcurrency(opts.concurrency ?? 50, engine.keys.partitions);
   const workers = engine.keys.all.map((p) => {
-    const worker = new Worker('tasks', process, {
+    // Redis unreachable while recording an attempt (a failover): the job runs again after the outage
+    // without spending an attempt, instead of failing for good with the run never told.
+    const worker = new Worker('tasks', (job, token) => deferOnOutage(job, token, () => process(job)), {
       connection: engine.bullConnection,
       prefix: engine.keys.queuePrefix(p),
       concurrency,

@@ -28,7 +28,7 @@ export interface Servers {
   serving: ChildProcess[];
   workers: ChildProcess[];
   /** Every answer, for the checks on statuses and times. */
-  answers: { what: string; status: number; ms: number; error?: string }[];
+  answers: { what: string; status: number; ms: number; code?: string; retryAfter?: string | null; error?: string }[];
   call(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<Answer>;
   /** Send a write until it is acknowledged (2xx), retrying 503s (and dropped connections) with the same Idempotency-Key. */
   untilAcked(method: string, path: string, body: unknown, idempotencyKey: string | null, timeoutMs?: number): Promise<Answer & { refusals: number }>;
@@ -77,6 +77,7 @@ export async function startServers(env: Record<string, string>, workers = 1, ser
       const to = urls[turn++ % urls.length];
       let status = 0;
       let parsed: any = null;
+      let retryAfter: string | null = null;
       try {
         const res = await fetch(to + path, {
           method,
@@ -85,18 +86,19 @@ export async function startServers(env: Record<string, string>, workers = 1, ser
           signal: AbortSignal.timeout(30_000),
         });
         status = res.status;
+        retryAfter = res.headers.get('retry-after');
         const text = await res.text();
         parsed = text ? JSON.parse(text) : null;
       } catch (err) {
         parsed = { error: { code: 'CLIENT', message: String(err) } };
       }
       const ms = Date.now() - started;
-      answers.push({ what: `${method} ${to}${path}`, status, ms, ...(parsed?.error ? { error: String(parsed.error.message).slice(0, 200) } : {}) });
+      answers.push({ what: `${method} ${to}${path}`, status, ms, ...(parsed?.error ? { code: parsed.error.code, retryAfter, error: String(parsed.error.message).slice(0, 200) } : {}) });
       return { status, body: parsed, ms };
     };
     return {
       url, api: servingProcesses[0], serving: servingProcesses, workers: ws, answers, call,
-      async untilAcked(method, path, body, idempotencyKey, timeoutMs = 60_000) {
+      async untilAcked(method, path, body, idempotencyKey, timeoutMs = 90_000) {
         const deadline = Date.now() + timeoutMs;
         let refusals = 0;
         for (;;) {
@@ -116,10 +118,15 @@ export async function startServers(env: Record<string, string>, workers = 1, ser
   }
 }
 
-/** Every answer was 2xx, 404 (not found yet), 409 (a retried completion already applied) or 503, and none took 5 s. */
+/**
+ * Every answer was 2xx, 404 (not found yet), 409 (a retried completion already applied) or a 503
+ * UNAVAILABLE with a retry hint (never a 500, never a dropped connection), and none took 5 s.
+ */
 export function assertAnswersHealthy(s: Servers): void {
   const bad = s.answers.filter((a) => ![200, 201, 202, 404, 409, 503].includes(a.status));
   assert.equal(bad.slice(0, 5), [], `answers other than 2xx/409/503: ${bad.length}`);
+  const refusals = s.answers.filter((a) => a.status === 503 && (a.code !== 'UNAVAILABLE' || a.retryAfter !== '1'));
+  assert.equal(refusals.slice(0, 5), [], 'every 503 is UNAVAILABLE with Retry-After');
   const slow = s.answers.filter((a) => a.ms >= 5000);
   assert.equal(slow.slice(0, 5), [], 'no answer took 5 s or more');
 }
@@ -137,15 +144,27 @@ export async function history(s: Servers, id: string): Promise<any[]> {
 }
 
 export async function openTask(s: Servers, runId: string, role: string, timeoutMs = 30_000): Promise<any> {
-  return waitFor(async () => {
+  return explained(s, runId, waitFor(async () => {
     const res = await s.call('GET', `/v1/tasks?status=open&runId=${encodeURIComponent(runId)}`);
     return res.status === 200 ? (res.body.items.find((t: any) => t.role === role) ?? null) : null;
-  }, timeoutMs, `an open ${role} task on ${runId}`);
+  }, timeoutMs, `an open ${role} task on ${runId}`));
+}
+
+/** A wait on a run that failed says where the run stands: its state and its last history entries. */
+async function explained<T>(s: Servers, runId: string, wait: Promise<T>): Promise<T> {
+  try {
+    return await wait;
+  } catch (err) {
+    const run = await s.call('GET', `/v1/runs/${runId}`);
+    const h = await s.call('GET', `/v1/runs/${runId}/history?limit=500`);
+    const tail = h.status === 200 ? h.body.items.slice(-8).map((e: any) => [e.at, e.type, e.event ?? e.timer ?? e.task ?? e.state ?? e.role ?? ''].join(' ')) : [h.status];
+    throw new Error(`${(err as Error).message}; run ${run.body?.workflow} status ${run.body?.status} state ${JSON.stringify(run.body?.state)}; last entries: ${tail.join(' | ')}`);
+  }
 }
 
 /** Complete a human task until acknowledged; a 409 after an unconfirmed attempt means that attempt applied. */
 export async function completeTask(s: Servers, taskId: string, outcome: string, by: string, comment?: string): Promise<void> {
-  const deadline = Date.now() + 60_000;
+  const deadline = Date.now() + 90_000;
   let unconfirmed = false;
   for (;;) {
     const res = await s.call('POST', `/v1/tasks/${taskId}/complete`, { outcome, by, ...(comment ? { comment } : {}) });
@@ -153,7 +172,7 @@ export async function completeTask(s: Servers, taskId: string, outcome: string, 
     if (res.status === 409 && unconfirmed) return;
     if (res.status !== 503 && res.status !== 0) throw new Error(`completing ${taskId}: ${res.status} ${JSON.stringify(res.body)}`);
     unconfirmed = true;
-    if (Date.now() > deadline) throw new Error(`completing ${taskId} still refused after 60 s`);
+    if (Date.now() > deadline) throw new Error(`completing ${taskId} still refused after 90 s`);
     await sleep(150);
   }
 }
@@ -226,18 +245,18 @@ const PLANNING_STEPS: [string, string, string, string?][] = [
 ];
 
 /** The child runs of `parentId` of a workflow (waits for `count` of them). */
-export async function childRuns(s: Servers, parentId: string, workflow: string, count = 1, timeoutMs = 60_000): Promise<any[]> {
+export async function childRuns(s: Servers, parentId: string, workflow: string, count = 1, timeoutMs = 90_000): Promise<any[]> {
   return waitFor(async () => {
     const res = await s.call('GET', `/v1/runs?parentRunId=${parentId}&workflow=${workflow}&limit=50`);
     return res.status === 200 && res.body.items.length >= count ? res.body.items : null;
   }, timeoutMs, `${count} ${workflow} children of ${parentId}`);
 }
 
-async function runDone(s: Servers, id: string, timeoutMs = 60_000): Promise<any> {
-  return waitFor(async () => {
+async function runDone(s: Servers, id: string, timeoutMs = 90_000): Promise<any> {
+  return explained(s, id, waitFor(async () => {
     const res = await s.call('GET', `/v1/runs/${id}`);
     return res.status === 200 && res.body.status === 'done' ? res.body : null;
-  }, timeoutMs, `run ${id} to end`);
+  }, timeoutMs, `run ${id} to end`));
 }
 
 /**
@@ -306,7 +325,7 @@ export async function burst(s: Servers, w: Workload, onProgress: (acked: number)
   const demands = w.plannings.map(async (id) => {
     // The four assessments are open at once; the other steps one after another.
     const step = async ([role, outcome, by, comment]: (typeof PLANNING_STEPS)[number]) => {
-      const task = await openTask(s, id, role, 60_000);
+      const task = await openTask(s, id, role, 90_000);
       await completeTask(s, task.id, outcome, by, comment);
       onProgress(++acked);
     };
@@ -327,7 +346,7 @@ export async function finish(s: Servers, w: Workload): Promise<void> {
     }
   }));
   await Promise.all(w.changes.map(async (id) => {
-    const task = await openTask(s, id, 'implementer', 60_000);
+    const task = await openTask(s, id, 'implementer', 90_000);
     await completeTask(s, task.id, 'SUCCESS', 'ivan');
   }));
   // A delivery's standard change implements at its planned start and the release rolls out; the change
@@ -341,14 +360,14 @@ export async function finish(s: Servers, w: Workload): Promise<void> {
       const open = await s.call('GET', `/v1/tasks?status=open&runId=${change.id}`);
       for (const t of open.status === 200 ? open.body.items : []) if (t.outcomes?.ACCEPT) await completeTask(s, t.id, 'ACCEPT', 'carla');
       return false;
-    }, 60_000, `change ${change.id} of delivery ${id} to close`);
+    }, 90_000, `change ${change.id} of delivery ${id} to close`);
   }));
   // A demand's child delivery waits for its window days ahead: START it now, then GO.
   await Promise.all(w.plannings.map(async (id) => {
     const [child] = await childRuns(s, id, 'delivery');
     const started = await s.untilAcked('POST', `/v1/runs/${child.id}/events`, { type: 'START', by: 'rita' }, `${child.id}-START`);
     assert.is(started.status, 200, JSON.stringify(started.body));
-    const go = await openTask(s, child.id, 'release_manager', 60_000);
+    const go = await openTask(s, child.id, 'release_manager', 90_000);
     await completeTask(s, go.id, 'GO', 'rita');
   }));
   for (const id of [...w.incidents, ...w.demos, ...w.changes, ...w.deliveries, ...w.plannings]) await runDone(s, id);
@@ -418,4 +437,8 @@ function assertTasksOnce(h: any[], id: string): void {
   once('task.completed', 'taskId', 'task result');
   once('timer.fired', 'timerId', 'timer');
   once('human.completed', 'humanTaskId', 'human task completion');
+  // At least once: every task the run scheduled got its result (or was withdrawn by the run moving on).
+  const settled = new Set(h.filter((e) => ['task.completed', 'task.failed', 'task.withdrawn'].includes(e.type)).map((e) => e.taskId));
+  const lost = h.filter((e) => e.type === 'task.scheduled' && !settled.has(e.taskId)).map((e) => `${e.task} ${e.taskId}`);
+  assert.equal(lost, [], `run ${id}: every scheduled task ran to a result`);
 }
