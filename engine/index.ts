@@ -10,7 +10,7 @@ import { Registry, checkMachineNames, type RegisteredWorkflow } from './registry
 import { createMetrics, type Metrics } from './metrics.ts';
 import { createOutbox } from './outbox.ts';
 import { createKpiStore, type KpiReport, type OpenRun } from './kpis.ts';
-import { EVENT_TYPE, createRunStore, type StartRunArgs, type SendEventOptions, type RunResult, type HumanTaskDoc } from './runs.ts';
+import { EVENT_TYPE, createRunStore, type RunStore, type StartRunArgs, type SendEventOptions, type RunResult, type HumanTaskDoc } from './runs.ts';
 import { createHistory } from './history.ts';
 import { createBusinessKeys, type StartOrFindOpenArgs, type OpenRunResult } from './business-keys.ts';
 import { createCmdb, REGISTRY_LIMITS } from './cmdb.ts';
@@ -45,7 +45,7 @@ export { connectRedis } from './connection.ts';
 export { jsonWorkflowSchema, builtInActions, builtInGuards } from './json-workflow/compile.ts';
 export { LayoutError, type LayoutProblem } from './layout.ts';
 export { MAX_PARTITIONS } from './keys.ts';
-export { deferOnOutage, partitionConcurrency } from './timers.ts';
+export { deferOnOutage, isEngineOutage, outageAware, partitionConcurrency } from './timers.ts';
 export { isCluster, masters, duplicateUnbounded, type RedisClient } from './clients.ts';
 export { toMermaid, toSvg } from './diagram/statechart.ts';
 export { servicechartVersion } from './version.ts';
@@ -222,8 +222,10 @@ export function createEngine(opts: EngineOptions) {
     seenEveryMs: Math.max(100, Math.floor(catalog.ttlMs / 3)),
   });
   const outbox = createOutbox({
-    redis, keys, queues, logger, now: () => clock.now(), kpis, external,
-    deliver: (send) => runs.deliverSend(send),
+    redis, keys, queues, logger, now: () => clock.now(),
+    kpis: { ...kpis, record: (workflow, runId, entries) => confirmedElsewhere(keys.kpiBase(workflow), () => kpis.record(workflow, runId, entries)) },
+    external: { ...external, add: (taskId, type, data) => confirmedElsewhere(keys.externalTask(taskId), () => external.add(taskId, type, data)) },
+    deliver: (send) => deliverConfirmed(send),
     taskJobOptions(name) {
       const def = registry.task(name);
       const retry = { ...defaultRetry, ...(def?.retry ?? {}) };
@@ -291,6 +293,22 @@ export function createEngine(opts: EngineOptions) {
     await awaitReplicas(redis, keys.run(runId as RunId), replicaAcks, writtenAfter);
     return result;
   }
+  /**
+   * Work the engine does on its own that lands in another slot than the run driving it (an event to
+   * another run, a run a task starts or cancels, an external task, KPI figures, a business-key claim):
+   * on a cluster that slot is on another master, whose failover could lose the write while the step
+   * that implied it stays done (a run stranded waiting for an event that never comes). It is confirmed
+   * on the replicas asked for first; until then the step's outbox stays pending, or the task is not done.
+   * On one node or Sentinel, replication is one ordered stream: nothing to do.
+   */
+  async function confirmedElsewhere<T>(key: string | ((res: T) => string), work: () => Promise<T>): Promise<T> {
+    if (replicaAcks.replicas === 0 || !isCluster(redis)) return work();
+    const mark = writeMark();
+    const res = await work();
+    await awaitReplicas(redis, typeof key === 'string' ? key : key(res), replicaAcks, mark);
+    return res;
+  }
+  const deliverConfirmed: RunStore['deliverSend'] = (send) => confirmedElsewhere(keys.run(send.to as RunId), () => runs.deliverSend(send));
 
   /** Task types at least one live worker (in-process, package or HTTP) serves now. */
   async function liveTaskNames(): Promise<Set<string>> {
@@ -318,15 +336,15 @@ export function createEngine(opts: EngineOptions) {
   function taskServices(runId: RunId, taskName: string): TaskServices {
     return {
       async startRun(args) {
-        const res = await runs.startRun({
+        const res = await confirmedElsewhere((r) => keys.run(r.run.id), () => runs.startRun({
           workflow: args.workflow, input: args.input, businessKey: args.businessKey ?? null,
           parentRunId: args.parentRunId === undefined ? runId : args.parentRunId, idempotencyKey: args.idempotencyKey, actor: `task:${taskName}`,
-        });
+        }));
         return { runId: res.run.id, duplicate: res.duplicate };
       },
       async sendEvent(target, event, idempotencyKey) {
         try {
-          await runs.sendEvent(runIdOrThrow(target), event, { idempotencyKey, actor: `task:${taskName}` });
+          await confirmedElsewhere(keys.run(target as RunId), () => runs.sendEvent(runIdOrThrow(target), event, { idempotencyKey, actor: `task:${taskName}` }));
           return { applied: true };
         } catch (err) {
           const code = (err as { code?: string }).code;
@@ -336,7 +354,7 @@ export function createEngine(opts: EngineOptions) {
       },
       async cancelRun(target, reason) {
         try {
-          await runs.cancelRun(runIdOrThrow(target), { reason, actor: `task:${taskName}` });
+          await confirmedElsewhere(keys.run(target as RunId), () => runs.cancelRun(runIdOrThrow(target), { reason, actor: `task:${taskName}` }));
           return { cancelled: true };
         } catch (err) {
           if ((err as { code?: string }).code === ErrorCode.RUN_ENDED) return { cancelled: false, reason: ErrorCode.RUN_ENDED };
@@ -624,6 +642,8 @@ export function createEngine(opts: EngineOptions) {
     async startOrFindOpen(args: StartOrFindOpenArgs): Promise<OpenRunResult> {
       const mark = writeMark();
       const res = await businessKeys.startOrFindOpen(args);
+      // The claim, in a slot of its own, must survive a failover as the run does.
+      if (res.started && isCluster(redis)) await awaitReplicas(redis, keys.openClaim(args.workflow, args.businessKey), replicaAcks, mark);
       return acknowledged(res.runId, res, mark);
     },
 
@@ -788,7 +808,7 @@ export function createEngine(opts: EngineOptions) {
           }
         }
         if (stopped) return [];
-        return keys.all.map((p) => startTimerWorker({ connection: bullConnection, prefix: keys.queuePrefix(p), runs, logger, concurrency }));
+        return keys.all.map((p) => startTimerWorker({ connection: bullConnection, prefix: keys.queuePrefix(p), runs: { ...runs, deliverSend: deliverConfirmed }, logger, concurrency }));
       })();
       workers.catch((err) => logger.error({ err }, 'timer consumer not started'));
       const every = options.sweepEveryMs ?? 1000;

@@ -3,7 +3,7 @@
 // dropped). Events a run sends another run are jobs of this queue as well, delivered once.
 import { DelayedError, Worker, type ConnectionOptions, type Job } from 'bullmq';
 import type { RunStore } from './runs.ts';
-import { isRedisUnavailable } from './errors.ts';
+import { ErrorCode, ServicechartError, isRedisUnavailable, unavailable } from './errors.ts';
 import type { RunId } from './ids.ts';
 import type { Logger } from './types.ts';
 
@@ -41,6 +41,38 @@ export async function deferOnOutage<T>(job: Job, token: string | undefined, work
     await job.moveToDelayed(Date.now() + OUTAGE_RETRY_MS, token);
     throw new DelayedError();
   }
+}
+
+/** Whether a task handler's error is an outage of the engine's Redis (see outageAware), not a failure of the task. */
+export function isEngineOutage(err: unknown): boolean {
+  return err instanceof ServicechartError && err.code === ErrorCode.UNAVAILABLE;
+}
+
+/**
+ * The engine calls a task handler gets (`ctx.services`), each failing as UNAVAILABLE when the engine's
+ * Redis is unreachable, whatever shape the client gave the error: the worker then waits the outage out
+ * (deferOnOutage) instead of spending one of the task's attempts on it. Errors of the handler's own
+ * (an external system refusing a connection) stay the task's.
+ */
+export function outageAware<S extends object>(services: S): S {
+  const wrap = (value: unknown): unknown => {
+    if (typeof value === 'function') {
+      return (...args: unknown[]) => {
+        const fail = (err: unknown) => {
+          throw isRedisUnavailable(err) && !(err instanceof ServicechartError) ? unavailable(`Redis is unavailable: ${(err as Error).message}`) : err;
+        };
+        try {
+          const res = (value as (...a: unknown[]) => unknown)(...args);
+          return res instanceof Promise ? res.catch(fail) : res;
+        } catch (err) {
+          return fail(err);
+        }
+      };
+    }
+    if (value && typeof value === 'object' && !Array.isArray(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, wrap(v)]));
+    return value;
+  };
+  return wrap(services) as S;
 }
 
 /** The timer consumer of one partition's queue (the engine starts one per partition). */

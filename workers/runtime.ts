@@ -5,7 +5,7 @@ import { Ajv, type ValidateFunction } from 'ajv';
 import { hostname } from 'node:os';
 import { pid } from 'node:process';
 import { randomBytes } from 'node:crypto';
-import { ErrorCode, ServicechartError, deferOnOutage, duplicateUnbounded, partitionConcurrency, servicechartVersion, toErrorData, iso, type Engine, type ErrorData, type RunId, type TaskId, type TaskDefinition } from '../engine/index.ts';
+import { ErrorCode, ServicechartError, deferOnOutage, isEngineOutage, outageAware, duplicateUnbounded, partitionConcurrency, servicechartVersion, toErrorData, iso, type Engine, type ErrorData, type RunId, type TaskId, type TaskDefinition } from '../engine/index.ts';
 
 /** How long a task may run before it is marked running on its own (see process()). */
 const SLOW_TASK_MS = 100;
@@ -81,7 +81,7 @@ export async function startTaskWorker(opts: TaskWorkerOptions): Promise<TaskWork
       return await Promise.race([
         def.handler!(data.input, {
           runId: data.runId, taskId: data.taskId, idempotencyKey: data.idempotencyKey, attempt, signal: controller.signal,
-          services: engine.taskServices(data.runId, def.name),
+          services: outageAware(engine.taskServices(data.runId, def.name)),
         }),
         timedOut,
         aborted,
@@ -118,7 +118,6 @@ export async function startTaskWorker(opts: TaskWorkerOptions): Promise<TaskWork
     };
     let error: ErrorData;
     let retryable = true;
-    // Set once the handler gave a valid result: failing to hand it to the run is no failure of the task.
     let succeeded = false;
     try {
       if (!def?.handler) throw new UnrecoverableError(`no handler for task ${data.task} in this worker`);
@@ -137,7 +136,8 @@ export async function startTaskWorker(opts: TaskWorkerOptions): Promise<TaskWork
       await engine.runs.applyTaskResult(data.runId, data.taskId, { ok: true, output }, data.task, await startedWithResult());
       return { ok: true };
     } catch (err) {
-      if (succeeded) throw err;
+      // Not the task's failure: handing its result failed, or the engine's Redis was unreachable.
+      if (succeeded || isEngineOutage(err)) throw err;
       error = toErrorData(err);
       if (err instanceof UnrecoverableError || (err as { name?: string }).name === 'NonRetryableTaskError') retryable = false;
     }
