@@ -208,6 +208,7 @@ export function createEngine(opts: EngineOptions) {
   const catalog = createCatalog({ redis, keys, clock, logger, ttlMs: opts.workerTtlMs ?? 15_000 });
   const external = createExternalTasks({
     redis, keys, scripts, clock, registry, runs: () => runs, resolveWorkflow: (name, version) => resolveWorkflow(name, version),
+    acknowledge: (runId, writtenAfter) => acknowledged(runId, undefined, writtenAfter),
     async published(type) {
       return (await catalog.live(type)).find((p) => p.task.input !== undefined || p.task.output !== undefined)?.task;
     },

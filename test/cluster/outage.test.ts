@@ -51,6 +51,8 @@ test('a task result that meets an unreachable Redis is handed over once Redis is
     worker = await startTaskWorker({ engine, concurrency: 2 });
     const { run } = await engine.startRun({ workflow: 'gated', idempotencyKey: 'outage-1' });
     await waitFor(() => attempts.length === 1, 10_000, 'the handler to start');
+    // Once the attempt is marked running (after 100 ms), nothing of the worker's is in flight.
+    await waitFor(async () => (await engine!.getHistory(run.id, { limit: 20 })).items.some((e) => e.type === 'task.started'), 10_000, 'the attempt marked running');
 
     // Redis dies while the handler runs; its result then cannot reach the run.
     await server.kill();
@@ -63,6 +65,7 @@ test('a task result that meets an unreachable Redis is handed over once Redis is
       return r?.status === 'done' ? r : null;
     }, 20_000, 'the run to end after the outage');
     assert.is(done.state, 'done', 'the task succeeded: its result reached the run, not a failure');
+    // The hand-over failed, so the handler ran again once Redis was back, as the same attempt.
     assert.equal(attempts, [1, 1], 'ran again after the outage, as the same attempt');
     const h = (await engine.getHistory(run.id, { limit: 100 })).items;
     assert.is(h.filter((e) => e.type === 'task.completed' && !e.ignored).length, 1, 'its result applied once');

@@ -92,6 +92,41 @@ test('one master, one replica: 2xx once replicated; 503 with Retry-After when th
   }
 });
 
+test("an external worker's result is acknowledged only once a replica holds it; its retry then applies nothing twice", async () => {
+  const master = await startRedis();
+  const replica = await startRedis(['--replicaof', '127.0.0.1', String(master.port)]);
+  const redis = await connectRedis(`redis://${master.address}`);
+  redis.on('error', () => undefined);
+  const engine = createEngine({ redis, prefix: newPrefix(), replicaAcks: { replicas: 1, timeoutMs: 400 }, workflows: builtInWorkflows, tasks: builtInTasks, externalTasks: ['sleep'] });
+  try {
+    await engine.ready();
+    await linked(master, 1);
+    const { run } = await engine.startRun({ workflow: 'demo', idempotencyKey: 'ext-1', input: { sleepMs: 1, coolDownMs: 60_000 } });
+    const [task] = await waitFor(async () => {
+      const got = await engine.externalTasks.fetch({ workerId: 'w1', types: ['sleep'], max: 1, lockMs: 30_000, waitMs: 0, announce: false });
+      return got.length ? got : null;
+    }, 10_000, 'the external task');
+
+    await replica.kill();
+    await waitFor(async () => Number((await info(master.port, 'replication')).connected_slaves) === 0, 20_000, 'the master to see its replica gone');
+    const refused = await engine.externalTasks.complete(task.id, task.lockToken, { sleptMs: 1 }).then(() => null, (err: unknown) => err as { code?: string });
+    assert.is(refused?.code, 'UNAVAILABLE', 'not acknowledged while no replica holds the result');
+
+    await replica.restart();
+    await linked(master, 1);
+    const retried = await engine.externalTasks.complete(task.id, task.lockToken, { sleptMs: 1 }).then(() => 'ok', (err: { code?: string; details?: { reason?: string } }) => `${err.code}:${err.details?.reason}`);
+    assert.ok(['ok', 'CONFLICT:done'].includes(retried), `the retry settles the task (${retried})`);
+    const h = (await engine.getHistory(run.id, { limit: 100 })).items;
+    assert.is(h.filter((e) => e.type === 'task.completed' && !e.ignored).length, 1, 'the result applied once');
+    assert.is((await engine.getRun(run.id)).state, 'coolingDown');
+  } finally {
+    await engine.close();
+    redis.disconnect();
+    await replica.stop();
+    await master.stop();
+  }
+});
+
 test("cluster: the WAIT goes to the master owning the run's slot; losing one master's replica refuses only its partitions' writes", async () => {
   const cluster = await startCluster({ masters: 3, replicasPerMaster: 1 });
   const redis = await connectRedis({ topology: 'cluster', nodes: [{ host: cluster.nodes[0].host, port: cluster.nodes[0].port }] });
