@@ -24,6 +24,13 @@ const gated = defineWorkflow({
 });
 
 test('a task result that meets an unreachable Redis is handed over once Redis is back, with no attempt spent', async () => {
+  // A step that never returns fails the file at once, naming the step, rather than at the runner's cap.
+  let step = 'start';
+  const stuck = setTimeout(() => {
+    process.stderr.write(`outage test: stuck at "${step}" for 90 s\n`);
+    process.exit(1);
+  }, 90_000);
+  stuck.unref();
   const server = await startRedis(['--appendonly', 'yes', '--appendfsync', 'always']);
   let redis: RedisClient | undefined;
   let engine: Engine | undefined;
@@ -55,10 +62,13 @@ test('a task result that meets an unreachable Redis is handed over once Redis is
     await waitFor(async () => (await engine!.getHistory(run.id, { limit: 20 })).items.some((e) => e.type === 'task.started'), 10_000, 'the attempt marked running');
 
     // Redis dies while the handler runs; its result then cannot reach the run.
+    step = 'kill';
     await server.kill();
     release();
     await new Promise((r) => setTimeout(r, 500));
+    step = 'restart';
     await server.restart();
+    step = 'the run to end';
 
     const done = await waitFor(async () => {
       const r = await engine!.getRun(run.id).catch(() => null);
@@ -67,15 +77,20 @@ test('a task result that meets an unreachable Redis is handed over once Redis is
     assert.is(done.state, 'done', 'the task succeeded: its result reached the run, not a failure');
     // The hand-over failed, so the handler ran again once Redis was back, as the same attempt.
     assert.equal(attempts, [1, 1], 'ran again after the outage, as the same attempt');
+    step = 'history';
     const h = (await engine.getHistory(run.id, { limit: 100 })).items;
     assert.is(h.filter((e) => e.type === 'task.completed' && !e.ignored).length, 1, 'its result applied once');
     assert.is(h.filter((e) => e.type === 'task.failed').length, 0);
   } finally {
     release();
+    step = 'worker.close';
     await worker?.close(2000).catch(() => undefined);
+    step = 'engine.close';
     await engine?.close().catch(() => undefined);
     redis?.disconnect();
+    step = 'server.stop';
     await server.stop();
+    clearTimeout(stuck);
   }
 });
 
