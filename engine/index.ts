@@ -309,7 +309,16 @@ export function createEngine(opts: EngineOptions) {
     await awaitReplicas(redis, typeof key === 'string' ? key : key(res), replicaAcks, mark);
     return res;
   }
-  const deliverConfirmed: RunStore['deliverSend'] = (send) => confirmedElsewhere(keys.run(send.to as RunId), () => runs.deliverSend(send));
+  // While a delivery waits for its replicas, the sweeper's next pass over the same outbox joins it
+  // rather than queueing another wait behind it.
+  const delivering = new Map<string, ReturnType<RunStore['deliverSend']>>();
+  const deliverConfirmed: RunStore['deliverSend'] = (send) => {
+    const pending = delivering.get(send.key);
+    if (pending) return pending;
+    const done = confirmedElsewhere(keys.run(send.to as RunId), () => runs.deliverSend(send)).finally(() => delivering.delete(send.key));
+    delivering.set(send.key, done);
+    return done;
+  };
 
   /** Task types at least one live worker (in-process, package or HTTP) serves now. */
   async function liveTaskNames(): Promise<Set<string>> {
