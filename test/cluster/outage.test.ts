@@ -75,9 +75,9 @@ test('a task result that meets an unreachable Redis is handed over once Redis is
       return r?.status === 'done' ? r : null;
     }, 20_000, 'the run to end after the outage');
     assert.is(done.state, 'done', 'the task succeeded: its result reached the run, not a failure');
-    // Either the hand-over failed and the handler ran again once Redis was back, as the same attempt, or
-    // the client resent the hand-over itself once reconnected; never as a further attempt.
-    assert.ok(attempts.length <= 2 && attempts.every((a) => a === 1), `no attempt spent (${attempts.join(',')})`);
+    // Either the hand-over failed and the handler ran again (as often as it met the outage) as the same
+    // attempt, or the client resent the hand-over itself once reconnected: never as a further attempt.
+    assert.ok(attempts.every((a) => a === 1), `no attempt spent (${attempts.join(',')})`);
     step = 'history';
     const h = (await engine.getHistory(run.id, { limit: 100 })).items;
     assert.is(h.filter((e) => e.type === 'task.completed' && !e.ignored).length, 1, 'its result applied once');

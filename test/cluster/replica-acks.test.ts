@@ -97,7 +97,7 @@ test("an external worker's result is acknowledged only once a replica holds it; 
   const replica = await startRedis(['--replicaof', '127.0.0.1', String(master.port)]);
   const redis = await connectRedis(`redis://${master.address}`);
   redis.on('error', () => undefined);
-  const engine = createEngine({ redis, prefix: newPrefix(), replicaAcks: { replicas: 1, timeoutMs: 400 }, workflows: builtInWorkflows, tasks: builtInTasks, externalTasks: ['sleep'] });
+  const engine = createEngine({ redis, prefix: newPrefix(), replicaAcks: { replicas: 1, timeoutMs: 2000 }, workflows: builtInWorkflows, tasks: builtInTasks, externalTasks: ['sleep'] });
   try {
     await engine.ready();
     await linked(master, 1);
