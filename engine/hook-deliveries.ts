@@ -1,8 +1,12 @@
-// Owns webhook delivery bookkeeping: the claim that makes a redelivered id answer with the first
-// delivery's results, and the capped log of every delivery (GET /v1/hooks/deliveries), kept as one
-// stream per partition (so no one slot takes every delivery) and read back merged, newest first.
-import { ErrorCode, ServicechartError, validationError, type Engine, type Page } from '../../engine/index.ts';
-import type { HookResult } from './dispatch.ts';
+// Owns webhook delivery bookkeeping: the claim (claims.ts) that makes a redelivered id answer with the
+// first delivery's results, and the capped log of every delivery (GET /v1/hooks/deliveries), kept as
+// one stream per partition (so no one slot takes every delivery) and read back merged, newest first.
+import type { Claims, Holder } from './claims.ts';
+import type { Clock } from './clock.ts';
+import type { RedisClient } from './clients.ts';
+import { validationError } from './errors.ts';
+import type { Keys } from './keys.ts';
+import type { Page } from './types.ts';
 
 const DELIVERY_TTL_SECONDS = 7 * 24 * 3600;
 /** A pending claim older than this belongs to a request that died: the next delivery takes it over. */
@@ -12,10 +16,48 @@ const WAIT_FOR_PENDING_MS = 5_000;
 /** About this many entries are kept, over all partitions. */
 const LOG_MAX = 10_000;
 
+/** What one item of a delivery came to, as the hook route answers it (api/hooks/dispatch.ts). */
+export interface HookResult {
+  action: 'started' | 'event' | 'duplicate' | 'ignored';
+  runId?: string;
+  reason?: string;
+}
+
 /** What the claim key holds; JSON with a schemaVersion so later releases can read it. */
 type StoredDelivery = { schemaVersion: 1; state: 'pending'; at: number } | { schemaVersion: 1; state: 'done'; at: number; results: HookResult[] };
 
 export type DeliveryClaim = { kind: 'claimed'; token: string } | { kind: 'repeat'; results: HookResult[] };
+
+export interface HookDeliveryStore {
+  /**
+   * Claim a delivery id of a source. A repeat of a finished delivery answers `repeat` with its results;
+   * a repeat of one in flight waits for it (UNAVAILABLE after 5 s: the tool retries); a claim left
+   * pending by a request that died (30 s) is taken over.
+   */
+  claim(source: string, id: string): Promise<DeliveryClaim>;
+  /**
+   * Store the results a repeat of this delivery will answer with (nothing when the claim was taken
+   * over meanwhile). Resolves once the record is on the replicas asked for; UNAVAILABLE otherwise.
+   */
+  finish(source: string, id: string, token: string, results: HookResult[]): Promise<void>;
+  /** Give the claim back after a failure, so the tool's retry does the work. */
+  release(source: string, id: string, token: string): Promise<void>;
+  /** Add an entry to the delivery log (about 10,000 are kept). */
+  log(entry: Omit<DeliveryLogEntry, 'id' | 'receivedAt'> & { receivedAt: number }): Promise<void>;
+  /** The delivery log, newest first; `cursor` is the previous page's `nextCursor` (VALIDATION_FAILED when it is not one). */
+  list(filter: { source?: string; limit: number; cursor?: string | null }): Promise<Page<DeliveryLogEntry>>;
+}
+
+export interface HookDeliveryDeps {
+  redis: RedisClient;
+  keys: Keys;
+  clock: Clock;
+  claims: Claims;
+  /** Resolves once writes to `key` made after `writtenAfter` are on the replicas asked for. */
+  awaitReplicas(key: string, writtenAfter: number): Promise<void>;
+  /** The moment to pass to `awaitReplicas`, taken before the write. */
+  writeMark(): number;
+}
 
 export interface DeliveryLogEntry {
   /** `<ms>-<seq>-<partition>`: the entry's stream id and its partition. */
@@ -29,8 +71,6 @@ export interface DeliveryLogEntry {
   reason: string | null;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 /** A log entry's place: its stream id and its partition. */
 interface LogPosition {
   ms: number;
@@ -42,47 +82,41 @@ function newerEntry(a: LogPosition, b: LogPosition): boolean {
   return a.ms !== b.ms ? a.ms > b.ms : a.seq !== b.seq ? a.seq > b.seq : a.p > b.p;
 }
 
-export function createDeliveryStore(engine: Engine) {
-  const { redis, keys, clock } = engine;
-  const claimKey = (source: string, id: string) => keys.custom('hook-delivery', source, id);
+export function createHookDeliveries(deps: HookDeliveryDeps): HookDeliveryStore {
+  const { redis, keys, clock, claims } = deps;
+  const claimKey = (source: string, id: string) => keys.hookDelivery(source, id);
   const perPartitionMax = Math.ceil(LOG_MAX / keys.partitions);
   let nextPartition = Math.floor(Math.random() * keys.partitions);
 
-  /**
-   * Claim a delivery id. A repeat of a finished delivery gets its results; a repeat of one in flight
-   * waits for it; a claim left pending by a crash is taken over.
-   */
-  async function claim(source: string, id: string): Promise<DeliveryClaim> {
-    const key = claimKey(source, id);
-    const deadline = Date.now() + WAIT_FOR_PENDING_MS;
-    for (;;) {
-      const token = JSON.stringify({ schemaVersion: 1, state: 'pending', at: clock.now(), n: Math.random() });
-      if ((await redis.set(key, token, 'EX', DELIVERY_TTL_SECONDS, 'NX')) === 'OK') return { kind: 'claimed', token };
-      const current = await redis.get(key);
-      if (current === null) continue;
-      const stored = JSON.parse(current) as StoredDelivery;
-      if (stored.state === 'done') return { kind: 'repeat', results: stored.results };
-      if (clock.now() - stored.at > STALE_PENDING_MS) {
-        if (await engine.compareAndSet(key, current, token, DELIVERY_TTL_SECONDS)) return { kind: 'claimed', token };
-        continue;
-      }
-      if (Date.now() > deadline) throw new ServicechartError(ErrorCode.UNAVAILABLE, `delivery ${id} is still being processed; retry it later`);
-      await sleep(25);
-    }
+  function holderOf(current: string): Holder<HookResult[]> {
+    const stored = JSON.parse(current) as StoredDelivery;
+    if (stored.state === 'done') return { kind: 'settled', value: stored.results };
+    return clock.now() - stored.at > STALE_PENDING_MS ? { kind: 'stale' } : { kind: 'in-flight' };
   }
 
-  /** Store the results a repeat of this delivery will answer with. */
+  async function claim(source: string, id: string): Promise<DeliveryClaim> {
+    const res = await claims.claim({
+      key: claimKey(source, id),
+      fresh: () => ({ value: JSON.stringify({ schemaVersion: 1, state: 'pending', at: clock.now(), n: Math.random() }) }),
+      inspect: holderOf,
+      ttlSeconds: DELIVERY_TTL_SECONDS,
+      waitMs: WAIT_FOR_PENDING_MS,
+      pollMs: 25,
+      busyMessage: `delivery ${id} is still being processed; retry it later`,
+    });
+    return res.kind === 'claimed' ? { kind: 'claimed', token: res.claim.value } : { kind: 'repeat', results: res.value };
+  }
+
   async function finish(source: string, id: string, token: string, results: HookResult[]): Promise<void> {
     const done: StoredDelivery = { schemaVersion: 1, state: 'done', at: clock.now(), results };
-    const mark = engine.writeMark();
-    await engine.compareAndSet(claimKey(source, id), token, JSON.stringify(done), DELIVERY_TTL_SECONDS);
+    const mark = deps.writeMark();
+    await claims.settle(claimKey(source, id), token, JSON.stringify(done), DELIVERY_TTL_SECONDS);
     // The delivery is answered 202 only once its record is replicated too (SERVICECHART_REPLICA_ACKS).
-    await engine.awaitReplicas(claimKey(source, id), mark);
+    await deps.awaitReplicas(claimKey(source, id), mark);
   }
 
-  /** Give the claim back after a failure, so the tool's retry does the work. */
   async function release(source: string, id: string, token: string): Promise<void> {
-    await engine.compareAndSet(claimKey(source, id), token, '', 0);
+    await claims.release(claimKey(source, id), token);
   }
 
   async function log(entry: Omit<DeliveryLogEntry, 'id' | 'receivedAt'> & { receivedAt: number }): Promise<void> {
@@ -92,10 +126,8 @@ export function createDeliveryStore(engine: Engine) {
     await redis.xadd(keys.hookDeliveries(nextPartition), 'MAXLEN', '~', String(perPartitionMax), '*', 'd', JSON.stringify(doc));
   }
 
-  /**
-   * Newest first over every partition's stream: by stream id, then partition, both descending; `cursor`
-   * is the id of the last entry of the previous page.
-   */
+  // Newest first over every partition's stream: by stream id, then partition, both descending; `cursor`
+  // is the id of the last entry of the previous page.
   async function list(filter: { source?: string; limit: number; cursor?: string | null }): Promise<Page<DeliveryLogEntry>> {
     let after: LogPosition | null = null;
     if (filter.cursor) {
@@ -134,5 +166,3 @@ export function createDeliveryStore(engine: Engine) {
 
   return { claim, finish, release, log, list };
 }
-
-export type DeliveryStore = ReturnType<typeof createDeliveryStore>;
