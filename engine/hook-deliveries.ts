@@ -82,6 +82,46 @@ function newerEntry(a: LogPosition, b: LogPosition): boolean {
   return a.ms !== b.ms ? a.ms > b.ms : a.seq !== b.seq ? a.seq > b.seq : a.p > b.p;
 }
 
+/**
+ * Newest first over every partition's stream: by stream id, then partition, both descending; `cursor`
+ * is the id of the last entry of the previous page.
+ */
+async function listDeliveries(redis: RedisClient, keys: Keys, filter: { source?: string; limit: number; cursor?: string | null }): Promise<Page<DeliveryLogEntry>> {
+  let after: LogPosition | null = null;
+  if (filter.cursor) {
+    const m = /^(\d+)-(\d+)-(\d+)$/.exec(filter.cursor);
+    if (!m || Number(m[3]) >= keys.partitions) throw validationError('bad cursor', [{ path: '/query/cursor', message: 'not a cursor this endpoint returned' }]);
+    after = { ms: Number(m[1]), seq: Number(m[2]), p: Number(m[3]) };
+  }
+  const batch = Math.max(filter.limit, 100);
+  // Per stream: what is left to merge, and where the next read ends (exclusive unless `inclusive`).
+  const streams = keys.all.map((p) => {
+    // Entries of a lower partition with the cursor's exact stream id come after it.
+    const end = after ? (p < after.p ? `${after.ms}-${after.seq}` : `(${after.ms}-${after.seq}`) : '+';
+    return { p, end, buf: [] as { pos: LogPosition; doc: Omit<DeliveryLogEntry, 'id'> }[], done: false };
+  });
+  const fill = async (s: (typeof streams)[number]) => {
+    const rows = (await redis.xrevrange(keys.hookDeliveries(s.p), s.end, '-', 'COUNT', batch)) as [string, string[]][];
+    s.done = rows.length < batch;
+    for (const [id, fields] of rows) {
+      const [ms, seq] = id.split('-').map(Number);
+      s.buf.push({ pos: { ms, seq, p: s.p }, doc: JSON.parse(fields[1]) as Omit<DeliveryLogEntry, 'id'> });
+      s.end = `(${id}`;
+    }
+  };
+  const items: DeliveryLogEntry[] = [];
+  while (items.length < filter.limit) {
+    await Promise.all(streams.filter((s) => !s.buf.length && !s.done).map(fill));
+    let best: (typeof streams)[number] | null = null;
+    for (const s of streams) if (s.buf.length && (!best || newerEntry(s.buf[0].pos, best.buf[0].pos))) best = s;
+    if (!best) break;
+    const { pos, doc } = best.buf.shift()!;
+    if (filter.source && doc.source !== filter.source) continue;
+    items.push({ id: `${pos.ms}-${pos.seq}-${pos.p}`, ...doc });
+  }
+  return { items, nextCursor: items.length === filter.limit ? items[items.length - 1].id : null };
+}
+
 export function createHookDeliveries(deps: HookDeliveryDeps): HookDeliveryStore {
   const { redis, keys, clock, claims } = deps;
   const claimKey = (source: string, id: string) => keys.hookDelivery(source, id);
@@ -126,43 +166,5 @@ export function createHookDeliveries(deps: HookDeliveryDeps): HookDeliveryStore 
     await redis.xadd(keys.hookDeliveries(nextPartition), 'MAXLEN', '~', String(perPartitionMax), '*', 'd', JSON.stringify(doc));
   }
 
-  // Newest first over every partition's stream: by stream id, then partition, both descending; `cursor`
-  // is the id of the last entry of the previous page.
-  async function list(filter: { source?: string; limit: number; cursor?: string | null }): Promise<Page<DeliveryLogEntry>> {
-    let after: LogPosition | null = null;
-    if (filter.cursor) {
-      const m = /^(\d+)-(\d+)-(\d+)$/.exec(filter.cursor);
-      if (!m || Number(m[3]) >= keys.partitions) throw validationError('bad cursor', [{ path: '/query/cursor', message: 'not a cursor this endpoint returned' }]);
-      after = { ms: Number(m[1]), seq: Number(m[2]), p: Number(m[3]) };
-    }
-    const batch = Math.max(filter.limit, 100);
-    // Per stream: what is left to merge, and where the next read ends (exclusive unless `inclusive`).
-    const streams = keys.all.map((p) => {
-      // Entries of a lower partition with the cursor's exact stream id come after it.
-      const end = after ? (p < after.p ? `${after.ms}-${after.seq}` : `(${after.ms}-${after.seq}`) : '+';
-      return { p, end, buf: [] as { pos: LogPosition; doc: Omit<DeliveryLogEntry, 'id'> }[], done: false };
-    });
-    const fill = async (s: (typeof streams)[number]) => {
-      const rows = (await redis.xrevrange(keys.hookDeliveries(s.p), s.end, '-', 'COUNT', batch)) as [string, string[]][];
-      s.done = rows.length < batch;
-      for (const [id, fields] of rows) {
-        const [ms, seq] = id.split('-').map(Number);
-        s.buf.push({ pos: { ms, seq, p: s.p }, doc: JSON.parse(fields[1]) as Omit<DeliveryLogEntry, 'id'> });
-        s.end = `(${id}`;
-      }
-    };
-    const items: DeliveryLogEntry[] = [];
-    while (items.length < filter.limit) {
-      await Promise.all(streams.filter((s) => !s.buf.length && !s.done).map(fill));
-      let best: (typeof streams)[number] | null = null;
-      for (const s of streams) if (s.buf.length && (!best || newerEntry(s.buf[0].pos, best.buf[0].pos))) best = s;
-      if (!best) break;
-      const { pos, doc } = best.buf.shift()!;
-      if (filter.source && doc.source !== filter.source) continue;
-      items.push({ id: `${pos.ms}-${pos.seq}-${pos.p}`, ...doc });
-    }
-    return { items, nextCursor: items.length === filter.limit ? items[items.length - 1].id : null };
-  }
-
-  return { claim, finish, release, log, list };
+  return { claim, finish, release, log, list: (filter) => listDeliveries(redis, keys, filter) };
 }
