@@ -37,6 +37,7 @@ export { systemClock, iso, type Clock } from './clock.ts';
 export { parseRunId, runIdOfHumanTask, type RunId, type TaskId, type HumanTaskId } from './ids.ts';
 export { defineTask, NonRetryableTaskError, type TaskDeclaration, type TaskDefinition, type TaskContext, type TaskServices, type RetryPolicy } from './tasks.ts';
 export { defineWorkflow, taskActors, runRef, type WorkflowDefinition, type KpiDefinition } from './definition/index.ts';
+export { windowsFor, allWindows, overlaps, windowCovers, timeOf, type TimeWindow, type WindowSchedule } from './definition/index.ts';
 export type { RegisteredWorkflow } from './registry.ts';
 export type { StartRunArgs, SendEventOptions, RunResult, HumanTaskDoc } from './runs.ts';
 export type { StartOrFindOpenArgs, OpenRunResult } from './business-keys.ts';
