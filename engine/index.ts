@@ -14,7 +14,8 @@ import { EVENT_TYPE, createRunStore, type StartRunArgs, type SendEventOptions, t
 import { createHistory } from './history.ts';
 import { createBusinessKeys, type StartOrFindOpenArgs, type OpenRunResult } from './business-keys.ts';
 import { createCmdb, REGISTRY_LIMITS } from './cmdb.ts';
-import { createRunIndex, topLevelStates, type HumanTaskFilter } from './run-index.ts';
+import { createRunIndex, type HumanTaskFilter } from './run-index.ts';
+import { topLevelStates } from './state-value.ts';
 import { timeOf } from './definition/time.ts';
 import { partitionConcurrency, startTimerWorker } from './timers.ts';
 import { createCatalog, type PublishedTask, type SchemaConflict, type WorkerIdentity } from './catalog.ts';
@@ -49,6 +50,7 @@ export { MAX_PARTITIONS } from './keys.ts';
 export { partitionConcurrency } from './timers.ts';
 export { isCluster, masters, duplicateUnbounded, type RedisClient } from './clients.ts';
 export { toMermaid, toSvg } from './diagram/statechart.ts';
+export { activeStatePaths, topLevelStates } from './state-value.ts';
 export { servicechartVersion } from './version.ts';
 export type { LockedTask, FetchArgs } from './external-tasks.ts';
 export type { Publication, PublishedTask, WorkerIdentity, WorkerKind, SchemaConflict } from './catalog.ts';

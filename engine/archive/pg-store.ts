@@ -3,7 +3,7 @@
 // tables itself (versioned, under an advisory lock, so concurrent processes migrate once).
 import type { Pool, PoolClient } from 'pg';
 import { ARCHIVE_FORMAT, ARCHIVE_FORMAT_VERSION, parseArchiveCursor, type ArchiveStore, type ArchivedRun } from './types.ts';
-import { topLevelStates } from '../run-index.ts';
+import { topLevelStates } from '../state-value.ts';
 import type { HistoryEntry, Logger, StoredRun } from '../types.ts';
 import type { HumanTaskDoc } from '../runs.ts';
 
