@@ -9,7 +9,8 @@ import { createHistory } from './history.ts';
 import { parseRunId, type RunId } from './ids.ts';
 import type { Keys } from './keys.ts';
 import type { OpenRun } from './kpis.ts';
-import { createRunIndex, topLevelStates, type HumanTaskFilter } from './run-index.ts';
+import { createRunIndex, type HumanTaskFilter } from './run-index.ts';
+import { topLevelStates } from './state-value.ts';
 import type { HumanTaskDoc, RunStore } from './runs.ts';
 import type { HistoryEntry, ListRunsFilter, Page, RunView } from './types.ts';
 
