@@ -46,9 +46,12 @@ export interface Engine {
 
   // --- Workflows (workflow-catalog.ts) ---
 
-  /** Register a task definition in this process (a name registered twice throws). */
+  /** Register a task definition in this process (the same name again replaces it). */
   registerTask(task: TaskDefinition<any, any>): void;
-  /** Register a code workflow; its task names must be registered in this process (throws otherwise). */
+  /**
+   * Register a code workflow; every name its machine uses must be registered in this process or
+   * declared by the workflow (VALIDATION_FAILED otherwise; CONFLICT for another machine under the same name and version).
+   */
   registerWorkflow(def: WorkflowDefinition): void;
   /**
    * Register a code workflow at start whose tasks may be served only by remote workers: each task name
