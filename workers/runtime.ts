@@ -1,5 +1,6 @@
-// Owns running task handlers: the BullMQ worker, input/output validation, per-attempt timeouts,
-// retries with backoff, cancellation, and handing the result to the run in the same job.
+// Owns running task handlers: the processor of the task queues (the engine's worker port creates the
+// BullMQ Workers), input/output validation, per-attempt timeouts, retries with backoff, cancellation,
+// and handing the result to the run in the same job.
 import { UnrecoverableError, type Job, type Worker } from 'bullmq';
 import { Ajv, type ValidateFunction } from 'ajv';
 import { hostname } from 'node:os';
