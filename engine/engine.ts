@@ -196,7 +196,7 @@ export interface Engine {
 export interface ExternalTaskPort {
   /** Lock up to `max` waiting tasks of `types` to `workerId` for `lockMs`, waiting up to `waitMs` for one. */
   fetch(args: FetchArgs): Promise<LockedTask[]>;
-  /** Apply a locked task's output to its run. Throws CONFLICT (lock lost), TASK_WITHDRAWN (410), VALIDATION_FAILED (output schema). */
+  /** Apply a locked task's output to its run. Throws CONFLICT (lock lost), TASK_WITHDRAWN (the run no longer awaits it), VALIDATION_FAILED (output schema). */
   complete(id: string, lockToken: string, output: unknown): Promise<{ id: string; runId: string }>;
   /** Report a failed attempt: retried with backoff while attempts remain and it is retryable, else the run gets the error. */
   fail(id: string, lockToken: string, failure: { message: string; retryable: boolean; retryInMs?: number }): Promise<{ id: string; runId: string; retrying: boolean; nextAttemptAt: string | null }>;
