@@ -162,18 +162,32 @@ async function explained<T>(s: Servers, runId: string, wait: Promise<T>): Promis
   }
 }
 
-/** Complete a human task until acknowledged; a 409 after an unconfirmed attempt means that attempt applied. */
-export async function completeTask(s: Servers, taskId: string, outcome: string, by: string, comment?: string): Promise<void> {
+/**
+ * Complete a human task until acknowledged; a 409 after an unconfirmed attempt means that attempt applied.
+ * Answers 'gone' on a 404: the step that opened the task was lost in a failover (an engine write), so the
+ * run went back a moment and opens it again.
+ */
+export async function completeTask(s: Servers, taskId: string, outcome: string, by: string, comment?: string): Promise<'done' | 'gone'> {
   const deadline = Date.now() + 90_000;
   let unconfirmed = false;
   for (;;) {
     const res = await s.call('POST', `/v1/tasks/${taskId}/complete`, { outcome, by, ...(comment ? { comment } : {}) });
-    if (res.status === 200) return;
-    if (res.status === 409 && unconfirmed) return;
+    if (res.status === 200) return 'done';
+    if (res.status === 409 && unconfirmed) return 'done';
+    if (res.status === 404 && !unconfirmed) return 'gone';
     if (res.status !== 503 && res.status !== 0) throw new Error(`completing ${taskId}: ${res.status} ${JSON.stringify(res.body)}`);
     unconfirmed = true;
     if (Date.now() > deadline) throw new Error(`completing ${taskId} still refused after 90 s`);
     await sleep(150);
+  }
+}
+
+/** Find the run's open task of `role` and complete it, again if the task was gone (see completeTask). */
+export async function completeOpenTask(s: Servers, runId: string, role: string, outcome: string, by: string, comment?: string, timeoutMs = 90_000): Promise<void> {
+  for (let tries = 0; ; tries++) {
+    const task = await openTask(s, runId, role, timeoutMs);
+    if ((await completeTask(s, task.id, outcome, by, comment)) === 'done') return;
+    if (tries === 5) throw new Error(`the ${role} task of ${runId} kept disappearing`);
   }
 }
 
@@ -313,20 +327,17 @@ export async function burst(s: Servers, w: Workload, onProgress: (acked: number)
     }
   });
   const submits = w.changes.map(async (id) => {
-    const task = await openTask(s, id, 'change_requester');
-    await completeTask(s, task.id, 'SUBMIT', 'rita');
+    await completeOpenTask(s, id, 'change_requester', 'SUBMIT', 'rita');
     onProgress(++acked);
   });
   const goes = w.deliveries.map(async (id) => {
-    const task = await openTask(s, id, 'release_manager');
-    await completeTask(s, task.id, 'GO', 'rita');
+    await completeOpenTask(s, id, 'release_manager', 'GO', 'rita');
     onProgress(++acked);
   });
   const demands = w.plannings.map(async (id) => {
     // The four assessments are open at once; the other steps one after another.
     const step = async ([role, outcome, by, comment]: (typeof PLANNING_STEPS)[number]) => {
-      const task = await openTask(s, id, role, 90_000);
-      await completeTask(s, task.id, outcome, by, comment);
+      await completeOpenTask(s, id, role, outcome, by, comment);
       onProgress(++acked);
     };
     for (const st of PLANNING_STEPS.slice(0, 2)) await step(st);
@@ -346,8 +357,7 @@ export async function finish(s: Servers, w: Workload): Promise<void> {
     }
   }));
   await Promise.all(w.changes.map(async (id) => {
-    const task = await openTask(s, id, 'implementer', 90_000);
-    await completeTask(s, task.id, 'SUCCESS', 'ivan');
+    await completeOpenTask(s, id, 'implementer', 'SUCCESS', 'ivan');
   }));
   // A delivery's standard change implements at its planned start and the release rolls out; the change
   // closes on the result (a review task, if one opens, is accepted by the change manager).
@@ -367,8 +377,7 @@ export async function finish(s: Servers, w: Workload): Promise<void> {
     const [child] = await childRuns(s, id, 'delivery');
     const started = await s.untilAcked('POST', `/v1/runs/${child.id}/events`, { type: 'START', by: 'rita' }, `${child.id}-START`);
     assert.is(started.status, 200, JSON.stringify(started.body));
-    const go = await openTask(s, child.id, 'release_manager', 90_000);
-    await completeTask(s, go.id, 'GO', 'rita');
+    await completeOpenTask(s, child.id, 'release_manager', 'GO', 'rita');
   }));
   for (const id of [...w.incidents, ...w.demos, ...w.changes, ...w.deliveries, ...w.plannings]) await runDone(s, id);
 }
