@@ -6,7 +6,8 @@ import type { Keys } from './keys.ts';
 import { LayoutError } from './layout.ts';
 import type { Metrics } from './metrics.ts';
 import type { RunStore } from './runs.ts';
-import { deferOnOutage, partitionConcurrency, startTimerWorker } from './timers.ts';
+import { deferOnOutage } from './outage.ts';
+import { partitionConcurrency, startTimerWorker } from './timers.ts';
 import type { Logger } from './types.ts';
 
 export interface QueueDeps {

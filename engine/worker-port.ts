@@ -12,7 +12,7 @@ import type { RunStore } from './runs.ts';
 import type { RunId } from './ids.ts';
 import type { TaskServices } from './tasks.ts';
 import type { Logger } from './types.ts';
-import { outageAware } from './timers.ts';
+import { outageAware } from './outage.ts';
 
 export interface WorkerPortDeps {
   redis: RedisClient;
