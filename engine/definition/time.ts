@@ -21,9 +21,19 @@ export function timeOf(v: unknown): number | null {
   return null;
 }
 
+/** The last time `iso` formatted and its form: a step stamps every entry with one time. */
+let lastIsoAt = NaN;
+let lastIso = '';
+
 /** The ISO 8601 form of epoch ms (`2026-03-01T09:30:00.000Z`); null stays null. */
 export function iso(t: number): string;
 export function iso(t: number | null): string | null;
 export function iso(t: number | null): string | null {
-  return t === null ? null : new Date(t).toISOString();
+  if (t === null) return null;
+  if (t !== lastIsoAt) {
+    // Throws for a time Date cannot hold, as before; the slot keeps the last good pair then.
+    lastIso = new Date(t).toISOString();
+    lastIsoAt = t;
+  }
+  return lastIso;
 }
