@@ -207,19 +207,33 @@ export function restoreSnapshot(machine: AnyStateMachine, persisted: unknown): A
   return createActor(machine, { snapshot: persisted as never }).getSnapshot() as AnyMachineSnapshot;
 }
 
+type StateNode = AnyMachineSnapshot['_nodes'][number];
+
+/** What a state node contributes to the events a run takes: a node's transitions never change. */
+const ownEventsOf = new WeakMap<StateNode, string[]>();
+/** A state node's dotted path. */
+const pathOf = new WeakMap<StateNode, string>();
+
 export function nextEventsOf(snapshot: AnyMachineSnapshot): string[] {
   if (snapshot.status !== 'active') return [];
   const all = new Set<string>();
   for (const node of snapshot._nodes) {
-    for (const e of node.ownEvents) if (!INTERNAL.test(e) && e !== '*') all.add(e);
+    let own = ownEventsOf.get(node);
+    if (!own) ownEventsOf.set(node, (own = node.ownEvents.filter((e) => !INTERNAL.test(e) && e !== '*')));
+    for (const e of own) all.add(e);
   }
   return [...all].sort();
 }
 
 /** The dotted paths of the active state nodes, parents included. */
-function activePaths(snapshot: AnyMachineSnapshot): Map<string, AnyMachineSnapshot['_nodes'][number]> {
-  const out = new Map<string, AnyMachineSnapshot['_nodes'][number]>();
-  for (const node of snapshot._nodes) if (node.path.length > 0) out.set(node.path.join('.'), node);
+function activePaths(snapshot: AnyMachineSnapshot): Map<string, StateNode> {
+  const out = new Map<string, StateNode>();
+  for (const node of snapshot._nodes) {
+    if (node.path.length === 0) continue;
+    let path = pathOf.get(node);
+    if (path === undefined) pathOf.set(node, (path = node.path.join('.')));
+    out.set(path, node);
+  }
   return out;
 }
 
