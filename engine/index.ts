@@ -6,6 +6,7 @@ import { duplicateUnbounded, isCluster, type RedisClient } from './clients.ts';
 import { ensureLayout, LayoutError, storedPartitions } from './layout.ts';
 import { awaitReplicas, noReplicaAcks, watchConnections, writeMark, type ReplicaAcks } from './replication.ts';
 import { createScripts } from './scripts.ts';
+import { createRedisRunStorage } from './store/redis-store.ts';
 import { Registry, checkMachineNames, type RegisteredWorkflow } from './registry.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { createOutbox } from './outbox.ts';
@@ -277,8 +278,9 @@ export function createEngine(opts: EngineOptions) {
     return { snapshot: (await cmdb.snapshot(refs)) as unknown as JsonObject, refs };
   }
 
+  const storage = createRedisRunStorage({ redis, keys, scripts, layoutChecked });
   const runs = createRunStore({
-    redis, keys, scripts, clock, logger, registry, outbox, metrics, resolveWorkflow, registryFor, maxContextBytes: opts.maxContextBytes ?? 256 * 1024, hooks: opts.hooks ?? {}, layoutChecked,
+    storage, clock, logger, registry, outbox, metrics, resolveWorkflow, registryFor, maxContextBytes: opts.maxContextBytes ?? 256 * 1024, hooks: opts.hooks ?? {},
   });
   const history = createHistory(redis, keys);
   const index = createRunIndex(redis, keys, (r) => runs.view(r), layoutChecked);
@@ -312,7 +314,7 @@ export function createEngine(opts: EngineOptions) {
 
   /** One entry on a run's history that changes nothing else (task records, refused hook events). */
   function appendEntry(runId: RunId, type: string, fields: Record<string, unknown>, actor: string): Promise<boolean> {
-    return scripts.appendHistory([keys.run(runId), keys.history(runId)], [JSON.stringify({ ...fields, type, at: iso(clock.now()), actor })]);
+    return storage.appendHistory(runId, [{ ...fields, type, at: iso(clock.now()), actor }]);
   }
 
   function taskServices(runId: RunId, taskName: string): TaskServices {

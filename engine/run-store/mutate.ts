@@ -1,0 +1,65 @@
+// Owns the read-step-commit loop of an existing run: in the run's lane, retried while another writer
+// moves the run on first.
+import type { RunId } from '../ids.ts';
+import type { RegisteredWorkflow } from '../registry.ts';
+import type { StepOutcome } from '../step.ts';
+import { refusal } from '../store/errors.ts';
+import type { StoredRun } from '../types.ts';
+import { workflowOf, type RunResult, type RunStoreContext } from './context.ts';
+import { viewOf } from './view.ts';
+
+const MAX_COMMIT_ATTEMPTS = 50;
+
+export type Step = (run: StoredRun, wf: RegisteredWorkflow) => StepOutcome | null;
+export type Mutated = RunResult & { outcome: StepOutcome | null };
+
+/** Read, step and commit, retrying when another writer moved the run on first. */
+export function mutate(ctx: RunStoreContext, runId: RunId, step: Step, idem: { key: string } | null): Promise<Mutated> {
+  return ctx.inLane(runId, async () => {
+    for (let attempt = 0; attempt < MAX_COMMIT_ATTEMPTS; attempt++) {
+      const res = await attemptOnce(ctx, runId, step, idem, attempt);
+      if (res === 'reread') continue;
+      if (res !== 'retry') return res;
+      await new Promise((r) => setTimeout(r, Math.min(50, attempt * 2)));
+    }
+    throw refusal('run', 'STALE', runId);
+  });
+}
+
+async function attemptOnce(ctx: RunStoreContext, runId: RunId, step: Step, idem: { key: string } | null, attempt: number): Promise<Mutated | 'retry' | 'reread'> {
+  const { storage, metrics } = ctx.deps;
+  if (idem) {
+    const prior = await storage.idempotent(runId, idem.key);
+    if (prior) return { run: JSON.parse(prior), duplicate: true, outcome: null };
+  }
+  // On the first attempt, the record this process committed last spares a read. The commit's seq guard
+  // makes a stale one harmless: the commit fails and the loop reads afresh. A refusal computed from it
+  // is not trusted either (the next attempt reads the stored record).
+  const guess = attempt === 0 ? ctx.cache.lastRecord(runId) : undefined;
+  const stored = guess ? { run: guess, live: {} } : await storage.read(runId);
+  if (!stored) throw refusal('run', 'MISSING', runId);
+  const started = process.hrtime.bigint();
+  const wf = await workflowOf(ctx, stored.run);
+  let outcome: StepOutcome | null;
+  try {
+    outcome = step(stored.run, wf);
+  } catch (err) {
+    if (guess) return 'reread';
+    throw err;
+  }
+  if (!outcome && guess) return 'reread';
+  if (!outcome) return { run: viewOf(stored.run, stored.live), duplicate: false, outcome: null };
+  const done = outcome;
+  const res = await ctx.commit(done, {
+    expectedSeq: stored.run.seq, prevTasks: stored.run.tasks, wf,
+    idempotency: idem ? { key: idem.key, value: () => JSON.stringify(viewOf(done.run)) } : null,
+  });
+  if (res.ok) {
+    ctx.cache.remember(done);
+    metrics.stepApplied(stored.run.workflow, Number(process.hrtime.bigint() - started) / 1e9);
+    return { get run() { return viewOf(done.run); }, duplicate: false, outcome: done };
+  }
+  ctx.cache.forget(runId);
+  if (res.code === 'DUPLICATE') return { run: JSON.parse(res.stored), duplicate: true, outcome: null };
+  return 'retry';
+}
