@@ -1,24 +1,11 @@
 // Owns committing a step: its plan (commit-plan.ts) through the storage port, then the outbox flush,
 // waited for a while before the caller is answered.
 import { planCommit } from '../commit-plan.ts';
-import type { RegisteredWorkflow } from '../registry.ts';
 import type { StepOutcome } from '../step.ts';
-import type { StoredTask } from '../types.ts';
-import type { RunStoreDeps } from './context.ts';
+import type { Committer, RunStoreDeps } from './context.ts';
 
 /** How long a step's caller waits for its outbox to reach the queues before answering anyway. */
 const OUTBOX_FLUSH_WAIT_MS = 1500;
-
-export interface CommitRequest {
-  expectedSeq: number | 'new';
-  prevTasks: Record<string, StoredTask>;
-  /** The answer to keep under the request's idempotency key, made from the committed record. */
-  idempotency: { key: string; value: () => string } | null;
-  wf: RegisteredWorkflow;
-}
-
-export type CommitAnswer = { ok: true } | { ok: false; code: 'STALE' | 'EXISTS' } | { ok: false; code: 'DUPLICATE'; stored: string };
-export type Committer = (outcome: StepOutcome, req: CommitRequest) => Promise<CommitAnswer>;
 
 export function createCommitter(deps: RunStoreDeps): Committer {
   const { storage, clock, metrics, logger, outbox } = deps;

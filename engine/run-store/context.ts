@@ -8,8 +8,7 @@ import type { Outbox } from '../outbox.ts';
 import type { Registry, RegisteredWorkflow } from '../registry.ts';
 import type { HumanCompletion, StepOutcome } from '../step.ts';
 import type { RunStorage } from '../store/port.ts';
-import type { JsonObject, Logger, RunView, StoredRun } from '../types.ts';
-import type { Committer } from './commit.ts';
+import type { JsonObject, Logger, RunView, StoredRun, StoredTask } from '../types.ts';
 import type { SnapshotCache } from './lanes.ts';
 
 export interface RunStoreDeps {
@@ -47,6 +46,18 @@ export interface RunResult {
   run: RunView;
   duplicate: boolean;
 }
+
+/** What a commit of a step needs besides the step's outcome (run-store/commit.ts). */
+export interface CommitRequest {
+  expectedSeq: number | 'new';
+  prevTasks: Record<string, StoredTask>;
+  /** The answer to keep under the request's idempotency key, made from the committed record. */
+  idempotency: { key: string; value: () => string } | null;
+  wf: RegisteredWorkflow;
+}
+
+export type CommitAnswer = { ok: true } | { ok: false; code: 'STALE' | 'EXISTS' } | { ok: false; code: 'DUPLICATE'; stored: string };
+export type Committer = (outcome: StepOutcome, req: CommitRequest) => Promise<CommitAnswer>;
 
 export interface RunStoreContext {
   deps: RunStoreDeps;
