@@ -1,5 +1,6 @@
 // The Lua scripts' contract, called through the scripts module and the Redis run-storage adapter
 // against a real redis-server: every reply code each script can give, and that a refusal writes nothing.
+import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -98,6 +99,37 @@ test('every script file is versioned, registered under its versioned name, and n
   }
   assert.is(LUA_PRELUDE, `local ${Object.keys(Reply).join(', ')} = ${Object.values(Reply).join(', ')}\n`);
   assert.is(new Set(Object.values(Reply)).size, Object.keys(Reply).length, 'codes are distinct');
+});
+
+/**
+ * The code of each released script version (comments and blank lines left out, the reply-code prelude
+ * in). A body that changes under a released name would run side by side with the old one during a
+ * rolling upgrade: give it the next version (rename the file) and record the new version here.
+ */
+const RELEASED: Record<string, string> = {
+  'appendHistory.v1': 'a0fb6b740b4b861a7fd6970a0cb9ef929fd36d18',
+  'archiveRemove.v1': '8be0a8192a45b565fc35a8d366f944ded1b59d86',
+  'commitStep.v1': '9d7d4522780ee1ff6ea14616f7d9143f25342e74',
+  'compareAndSet.v1': 'abf4489ac67f43200918411a2907201160b5f839',
+  'extAdd.v1': '82a5bf7116154706f18437c68a718bf77be268da',
+  'extFetch.v1': '8dd4aa44c130354c26a73443efeb72101bf41d9d',
+  'extSettle.v1': '65b9bd948c394e73ddee7f75aebb2c1090246f85',
+  'extWithdraw.v1': '6300867759297b8fb3b846daf4406fa11d287774',
+  'kpiDrop.v1': '72066dadf23eb16080c5bf4784c6837b43d2752f',
+  'kpiRecord.v1': '8767d8f6c463b56ce17db6ef533ffef2c70bfd17',
+  'markTask.v1': 'ad9fa2184388687ecf6e1316e506d9c50c18f334',
+  'registryWrite.v1': '62ab998581a84e4c0a08736657b8c5c76c7b2431',
+};
+
+test('a released script version keeps its code: a changed body takes the next version', () => {
+  const dir = new URL('../../engine/lua/', import.meta.url);
+  for (const file of readdirSync(dir).filter((f) => f.endsWith('.lua'))) {
+    const version = file.replace(/-(\d+|n)\.lua$/, '');
+    const code = readFileSync(new URL(file, dir), 'utf8').split('\n').map((l) => l.replace(/--.*$/, '').trim()).filter(Boolean).join('\n');
+    const digest = createHash('sha1').update(LUA_PRELUDE + code).digest('hex');
+    if (RELEASED[version] === undefined) continue; // a new version, not released yet: record it here when it is
+    assert.is(digest, RELEASED[version], `the code of ${version} changed: rename ${file} to the next version (and record its digest)`);
+  }
 });
 
 test('the mapper names a code and refuses one the script may not give', () => {
