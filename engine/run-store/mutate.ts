@@ -28,16 +28,23 @@ export function mutate(ctx: RunStoreContext, runId: RunId, step: Step, idem: { k
 
 async function attemptOnce(ctx: RunStoreContext, runId: RunId, step: Step, idem: { key: string } | null, attempt: number): Promise<Mutated | 'retry' | 'reread'> {
   const { storage, metrics } = ctx.deps;
-  if (idem) {
-    const prior = await storage.idempotent(runId, idem.key);
-    if (prior) return { run: JSON.parse(prior), duplicate: true, outcome: null };
-  }
+  // A repeated request answers what the first one got. The commit checks the key with the write, so
+  // the common case (a new key) costs no read of its own: the key is read only when the step cannot
+  // be taken (a repeat must not be refused because the first request moved the run on).
+  const priorOr = async <T>(otherwise: () => T): Promise<Mutated | T> => {
+    const prior = idem ? await storage.idempotent(runId, idem.key) : null;
+    return prior ? { run: JSON.parse(prior), duplicate: true, outcome: null } : otherwise();
+  };
   // On the first attempt, the record this process committed last spares a read. The commit's seq guard
   // makes a stale one harmless: the commit fails and the loop reads afresh. A refusal computed from it
   // is not trusted either (the next attempt reads the stored record).
   const guess = attempt === 0 ? ctx.cache.lastRecord(runId) : undefined;
   const stored = guess ? { run: guess, live: {} } : await storage.read(runId);
-  if (!stored) throw refusal('run', 'MISSING', runId);
+  if (!stored) {
+    return priorOr(() => {
+      throw refusal('run', 'MISSING', runId);
+    });
+  }
   const started = process.hrtime.bigint();
   const wf = await workflowOf(ctx, stored.run);
   let outcome: StepOutcome | null;
@@ -45,10 +52,12 @@ async function attemptOnce(ctx: RunStoreContext, runId: RunId, step: Step, idem:
     outcome = step(stored.run, wf);
   } catch (err) {
     if (guess) return 'reread';
-    throw err;
+    return priorOr(() => {
+      throw err;
+    });
   }
   if (!outcome && guess) return 'reread';
-  if (!outcome) return { run: viewOf(stored.run, stored.live), duplicate: false, outcome: null };
+  if (!outcome) return priorOr(() => ({ run: viewOf(stored.run, stored.live), duplicate: false, outcome: null }));
   const done = outcome;
   const res = await ctx.commit(done, {
     expectedSeq: stored.run.seq, prevTasks: stored.run.tasks, wf,
