@@ -44,8 +44,9 @@ export async function sendEvent(ctx: RunStoreContext, runId: RunId, outside: Jso
     checkContextSize(ctx, outcome);
     return outcome;
   }, idem);
-  if (!res.duplicate) ctx.deps.metrics.eventApplied(res.run.workflow, 'api');
-  return { run: res.run, duplicate: res.duplicate };
+  if (res.outcome) ctx.deps.metrics.eventApplied(res.outcome.run.workflow, 'api');
+  // The view is built when read (a run-to-run delivery never reads it).
+  return { get run() { return res.run; }, duplicate: res.duplicate };
 }
 
 /** A timer's job fired. Stale copies (the timer is gone) are dropped. */
@@ -58,7 +59,7 @@ export async function fireTimer(ctx: RunStoreContext, runId: RunId, timerId: str
     return stepEvent(envFor(ctx, wf, `timer:${timer.timer}`, run), run, { kind: 'timer', timerId });
   }, null);
   if (!res.outcome) return { applied: false };
-  ctx.deps.metrics.timerFired(res.run.workflow, lateness ?? 0);
+  ctx.deps.metrics.timerFired(res.outcome.run.workflow, lateness ?? 0);
   return { applied: true, latenessMs: lateness };
 }
 

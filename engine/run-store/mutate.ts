@@ -4,7 +4,7 @@ import type { RunId } from '../ids.ts';
 import type { RegisteredWorkflow } from '../registry.ts';
 import type { StepOutcome } from '../step.ts';
 import { refusal } from '../store/errors.ts';
-import type { StoredRun } from '../types.ts';
+import type { RunView, StoredRun } from '../types.ts';
 import { workflowOf, type RunResult, type RunStoreContext } from './context.ts';
 import { viewOf } from './view.ts';
 
@@ -66,7 +66,8 @@ async function attemptOnce(ctx: RunStoreContext, runId: RunId, step: Step, idem:
   if (res.ok) {
     ctx.cache.remember(done);
     metrics.stepApplied(stored.run.workflow, Number(process.hrtime.bigint() - started) / 1e9);
-    return { get run() { return viewOf(done.run); }, duplicate: false, outcome: done };
+    let view: RunView | undefined;
+    return { get run() { return (view ??= viewOf(done.run)); }, duplicate: false, outcome: done };
   }
   ctx.cache.forget(runId);
   if (res.code === 'DUPLICATE') return { run: JSON.parse(res.stored), duplicate: true, outcome: null };
