@@ -6,10 +6,13 @@ import { ErrorCode, ServicechartError, validationError } from '../errors.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Outbox } from '../outbox.ts';
 import type { Registry, RegisteredWorkflow } from '../registry.ts';
-import type { HumanCompletion, StepOutcome } from '../step.ts';
+import type { HumanCompletion, StepOutcome, stepEvent } from '../step.ts';
 import type { RunStorage } from '../store/port.ts';
 import type { JsonObject, Logger, RunView, StoredRun, StoredTask } from '../types.ts';
 import type { SnapshotCache } from './lanes.ts';
+
+/** What the pure step needs of a workflow (step.ts). */
+type StepEnv = Parameters<typeof stepEvent>[0];
 
 export interface RunStoreDeps {
   storage: RunStorage;
@@ -67,7 +70,7 @@ export interface RunStoreContext {
 }
 
 /** What the pure step needs of a workflow, and the live snapshot of `run` when this process holds it. */
-export function envFor(ctx: RunStoreContext, wf: RegisteredWorkflow, actor: string, run?: StoredRun) {
+export function envFor(ctx: RunStoreContext, wf: RegisteredWorkflow, actor: string, run?: StoredRun): StepEnv {
   const { registry, clock } = ctx.deps;
   return {
     machine: wf.machine as AnyStateMachine, now: clock.now(), actor,
