@@ -27,7 +27,7 @@ export function registeredName(script: ScriptName): string {
   return src.command;
 }
 
-type ScriptFn = (...args: (string | number)[]) => Promise<Decoded>;
+type ScriptFn = (...args: (string | number)[]) => Promise<unknown>;
 
 function command<S extends ScriptName>(redis: RedisClient, script: S): (...args: (string | number)[]) => Promise<Decoded<RepliesOf<S>>> {
   const src = sources.get(script);
