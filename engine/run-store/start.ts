@@ -3,7 +3,7 @@
 import { notFound, validationError } from '../errors.ts';
 import { newRunId, runIdFromKey, type RunId } from '../ids.ts';
 import type { RegisteredWorkflow } from '../registry.ts';
-import { stepStart } from '../step.ts';
+import { stepStart, type StepOutcome } from '../step.ts';
 import { refusal } from '../store/errors.ts';
 import type { JsonObject } from '../types.ts';
 import { checkContextSize, envFor, type RunResult, type RunStoreContext, type StartRunArgs } from './context.ts';
@@ -16,22 +16,31 @@ export async function startRun(ctx: RunStoreContext, args: StartRunArgs): Promis
   const input = args.input ?? {};
   checkInput(wf, input);
   const runId = args.idempotencyKey ? runIdFromKey('start', args.idempotencyKey) : newRunId(clock.now());
-  if (args.idempotencyKey) {
-    const existing = await storage.read(runId);
-    if (existing) return { run: viewOf(existing.run, existing.live), duplicate: true };
+  // The key names the run, so the commit (which must create the run) finds a repeat itself: the run
+  // is read back only then, or when the start cannot be stepped (a repeat still answers the run).
+  const existing = async (otherwise: () => never): Promise<RunResult> => {
+    const found = args.idempotencyKey ? await storage.read(runId) : null;
+    return found ? { run: viewOf(found.run, found.live), duplicate: true } : otherwise();
+  };
+  let outcome: StepOutcome;
+  try {
+    const registry = await ctx.deps.registryFor(wf, null, input);
+    outcome = stepStart(envFor(ctx, wf, args.actor ?? 'api'), {
+      runId, workflow: wf.name, version: wf.version, input, businessKey: args.businessKey ?? null,
+      parentRunId: (args.parentRunId as RunId | null | undefined) ?? null, registry,
+    });
+    checkContextSize(ctx, outcome);
+  } catch (err) {
+    return existing(() => {
+      throw err;
+    });
   }
-  const registry = await ctx.deps.registryFor(wf, null, input);
-  const outcome = stepStart(envFor(ctx, wf, args.actor ?? 'api'), {
-    runId, workflow: wf.name, version: wf.version, input, businessKey: args.businessKey ?? null,
-    parentRunId: (args.parentRunId as RunId | null | undefined) ?? null, registry,
-  });
-  checkContextSize(ctx, outcome);
   const res = await ctx.commit(outcome, { expectedSeq: 'new', prevTasks: {}, idempotency: null, wf });
   if (!res.ok) {
-    // The run exists already: a start with the same idempotency key won the race.
-    const existing = await storage.read(runId);
-    if (existing) return { run: viewOf(existing.run, existing.live), duplicate: true };
-    throw refusal('run', 'EXISTS', runId);
+    // The run exists already: a start with the same idempotency key came first.
+    return existing(() => {
+      throw refusal('run', 'EXISTS', runId);
+    });
   }
   ctx.cache.remember(outcome);
   metrics.runStarted(wf.name);

@@ -88,4 +88,16 @@ test('a repeat from another process (no cached record) answers the first result'
   assert.is(((await ctx.engine.getRun(run.id)).context as { count: number }).count, 1);
 });
 
+test('a repeated start (same idempotency key) answers the run the first one made, and starts nothing', async (ctx) => {
+  const first = await ctx.engine.startRun({ workflow: 'counter', input: { start: 3 }, idempotencyKey: 'start-1' });
+  await ctx.engine.sendEvent(first.run.id, { type: 'INC' });
+  const again = await ctx.engine.startRun({ workflow: 'counter', input: { start: 3 }, idempotencyKey: 'start-1' });
+  assert.is(first.duplicate, false);
+  assert.is(again.duplicate, true);
+  assert.is(again.run.id, first.run.id);
+  assert.is((again.run.context as { count: number }).count, 4, 'the run as it is now');
+  const started = (await ctx.engine.getHistory(first.run.id)).items.filter((h) => h.type === 'run.started');
+  assert.is(started.length, 1);
+});
+
 test.run();
