@@ -126,16 +126,31 @@ type PureScope = Parameters<AnyStateMachine['transition']>[2];
 /** Logic of the stand-ins the pure step needs: a parent run's actor ref and a fresh actor system. */
 const INERT = fromTransition((s: null) => s, null);
 
+/** The stand-in `self` of a machine's pure steps, with and without a parent run, built once per machine. */
+const inertSelves = new WeakMap<AnyStateMachine, { orphan?: { system: unknown }; child?: { system: unknown } }>();
+
+/**
+ * The `self` a machine's pure steps share. Building an actor runs the machine's initial transition, so
+ * it is built once per machine (and parent-ness) rather than every step; a step never changes it apart
+ * from the system each step hands it, and transition() is synchronous, so steps never share one at once.
+ */
+function inertSelf(machine: AnyStateMachine, hasParent: boolean): { system: unknown } {
+  let selves = inertSelves.get(machine);
+  if (!selves) inertSelves.set(machine, (selves = {}));
+  const slot = hasParent ? 'child' : 'orphan';
+  return (selves[slot] ??= createActor(machine, hasParent ? { parent: createActor(INERT) } : undefined) as unknown as { system: unknown });
+}
+
 /**
  * One macrostep, as XState's pure `transition()`/`initialTransition()` take it (an inert actor scope
  * whose action executor only collects), with one difference: the run of a parent run gets a parent
  * actor ref, so `sendParent` resolves as in a live child actor (XState's inert scope has no parent and
- * throws). Like XState's, the scope gets a fresh system after `self` is built, so actors with a
- * systemId that building `self` created do not collide with the step's own.
+ * throws). Like XState's, every step gets a fresh system, so actors with a systemId that one step (or
+ * building `self`) created do not collide with the next step's own.
  */
 function pureMacrostep(machine: AnyStateMachine, hasParent: boolean, take: (scope: PureScope) => AnyMachineSnapshot): { next: AnyMachineSnapshot; actions: StepAction[] } {
   const actions: StepAction[] = [];
-  const self = createActor(machine, hasParent ? { parent: createActor(INERT) } : undefined) as unknown as { system: unknown };
+  const self = inertSelf(machine, hasParent);
   const system = createActor(INERT).system;
   self.system = system;
   const scope = {
@@ -192,19 +207,33 @@ export function restoreSnapshot(machine: AnyStateMachine, persisted: unknown): A
   return createActor(machine, { snapshot: persisted as never }).getSnapshot() as AnyMachineSnapshot;
 }
 
+type StateNode = AnyMachineSnapshot['_nodes'][number];
+
+/** What a state node contributes to the events a run takes: a node's transitions never change. */
+const ownEventsOf = new WeakMap<StateNode, string[]>();
+/** A state node's dotted path. */
+const pathOf = new WeakMap<StateNode, string>();
+
 export function nextEventsOf(snapshot: AnyMachineSnapshot): string[] {
   if (snapshot.status !== 'active') return [];
   const all = new Set<string>();
   for (const node of snapshot._nodes) {
-    for (const e of node.ownEvents) if (!INTERNAL.test(e) && e !== '*') all.add(e);
+    let own = ownEventsOf.get(node);
+    if (!own) ownEventsOf.set(node, (own = node.ownEvents.filter((e) => !INTERNAL.test(e) && e !== '*')));
+    for (const e of own) all.add(e);
   }
   return [...all].sort();
 }
 
 /** The dotted paths of the active state nodes, parents included. */
-function activePaths(snapshot: AnyMachineSnapshot): Map<string, AnyMachineSnapshot['_nodes'][number]> {
-  const out = new Map<string, AnyMachineSnapshot['_nodes'][number]>();
-  for (const node of snapshot._nodes) if (node.path.length > 0) out.set(node.path.join('.'), node);
+function activePaths(snapshot: AnyMachineSnapshot): Map<string, StateNode> {
+  const out = new Map<string, StateNode>();
+  for (const node of snapshot._nodes) {
+    if (node.path.length === 0) continue;
+    let path = pathOf.get(node);
+    if (path === undefined) pathOf.set(node, (path = node.path.join('.')));
+    out.set(path, node);
+  }
   return out;
 }
 

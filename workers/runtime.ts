@@ -6,7 +6,7 @@ import { Ajv, type ValidateFunction } from 'ajv';
 import { hostname } from 'node:os';
 import { pid } from 'node:process';
 import { randomBytes } from 'node:crypto';
-import { ErrorCode, ServicechartError, servicechartVersion, toErrorData, type Engine, type ErrorData, type RunId, type TaskAttemptRef, type TaskId, type TaskDefinition } from '../engine/index.ts';
+import { ErrorCode, ServicechartError, servicechartVersion, toErrorData, type Engine, type ErrorData, type RunId, type TaskAttemptRef, type TaskId, type TaskDefinition, type TaskServices } from '../engine/index.ts';
 
 /** How long a task may run before it is marked running on its own (see process()). */
 const SLOW_TASK_MS = 100;
@@ -46,7 +46,7 @@ export async function startTaskWorker(opts: TaskWorkerOptions): Promise<TaskWork
   await engine.ready();
   const ajv = new Ajv({ allErrors: true, strict: false });
   const validators = new Map<string, { input: ValidateFunction; output: ValidateFunction }>();
-  const inFlight = new Map<string, AbortController>();
+  const inFlight = new Map<string, AttemptAbort>();
   // The engine's side of running tasks: definitions, bookkeeping on the run, withdrawals, the queues.
   const port = engine.worker;
   const logger = port.logger;
@@ -64,31 +64,25 @@ export async function startTaskWorker(opts: TaskWorkerOptions): Promise<TaskWork
     inFlight.get(taskId)?.abort(new ServicechartError(ErrorCode.TASK_FAILED, 'the task was withdrawn'));
   });
 
-  async function runHandler(def: TaskDefinition<any, any>, data: TaskJobData, attempt: number, controller: AbortController): Promise<unknown> {
-    inFlight.set(data.taskId, controller);
+  async function runHandler(def: TaskDefinition<any, any>, data: TaskJobData, attempt: number, abort: AttemptAbort): Promise<unknown> {
+    inFlight.set(data.taskId, abort);
     const timeoutMs = def.timeoutMs ?? 30_000;
     let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        const err = new ServicechartError(ErrorCode.TASK_TIMEOUT, `task ${def.name} timed out after ${timeoutMs} ms`);
-        controller.abort(err);
-        reject(err);
-      }, timeoutMs);
-    });
-    const aborted = new Promise<never>((_, reject) => {
-      controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true });
-    });
+    let services: TaskServices | undefined;
     try {
-      return await Promise.race([
-        def.handler!(data.input, {
-          runId: data.runId, taskId: data.taskId, idempotencyKey: data.idempotencyKey, attempt, signal: controller.signal,
-          services: port.services(data.runId, def.name),
-        }),
-        timedOut,
-        aborted,
-      ]);
+      // Settles with the handler, or rejects with the first abort (timeout, withdrawal, shutdown).
+      return await new Promise<unknown>((resolve, reject) => {
+        abort.onAbort = reject;
+        timer = setTimeout(() => abort.abort(new ServicechartError(ErrorCode.TASK_TIMEOUT, `task ${def.name} timed out after ${timeoutMs} ms`)), timeoutMs);
+        Promise.resolve(def.handler!(data.input, {
+          runId: data.runId, taskId: data.taskId, idempotencyKey: data.idempotencyKey, attempt,
+          get signal() { return abort.signal; },
+          get services() { return (services ??= port.services(data.runId, def.name)); },
+        })).then(resolve, reject);
+      });
     } finally {
       clearTimeout(timer);
+      abort.onAbort = null;
       inFlight.delete(data.taskId);
     }
   }
@@ -100,14 +94,14 @@ export async function startTaskWorker(opts: TaskWorkerOptions): Promise<TaskWork
     const def = port.task(data.task);
     const ref: TaskAttemptRef = { runId: data.runId, taskId: data.taskId, task: data.task, attempt };
     const startedAt = engine.now();
-    const controller = new AbortController();
+    const aborter = new AttemptAbort();
     // A fast task's start is recorded with its result, in one commit. One still running after
     // SLOW_TASK_MS is marked running on its own (the API shows it), which also notices a run that
     // no longer awaits it and aborts the handler.
     let marked: Promise<boolean> | null = null;
     const slow = setTimeout(() => {
       marked = port.markRunning(ref, startedAt).then((r) => {
-        if (!r.ok) controller.abort(new ServicechartError(ErrorCode.TASK_FAILED, 'the run no longer awaits this task'));
+        if (!r.ok) aborter.abort(new ServicechartError(ErrorCode.TASK_FAILED, 'the run no longer awaits this task'));
         return r.ok;
       }, () => false);
     }, SLOW_TASK_MS);
@@ -124,7 +118,7 @@ export async function startTaskWorker(opts: TaskWorkerOptions): Promise<TaskWork
         retryable = false;
         throw new ServicechartError(ErrorCode.VALIDATION_FAILED, `task input is invalid: ${ajv.errorsText(v.input.errors)}`);
       }
-      const output = await runHandler(def, data, attempt, controller);
+      const output = await runHandler(def, data, attempt, aborter);
       if (!v.output(output)) {
         retryable = false;
         throw new ServicechartError(ErrorCode.VALIDATION_FAILED, `task output is invalid: ${ajv.errorsText(v.output.errors)}`);
@@ -185,6 +179,34 @@ export async function startTaskWorker(opts: TaskWorkerOptions): Promise<TaskWork
       await withdrawals.close();
     },
   };
+}
+
+/**
+ * What aborts one task attempt (timeout, withdrawal, a run that no longer awaits it, shutdown), first
+ * reason wins as with an AbortController. The handler's AbortSignal is made when the handler first
+ * reads it, already aborted if the attempt was: most handlers never read it, and a controller per
+ * attempt was a measurable share of a no-op task's cost.
+ */
+class AttemptAbort {
+  private controller: AbortController | null = null;
+  private reason: unknown = undefined;
+  private aborted = false;
+  /** The running handler's race, told of the first abort. */
+  onAbort: ((reason: unknown) => void) | null = null;
+
+  get signal(): AbortSignal {
+    this.controller ??= new AbortController();
+    if (this.aborted) this.controller.abort(this.reason);
+    return this.controller.signal;
+  }
+
+  abort(reason: unknown): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason;
+    this.controller?.abort(reason);
+    this.onAbort?.(reason);
+  }
 }
 
 /** What the catalog shows of a task definition. */
