@@ -27,6 +27,7 @@ import { createRunCommands } from './run-commands.ts';
 import { createRunReads } from './run-reads.ts';
 import { createRunStore, type RunStore } from './runs.ts';
 import { createScripts } from './scripts.ts';
+import { createRedisRunStorage } from './store/redis-store.ts';
 import { createTaskServices } from './task-services.ts';
 import { createTaskTypes } from './task-types.ts';
 import { defaultRetry, type TaskDefinition, type TaskServices } from './tasks.ts';
@@ -172,8 +173,9 @@ function openStores(core: Core, opts: EngineOptions) {
     },
   });
   /** One entry on a run's history that changes nothing else (task records, refused hook events, unserved tasks). */
+  const storage = createRedisRunStorage({ redis, keys, scripts, layoutChecked });
   const appendEntry = (runId: RunId, type: string, fields: Record<string, unknown>, actor: string): Promise<boolean> =>
-    scripts.appendHistory([keys.run(runId), keys.history(runId)], [JSON.stringify({ ...fields, type, at: iso(clock.now()), actor })]);
+    storage.appendHistory(runId, [{ ...fields, type, at: iso(clock.now()), actor }]);
   const taskTypes = createTaskTypes({ redis, keys, clock, logger, registry, catalog, external, taskQueues: queues.tasks, appendEntry });
   const workflows = createWorkflowCatalog({ redis, keys, clock, registry, workflows: opts.workflows ?? [], liveTaskNames: taskTypes.liveTaskNames });
   const cmdb = createCmdb({ redis, keys, scripts, clock });
@@ -187,8 +189,8 @@ function openStores(core: Core, opts: EngineOptions) {
     return { snapshot: (await cmdb.snapshot(refs)) as unknown as JsonObject, refs };
   }
   runs = createRunStore({
-    redis, keys, scripts, clock, logger, registry, outbox, metrics, resolveWorkflow: workflows.resolveWorkflow, registryFor,
-    maxContextBytes: opts.maxContextBytes ?? 256 * 1024, hooks: opts.hooks ?? {}, layoutChecked,
+    storage, clock, logger, registry, outbox, metrics, resolveWorkflow: workflows.resolveWorkflow, registryFor,
+    maxContextBytes: opts.maxContextBytes ?? 256 * 1024, hooks: opts.hooks ?? {},
   });
   return { kpis, external, outbox, appendEntry, taskTypes, workflows, cmdb, runs, elsewhere, deliverConfirmed };
 }
