@@ -57,11 +57,19 @@ export async function startServers(env: Record<string, string>, workers = 1, ser
     const urls: string[] = [];
     const servingProcesses: ChildProcess[] = [];
     for (const role of serving) {
-      const port = await freePortForTest();
-      const p = await spawnReady(['bin/servicechart.js', role], { ...base, PORT: String(port) }, /listening on/, 40_000);
-      children.push(p);
-      servingProcesses.push(p);
-      urls.push(`http://127.0.0.1:${port}`);
+      // Another process on the machine may take the port between picking it and the bind: pick again then.
+      for (let attempt = 0; ; attempt++) {
+        const port = await freePortForTest();
+        try {
+          const p = await spawnReady(['bin/servicechart.js', role], { ...base, PORT: String(port) }, /listening on/, 40_000);
+          children.push(p);
+          servingProcesses.push(p);
+          urls.push(`http://127.0.0.1:${port}`);
+          break;
+        } catch (err) {
+          if (attempt === 2 || !/EADDRINUSE/.test(String(err))) throw err;
+        }
+      }
     }
     const ws: ChildProcess[] = [];
     for (let i = 0; i < workers; i++) {
