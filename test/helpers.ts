@@ -6,6 +6,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { masters, type RedisClient } from '../engine/index.ts';
+import { connectRedis, parseHostList } from '../engine/connection.ts';
 import { freePort, startEmbeddedRedis, type EmbeddedRedis } from '../bin/embedded-redis.ts';
 
 /** A free loopback port for a server a test starts. */
@@ -13,8 +14,18 @@ export const freePortForTest = freePort;
 
 let own: Promise<EmbeddedRedis> | null = null;
 
+/**
+ * TEST_REDIS_CLUSTER_NODES=host:port,... runs a test file against a Redis Cluster instead of one node
+ * (test/cluster/suites.test.ts sets it): `connect()` opens a Cluster client and `redisEnv()` hands the
+ * seed list to child processes as REDIS_CLUSTER_NODES.
+ */
+export function clusterSeeds(): string | null {
+  return process.env.TEST_REDIS_CLUSTER_NODES || null;
+}
+
 /** The Redis URL tests use: the runner's private server, or one started for this file alone. */
 export async function redisUrl(): Promise<string> {
+  if (clusterSeeds()) throw new Error('redisUrl(): this file runs on a Redis Cluster (TEST_REDIS_CLUSTER_NODES); use redisEnv() for a child process');
   if (process.env.TEST_REDIS_URL) return process.env.TEST_REDIS_URL;
   if (!own) {
     own = startEmbeddedRedis({ dataDir: mkdtempSync(join(tmpdir(), 'sc-test-')), reuse: false, unref: true });
@@ -30,8 +41,29 @@ export async function redisUrl(): Promise<string> {
   return (await own).url;
 }
 
+/**
+ * A client of the test Redis. On a cluster (TEST_REDIS_CLUSTER_NODES) it is an ioredis Cluster, opened as
+ * a server process opens it, and typed as a Redis for the files written against one node: the commands
+ * they send are the same, except the node-wide ones (KEYS, SCAN, FLUSHDB), which reach one node only, so
+ * a file that runs on the cluster goes through `masters()` for those.
+ */
 export async function connect(): Promise<Redis> {
+  const seeds = clusterSeeds();
+  if (seeds) return (await connectRedis({ topology: 'cluster', nodes: parseHostList(seeds, 'TEST_REDIS_CLUSTER_NODES') })) as unknown as Redis;
   return new Redis(await redisUrl(), { maxRetriesPerRequest: 3 });
+}
+
+/** Where a child process finds the test Redis: `{ REDIS_URL }`, or `{ REDIS_CLUSTER_NODES }` on a cluster. */
+export async function redisEnv(): Promise<{ REDIS_URL: string } | { REDIS_CLUSTER_NODES: string }> {
+  const seeds = clusterSeeds();
+  return seeds ? { REDIS_CLUSTER_NODES: seeds } : { REDIS_URL: await redisUrl() };
+}
+
+/** Every key matching `pattern` on every master (KEYS on one connection sees one node of a cluster). */
+export async function keysEvery(redis: RedisClient, pattern: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const node of masters(redis)) out.push(...(await node.keys(pattern)));
+  return out;
 }
 
 export function newPrefix(): string {

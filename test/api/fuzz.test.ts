@@ -12,6 +12,7 @@ import { startHarness, KEYS, type Harness } from './harness.ts';
 import { testTasks, testWorkflows } from '../fixtures/workflows.ts';
 import { connect } from '../helpers.ts';
 import type { RouteSpec } from '../../api/route.ts';
+import { masters } from '../../engine/index.ts';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261206);
 const TIME_LIMIT_MS = 25_000;
@@ -201,19 +202,24 @@ function send(h: Harness, method: string, path: string, headers: Record<string, 
 
 /** Every key under the test's prefix with its serialized value, except the webhook delivery log (it records refusals by design). */
 async function keyspace(h: Harness): Promise<Map<string, string>> {
-  const names: string[] = [];
-  // The prefix's own keys and the hash-tagged ones (partitions, queues, external tasks, catalog).
-  for (const pattern of [`${h.prefix}*`, `{${h.prefix}-*`]) {
-    let cursor = '0';
-    do {
-      const [next, batch] = await h.redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-      names.push(...batch);
-      cursor = next;
-    } while (cursor !== '0');
+  const out = new Map<string, string>();
+  // Every master of a cluster (one node otherwise): the prefix's own keys and the hash-tagged ones
+  // (partitions, queues, external tasks, catalog).
+  for (const node of masters(h.redis)) {
+    const names: string[] = [];
+    for (const pattern of [`${h.prefix}*`, `{${h.prefix}-*`]) {
+      let cursor = '0';
+      do {
+        const [next, batch] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+        names.push(...batch);
+        cursor = next;
+      } while (cursor !== '0');
+    }
+    const kept = names.filter((k) => !k.endsWith(':hook-deliveries'));
+    const dumps = kept.length ? await node.pipeline(kept.map((k) => ['dumpBuffer', k])).exec() : [];
+    kept.forEach((k, i) => out.set(k, ((dumps?.[i]?.[1] as Buffer | null) ?? Buffer.alloc(0)).toString('base64')));
   }
-  const kept = names.filter((k) => !k.endsWith(':hook-deliveries')).sort();
-  const dumps = kept.length ? await h.redis.pipeline(kept.map((k) => ['dumpBuffer', k])).exec() : [];
-  return new Map(kept.map((k, i) => [k, ((dumps?.[i]?.[1] as Buffer | null) ?? Buffer.alloc(0)).toString('base64')]));
+  return out;
 }
 
 function diff(a: Map<string, string>, b: Map<string, string>): string[] {

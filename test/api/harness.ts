@@ -29,7 +29,8 @@ export async function startHarness(opts: { workflows?: WorkflowDefinition[]; tas
   const redis = await connect();
   const prefix = newPrefix();
   // TEST_PARTITIONS=4 runs the HTTP tests on a partitioned layout (one node); the processes a test
-  // spawns inherit the count.
+  // spawns inherit the count. TEST_REDIS_CLUSTER_NODES runs them on a Redis Cluster (`connect()` opens a
+  // Cluster client, and the engine spreads runs over its default 16 partitions, as a server process does).
   const partitions = process.env.TEST_PARTITIONS ? Number(process.env.TEST_PARTITIONS) : undefined;
   if (partitions) process.env.SERVICECHART_PARTITIONS = String(partitions);
   const engine = createEngine({ redis, prefix, partitions, workflows: [...builtInWorkflows, ...(opts.workflows ?? [])], tasks: [...(opts.adapters ? createBuiltInTasks(opts.adapters) : builtInTasks), ...(opts.tasks ?? [])], archive: opts.archive, workerTtlMs: opts.workerTtlMs });

@@ -4,7 +4,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { startHarness, KEYS, type Harness } from './harness.ts';
-import { kill9, redisUrl, spawnReady, waitFor } from '../helpers.ts';
+import { kill9, redisEnv, spawnReady, waitFor } from '../helpers.ts';
 import { createEngine } from '../../engine/index.ts';
 
 const TTL = 1500;
@@ -51,7 +51,7 @@ test('the in-process worker publishes the built-in tasks with their schemas', as
 
 test('a worker process appears while it runs and drops out after it is killed', async () => {
   const worker = await spawnReady([bin, 'worker'], {
-    REDIS_URL: await redisUrl(), SERVICECHART_PREFIX: h.prefix, SERVICECHART_WORKER_TTL_MS: String(TTL), LOG_LEVEL: 'info',
+    ...(await redisEnv()), SERVICECHART_PREFIX: h.prefix, SERVICECHART_WORKER_TTL_MS: String(TTL), LOG_LEVEL: 'info',
   }, /consumers running/, 60_000);
   children.push(worker);
   const pidTag = `:${worker.pid}:`;

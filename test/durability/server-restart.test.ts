@@ -3,7 +3,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { ChildProcess } from 'node:child_process';
-import { freePortForTest, kill9, redisUrl, newPrefix, spawnReady, waitFor } from '../helpers.ts';
+import { freePortForTest, kill9, redisEnv, newPrefix, spawnReady, waitFor } from '../helpers.ts';
 
 const test = suite('server restart');
 const KEY = 'restart-admin-key-1';
@@ -14,7 +14,7 @@ function startServer(env: Record<string, string>): Promise<ChildProcess> {
 
 test('kill -9 with a timer pending, restart: the run finishes on time from the stored definition', async () => {
   const port = await freePortForTest();
-  const env = { REDIS_URL: await redisUrl(), SERVICECHART_PREFIX: newPrefix(), SERVICECHART_API_KEYS: `${KEY}:admin`, PORT: String(port), LOG_LEVEL: 'info' };
+  const env = { ...(await redisEnv()), SERVICECHART_PREFIX: newPrefix(), SERVICECHART_API_KEYS: `${KEY}:admin`, PORT: String(port), LOG_LEVEL: 'info' };
   const base = `http://127.0.0.1:${port}`;
   const call = async (method: string, path: string, body?: unknown) => {
     const res = await fetch(base + path, { method, headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
