@@ -59,10 +59,17 @@ export async function redisEnv(): Promise<{ REDIS_URL: string } | { REDIS_CLUSTE
   return seeds ? { REDIS_CLUSTER_NODES: seeds } : { REDIS_URL: await redisUrl() };
 }
 
-/** Every key matching `pattern` on every master (KEYS on one connection sees one node of a cluster). */
+/** Every key matching `pattern` on every master (KEYS or SCAN on one connection sees one node of a cluster). */
 export async function keysEvery(redis: RedisClient, pattern: string): Promise<string[]> {
   const out: string[] = [];
-  for (const node of masters(redis)) out.push(...(await node.keys(pattern)));
+  for (const node of masters(redis)) {
+    let cursor = '0';
+    do {
+      const [next, batch] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+      out.push(...batch);
+      cursor = next;
+    } while (cursor !== '0');
+  }
   return out;
 }
 

@@ -6,7 +6,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { startHarness, KEYS, type Harness } from './harness.ts';
 import { testTasks, testWorkflows } from '../fixtures/workflows.ts';
-import { connect } from '../helpers.ts';
+import { connect, keysEvery } from '../helpers.ts';
 import { SECRETS, fixture, postHook } from './hooks-util.ts';
 
 const test = suite<{ h: Harness; side: Redis }>('api hostile input', {} as { h: Harness; side: Redis });
@@ -48,15 +48,9 @@ function raw(h: Harness, method: string, path: string, headers: Record<string, s
 
 async function keyCount(h: Harness): Promise<number> {
   let n = 0;
-  // The prefix's own keys and the hash-tagged ones (partitions, queues, external tasks, catalog).
-  for (const pattern of [`${h.prefix}*`, `{${h.prefix}-*`]) {
-    let cursor = '0';
-    do {
-      const [next, batch] = await h.redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-      n += batch.length;
-      cursor = next;
-    } while (cursor !== '0');
-  }
+  // The prefix's own keys and the hash-tagged ones (partitions, queues, external tasks, catalog), on
+  // every master of a cluster.
+  for (const pattern of [`${h.prefix}*`, `{${h.prefix}-*`]) n += (await keysEvery(h.redis, pattern)).length;
   return n;
 }
 

@@ -9,8 +9,6 @@
 //   redis-server (the premise is one node going away); test/cluster/outage.test.ts kills cluster
 //   masters instead.
 // - the Redis restart in durability/crash.test.ts (skipped there on a cluster), for the same reason.
-// - api/hostile-input: it scans the keyspace on one connection (one node of a cluster); fuzz covers
-//   the same "a refused request writes nothing" invariant on every master.
 // - api/rate-limit, auth, openapi, registry*, hooks-mappings, *-models: their logic does not touch
 //   where keys live (limits in memory, static documents, validation), so a cluster adds nothing.
 // - api/external-shell-worker, hooks-grafana/pagerduty/tickets/outbound: same paths as the files run
@@ -23,6 +21,8 @@ import { startCluster, type TestCluster } from './harness.ts';
 // Slowest first, so the two lanes end together.
 const FILES = [
   'test/durability/crash.test.ts',
+  'test/workflows/planning.test.ts',
+  'test/workflows/incident.test.ts',
   'test/api/task-types.test.ts',
   'test/api/fuzz.test.ts',
   'test/durability/server-restart.test.ts',
@@ -35,6 +35,7 @@ const FILES = [
   'test/api/runs.test.ts',
   'test/api/hooks-deliveries.test.ts',
   'test/api/hardening.test.ts',
+  'test/api/hostile-input.test.ts',
 ];
 // TEST_CLUSTER_SUITES=<substring> runs only the files whose path contains it (to chase one failure).
 if (process.env.TEST_CLUSTER_SUITES) FILES.splice(0, FILES.length, ...FILES.filter((f) => f.includes(process.env.TEST_CLUSTER_SUITES!)));
