@@ -1,18 +1,23 @@
-// The HTTP API and durability test files, unchanged, on a real Redis Cluster of 3 masters with a
-// replica each: one cluster is started here, and each file below runs in its own Node process (as the
-// runner runs it) with TEST_REDIS_CLUSTER_NODES set, so `connect()` opens a Cluster client, the engine
-// spreads runs over 16 partitions across the masters, and the processes a file spawns get
-// REDIS_CLUSTER_NODES. Every file uses its own key prefix, so they share the cluster; two run at a time.
+// The HTTP API, durability and process-model test files, unchanged, on a real Redis Cluster of 3
+// masters with a replica each: one cluster is started here, and each file below runs in its own Node
+// process (as the runner runs it) with TEST_REDIS_CLUSTER_NODES set, so `connect()` (test/helpers.ts)
+// opens a Cluster client, the engine spreads runs over 16 partitions across the masters, and the
+// processes a file spawns get REDIS_CLUSTER_NODES (`redisEnv()`); `redisUrl()` throws there, so no file
+// falls back to one node unnoticed. Every file uses its own key prefix, so they share the cluster; two
+// run at a time. The last test checks that every master served a share of the work.
 //
 // Left out, and why:
 // - api/unavailable, api/external-redis-restart: they start and restart their own one-node
-//   redis-server (the premise is one node going away); test/cluster/outage.test.ts kills cluster
-//   masters instead.
-// - the Redis restart in durability/crash.test.ts (skipped there on a cluster), for the same reason.
-// - api/rate-limit, auth, openapi, registry*, hooks-mappings, *-models: their logic does not touch
-//   where keys live (limits in memory, static documents, validation), so a cluster adds nothing.
-// - api/external-shell-worker, hooks-grafana/pagerduty/tickets/outbound: same paths as the files run
-//   here (external tasks, signed webhooks to runs), kept out for time.
+//   redis-server (the premise is one node going away); test/cluster/outage.test.ts and
+//   cluster-failover.test.ts kill cluster masters instead. The Redis restart in
+//   durability/crash.test.ts is skipped there on a cluster for the same reason.
+// - api/rate-limit, auth, openapi, hooks-mappings: what they test does not depend on where keys live
+//   (budgets in memory, key files, static documents, mapping validation), so a cluster adds nothing.
+// - api/external-shell-worker, hooks-grafana/pagerduty/tickets/outbound, the other workflows/* files:
+//   the same paths as the files run here (external tasks, signed webhooks into runs, human tasks, runs
+//   telling each other across partitions), kept out for time; every built-in model also runs on a
+//   cluster through real server processes in cluster-failover.test.ts. workers/run-worker has its
+//   cluster twin in cluster/run-worker.test.ts.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
@@ -36,9 +41,13 @@ const FILES = [
   'test/api/hooks-deliveries.test.ts',
   'test/api/hardening.test.ts',
   'test/api/hostile-input.test.ts',
+  'test/api/registry.test.ts',
+  'test/api/registry-models.test.ts',
+  'test/api/kpis-models.test.ts',
 ];
-// TEST_CLUSTER_SUITES=<substring> runs only the files whose path contains it (to chase one failure).
-if (process.env.TEST_CLUSTER_SUITES) FILES.splice(0, FILES.length, ...FILES.filter((f) => f.includes(process.env.TEST_CLUSTER_SUITES!)));
+// TEST_CLUSTER_SUITES=<substring>,... runs only the files whose path contains one of them (to chase a failure).
+const only = process.env.TEST_CLUSTER_SUITES?.split(',').filter(Boolean);
+if (only?.length) FILES.splice(0, FILES.length, ...FILES.filter((f) => only.some((x) => f.includes(x))));
 /** Files running at once (the runner itself runs two files beside this one). */
 const LANES = 2;
 /** One file's limit: a hung child is killed with its process group and reported. */
