@@ -136,7 +136,7 @@ export function createRunStore(deps: RunStoreDeps) {
   }
 
   function view(run: StoredRun, live: Record<string, string> = {}): RunView {
-    const snap = (run.snapshot ?? {}) as { value?: unknown; context?: unknown };
+    const snap = (run.snapshot ?? {}) as { value?: unknown; context?: JsonObject };
     return {
       id: run.id,
       workflow: run.workflow,

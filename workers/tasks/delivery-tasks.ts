@@ -195,7 +195,7 @@ const deployStepInput = {
   properties: {
     env: { type: 'string' }, version: { type: 'string' }, weight: { type: 'number' }, wave: { type: 'integer' },
     /** What the run knows is running in `env` now; deploying that again is a no-op. */
-    current: { anyOf: [{ type: 'null' }, { type: 'object', required: ['version'], properties: { version: { type: 'string' }, wave: { type: 'integer' } } }] },
+    current: { anyOf: [{ type: 'null' }, { type: 'object', required: ['version'], properties: { version: { type: 'string' }, wave: { type: ['integer', 'null'] } } }] },
     simulate: simulateSchema,
   },
   additionalProperties: true,
