@@ -6,7 +6,8 @@ import * as assert from 'uvu/assert';
 import type { Redis } from 'ioredis';
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
-import { createEngine, engineHistorySchemas, historyEntrySchema, runViewSchema, type Engine, type HistoryEntry } from '../../engine/index.ts';
+import { emit, log, sendTo, setup } from 'xstate';
+import { createEngine, defineWorkflow, engineHistorySchemas, historyEntrySchema, runRef, runViewSchema, type Engine, type HistoryEntry } from '../../engine/index.ts';
 import { startTaskWorker, type TaskWorker } from '../../workers/runtime.ts';
 import { builtInTasks } from '../../workers/tasks/index.ts';
 import { connect, dropPrefix, newPrefix, waitFor } from '../helpers.ts';
@@ -21,10 +22,40 @@ const byType = new Map(Object.entries(engineHistorySchemas).map(([type, schema])
 const anyEntry = ajv.compile(historyEntrySchema);
 const runView = ajv.compile(runViewSchema);
 
+/** Emits (its own entry and a plain event), logs, sends to other runs, and asks a person twice. */
+const chatty = defineWorkflow({
+  name: 'chatty', version: 1, description: 'emits, logs, sends and asks',
+  machine: setup({ types: {} as { context: { other: string; gone: string }; input: { other: string; gone: string }; emitted: { type: string; n?: number } } }).createMachine({
+    id: 'chatty',
+    context: ({ input }) => ({ other: input.other, gone: input.gone }),
+    initial: 'ask',
+    states: {
+      ask: {
+        entry: [emit({ type: 'chatty.asked', n: 1 }), emit({ type: 'PLAIN' }), log('asking'), sendTo(({ context }) => runRef(context.other), { type: 'INC' })],
+        meta: { humanTask: { role: 'reviewer', title: 'Review it', outcomes: { OK: 'APPROVE' } } },
+        on: { APPROVE: 'again' },
+      },
+      again: { meta: { humanTask: { role: 'reviewer', title: 'Again', outcomes: { OK: 'APPROVE' } } }, on: { SKIP: 'done' } },
+      done: { type: 'final', entry: sendTo(({ context }) => runRef(context.gone), { type: 'INC' }) },
+    },
+  }),
+});
+
+/** Check each entry: against the API's schema, and an engine entry against its own type's (closed) schema. */
+function check(history: HistoryEntry[], runId: string, seen: Set<string>): void {
+  for (const entry of history) {
+    const { seq, ...draft } = entry;
+    assert.ok(anyEntry(entry), `${entry.type} #${seq} of ${runId}: ${ajv.errorsText(anyEntry.errors)}`);
+    const own = byType.get(entry.type);
+    if (own) assert.ok(own(draft), `${entry.type} #${seq} of ${runId}: ${ajv.errorsText(own.errors)}`);
+    seen.add(entry.type);
+  }
+}
+
 test.before(async (ctx) => {
   ctx.redis = await connect();
   ctx.prefix = newPrefix();
-  ctx.engine = createEngine({ redis: ctx.redis, prefix: ctx.prefix, workflows: testWorkflows, tasks: [...builtInTasks, ...testTasks(ctx.redis, ctx.prefix)] });
+  ctx.engine = createEngine({ redis: ctx.redis, prefix: ctx.prefix, workflows: [...testWorkflows, chatty], tasks: [...builtInTasks, ...testTasks(ctx.redis, ctx.prefix)] });
   ctx.engine.startTimerConsumer();
   ctx.worker = await startTaskWorker({ engine: ctx.engine, lockDurationMs: 2000 });
 });
@@ -62,19 +93,31 @@ test('every entry the engine writes, and every run view, matches its schema', as
   for (const { id } of runs) {
     const run = await ended(ctx, id);
     assert.ok(runView(run), `run ${id} (${run.workflow}): ${ajv.errorsText(runView.errors)}`);
-    const history: HistoryEntry[] = (await e.getHistory(id, { limit: 500 })).items;
-    for (const entry of history) {
-      const { seq, ...draft } = entry;
-      assert.ok(anyEntry(entry), `${entry.type} #${seq}: ${ajv.errorsText(anyEntry.errors)}`);
-      const own = byType.get(entry.type);
-      assert.ok(own, `${entry.type} is an engine entry type`);
-      assert.ok(own(draft), `${entry.type} #${seq} of ${id}: ${ajv.errorsText(own.errors)}`);
-      seen.add(entry.type);
-    }
+    check((await e.getHistory(id, { limit: 500 })).items, id, seen);
   }
   for (const type of ['run.started', 'state.entered', 'event.received', 'timer.scheduled', 'timer.fired', 'timer.cancelled', 'task.scheduled',
     'task.started', 'task.retrying', 'task.completed', 'task.failed', 'run.done', 'run.cancelled']) {
     assert.ok(seen.has(type), `the runs wrote a ${type} entry`);
+  }
+});
+
+test('human tasks, emitted and logged entries, and events sent to other runs match their schemas too', async (ctx) => {
+  const e = ctx.engine;
+  const other = (await e.startRun({ workflow: 'counter', input: { start: 0 } })).run;
+  const gone = (await e.startRun({ workflow: 'counter', input: { start: 0 } })).run;
+  await e.sendEvent(gone.id, { type: 'DONE' });
+  const { run } = await e.startRun({ workflow: 'chatty', input: { other: other.id, gone: gone.id } });
+  await e.completeHumanTask(run.humanTasks[0].id, { outcome: 'OK', by: 'ana', comment: 'fine' });
+  await e.sendEvent(run.id, { type: 'SKIP' });
+  const seen = new Set<string>();
+  const history = await waitFor(async () => {
+    const items = (await e.getHistory(run.id, { limit: 500 })).items;
+    return items.some((h) => h.type === 'event.undelivered') ? items : null;
+  }, 15_000, 'the event to the ended run to be refused');
+  check(history, run.id, seen);
+  assert.ok(runView(await e.getRun(run.id)), ajv.errorsText(runView.errors));
+  for (const type of ['human.opened', 'human.completed', 'human.withdrawn', 'workflow.emitted', 'workflow.logged', 'event.sent', 'event.undelivered', 'chatty.asked']) {
+    assert.ok(seen.has(type), `the run wrote a ${type} entry`);
   }
 });
 
