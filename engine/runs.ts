@@ -12,7 +12,7 @@ import { stepCancel, stepEvent, stepStart, type HumanCompletion, type StepOutcom
 import { outboxPairs, pendingMember, type KpiOp, type Outbox, type OutboxEntry } from './outbox.ts';
 import { measureEntries, quantileMeasures } from './kpis.ts';
 import type { Registry, RegisteredWorkflow } from './registry.ts';
-import type { HistoryDraft, JsonObject, Logger, RunView, StoredHumanTask, StoredRun, StoredTask, TaskStatus } from './types.ts';
+import type { EngineHistoryDraft, HistoryDraft, JsonObject, Logger, RunView, StoredHumanTask, StoredRun, StoredTask, TaskStatus } from './types.ts';
 import type { Metrics } from './metrics.ts';
 import type { ErrorData } from './errors.ts';
 
@@ -443,7 +443,7 @@ export function createRunStore(deps: RunStoreDeps) {
     }, null);
     if (res.outcome) return { applied: true };
     const at = iso(clock.now());
-    const entry: HistoryDraft = result.ok
+    const entry: EngineHistoryDraft = result.ok
       ? { type: 'task.completed', at, actor: `task:${taskName}`, task: taskName, taskId, output: result.output, ignored: true, reason: 'the run no longer waits for this task' }
       : { type: 'task.failed', at, actor: `task:${taskName}`, task: taskName, taskId, error: result.error, ignored: true, reason: 'the run no longer waits for this task' };
     await deps.layoutChecked();
@@ -472,7 +472,7 @@ export function createRunStore(deps: RunStoreDeps) {
         reason = code;
       }
     }
-    const entry: HistoryDraft = { type: 'event.undelivered', at: iso(clock.now()), actor: 'engine', to: send.to, event: send.event.type, reason };
+    const entry: EngineHistoryDraft = { type: 'event.undelivered', at: iso(clock.now()), actor: 'engine', to: send.to, event: send.event.type, reason };
     await scripts.appendHistory([keys.run(from), keys.history(from)], [JSON.stringify(entry)]);
     return { applied: false, reason };
   }
@@ -489,7 +489,7 @@ export function createRunStore(deps: RunStoreDeps) {
    * Record a task attempt's status (and its history entry) while the run still awaits the task.
    * Answers `ok: false` for a stale job (the run no longer awaits the task).
    */
-  async function markTask(runId: RunId, taskId: string, status: TaskStatus, attempts: number, entry: HistoryDraft | null): Promise<MarkResult> {
+  async function markTask(runId: RunId, taskId: string, status: TaskStatus, attempts: number, entry: EngineHistoryDraft | null): Promise<MarkResult> {
     await deps.layoutChecked();
     return scripts.markTask([keys.run(runId), keys.history(runId)], taskId, JSON.stringify({ status, attempts }), entry ? JSON.stringify(entry) : '');
   }

@@ -2,8 +2,9 @@
 // Nothing here touches Redis or reads the clock; the caller commits what it returns.
 import { createActor, fromTransition, type AnyActorRef, type AnyMachineSnapshot, type AnyStateMachine } from 'xstate';
 import { iso } from './clock.ts';
+import { modelEntry } from './history-schema.ts';
 import { newHumanTaskId, newTaskId, type RunId, type TaskId } from './ids.ts';
-import type { HistoryDraft, JsonObject, RunStatus, StoredHumanTask, StoredRun, StoredTask, StoredTimer } from './types.ts';
+import type { EngineHistoryDraft, HistoryDraft, JsonObject, RunStatus, StoredHumanTask, StoredRun, StoredTask, StoredTimer } from './types.ts';
 import { ErrorCode, ServicechartError, type ErrorData } from './errors.ts';
 import { runIdOfRef } from './definition/define.ts';
 
@@ -227,7 +228,7 @@ export function timerJobId(runId: RunId, timerId: string): string {
 }
 
 /** The history entry naming the registry snapshot a step handed the machine (the source of what it copied). */
-function registryRead(env: StepEnv, snapshot: JsonObject): HistoryDraft {
+function registryRead(env: StepEnv, snapshot: JsonObject): EngineHistoryDraft {
   const s = snapshot as { version?: number; readAt?: string; services?: object; cis?: object; missing?: string[] };
   return {
     type: 'registry.read', at: iso(env.now), actor: env.actor, version: s.version ?? 0, readAt: s.readAt ?? null,
@@ -565,7 +566,7 @@ function finish(
         const actor = `workflow:${run.workflow}`;
         // A dotted type of the workflow's own is a history entry of that type; any other (an engine type
         // or an undotted name) is recorded as what it is, an emitted event.
-        if (typeof type === 'string' && type.includes('.') && !ENGINE_HISTORY_TYPE.test(type)) history.push({ ...fields, type, at, actor });
+        if (typeof type === 'string' && type.includes('.') && !ENGINE_HISTORY_TYPE.test(type)) history.push(modelEntry({ ...fields, type, at, actor }));
         else history.push({ type: 'workflow.emitted', at, actor, emitted: { ...fields, type } });
         break;
       }

@@ -100,7 +100,7 @@ export async function startTaskWorker(opts: TaskWorkerOptions): Promise<TaskWork
     const at = () => iso(engine.clock.now());
     const actor = `task:${data.task}`;
     const startedAt = engine.clock.now();
-    const started = { type: 'task.started', at: iso(startedAt), actor, task: data.task, taskId: data.taskId, attempt };
+    const started = { type: 'task.started' as const, at: iso(startedAt), actor, task: data.task, taskId: data.taskId, attempt };
     const controller = new AbortController();
     // A fast task's start is recorded with its result, in one commit. One still running after
     // SLOW_TASK_MS is marked running on its own (the API shows it), which also notices a run that
