@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { setup, type AnyStateMachine } from 'xstate';
-import { createDirectoryStore, createEngine, createPostgresStore, defineWorkflow, parseRetention, type ArchiveStore } from '../engine/index.ts';
+import { createDirectoryStore, createPostgresStore, defineWorkflow, parseRetention, type ArchiveStore } from '../engine/index.ts';
+import { createEngineInstance as createEngine } from '../engine/testing.ts';
 import { startPostgres } from '../test/archive/pg-harness.ts';
 
 /** Ten events, one state each: a run with a history of the size a short ticket has. */

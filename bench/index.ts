@@ -1,5 +1,6 @@
 // `npm run bench`: the engine's step throughput against a raw BullMQ chain baseline measured in the
-// same run, run latency, timer lateness and Redis memory per run. Last line:
+// same run (and the CPU time per step each takes in Node and in Redis), run latency, timer lateness
+// and Redis memory per run. Last line:
 // `bench: engine <N> steps/s, baseline <M> steps/s, ratio <R>`. Also what a KPI request costs at
 // 10,000 and 100,000 ended runs (bench/kpis.ts), the registry at 1,000 services and 10,000 CIs
 // (bench/registry.ts), and Redis memory per run before and after archiving with the sweeper's
@@ -37,7 +38,28 @@ async function usedMemory(redis: Redis): Promise<number> {
   return Number(/used_memory:(\d+)/.exec(info)![1]);
 }
 
-async function baseline(url: string): Promise<number> {
+/** Redis's CPU time so far (user + system), in seconds. */
+async function redisCpuSeconds(url: string): Promise<number> {
+  const r = new Redis(url);
+  const info = await r.info('cpu');
+  await r.quit();
+  return Number(/used_cpu_user:([\d.]+)/.exec(info)![1]) + Number(/used_cpu_sys:([\d.]+)/.exec(info)![1]);
+}
+
+/**
+ * CPU time per step of this process (the queue and its consumers run here) and of Redis: steadier
+ * than steps/s on a machine whose cores other work shares.
+ */
+async function cpuPerStep(url: string, run: () => Promise<void>): Promise<{ nodeUs: number; redisUs: number }> {
+  const node0 = process.cpuUsage();
+  const redis0 = await redisCpuSeconds(url);
+  await run();
+  const node = process.cpuUsage(node0);
+  const redisSeconds = (await redisCpuSeconds(url)) - redis0;
+  return { nodeUs: (node.user + node.system) / (CHAINS * STEPS), redisUs: (redisSeconds * 1e6) / (CHAINS * STEPS) };
+}
+
+async function baseline(url: string): Promise<{ stepsPerSecond: number; cpu: { nodeUs: number; redisUs: number } }> {
   const conn = new Redis(url, { maxRetriesPerRequest: null });
   const prefix = '{bench-base}';
   const queue = new Queue('chain', { connection: conn, prefix });
@@ -55,15 +77,18 @@ async function baseline(url: string): Promise<number> {
     { connection: conn, prefix, concurrency: CONCURRENCY, drainDelay: 1 },
   );
   await worker.waitUntilReady();
-  const started = performance.now();
-  await queue.addBulk(Array.from({ length: CHAINS }, (_, chain) => ({ name: 'step', data: { chain, step: 0 }, opts: { jobId: `c${chain}s0`, removeOnComplete: true } })));
-  await all;
-  const seconds = (performance.now() - started) / 1000;
+  let seconds = 0;
+  const cpu = await cpuPerStep(url, async () => {
+    const started = performance.now();
+    await queue.addBulk(Array.from({ length: CHAINS }, (_, chain) => ({ name: 'step', data: { chain, step: 0 }, opts: { jobId: `c${chain}s0`, removeOnComplete: true } })));
+    await all;
+    seconds = (performance.now() - started) / 1000;
+  });
   await worker.close();
   await queue.obliterate({ force: true });
   await queue.close();
   await conn.quit();
-  return (CHAINS * STEPS) / seconds;
+  return { stepsPerSecond: (CHAINS * STEPS) / seconds, cpu };
 }
 
 function chainWorkflow() {
@@ -103,11 +128,14 @@ async function engineBench(url: string) {
   await worker.waitUntilReady();
 
   const memBefore = await usedMemory(redis);
-  const started = performance.now();
   const ids: string[] = [];
-  await Promise.all(Array.from({ length: CHAINS }, async () => ids.push((await engine.startRun({ workflow: 'chain' })).run.id)));
-  await waitDone(redis, engine, CHAINS, 300_000);
-  const seconds = (performance.now() - started) / 1000;
+  let seconds = 0;
+  const cpu = await cpuPerStep(url, async () => {
+    const started = performance.now();
+    await Promise.all(Array.from({ length: CHAINS }, async () => ids.push((await engine.startRun({ workflow: 'chain' })).run.id)));
+    await waitDone(redis, engine, CHAINS, 300_000);
+    seconds = (performance.now() - started) / 1000;
+  });
   const stepsPerSecond = (CHAINS * STEPS) / seconds;
   const latencies: number[] = [];
   for (const id of ids) {
@@ -130,7 +158,7 @@ async function engineBench(url: string) {
   await worker.close();
   await engine.close();
   await redis.quit();
-  return { stepsPerSecond, latencies, lateness, memFinished, memActive };
+  return { stepsPerSecond, cpu, latencies, lateness, memFinished, memActive };
 }
 
 if (process.env.BENCH_TOPOLOGY === 'cluster') {
@@ -144,10 +172,11 @@ const dir = mkdtempSync(join(tmpdir(), 'sc-bench-'));
 const server = await startEmbeddedRedis({ dataDir: dir, reuse: false });
 try {
   log(`bench: ${CHAINS} chains/runs of ${STEPS} steps, concurrency ${CONCURRENCY}, ${TIMERS} timers; embedded redis-server (AOF everysec, hz 100)`);
-  const base = await baseline(server.url);
-  log(`baseline (raw BullMQ chain, each job enqueues the next): ${fmt(base)} steps/s`);
+  const b = await baseline(server.url);
+  const base = b.stepsPerSecond;
+  log(`baseline (raw BullMQ chain, each job enqueues the next): ${fmt(base)} steps/s; CPU per step: Node ${fmt(b.cpu.nodeUs)} us, Redis ${fmt(b.cpu.redisUs)} us`);
   const e = await engineBench(server.url);
-  log(`engine (${CHAINS} concurrent runs x ${STEPS} no-op tasks):   ${fmt(e.stepsPerSecond)} steps/s`);
+  log(`engine (${CHAINS} concurrent runs x ${STEPS} no-op tasks):   ${fmt(e.stepsPerSecond)} steps/s; CPU per step: Node ${fmt(e.cpu.nodeUs)} us, Redis ${fmt(e.cpu.redisUs)} us`);
   log(`run latency (start to done): p50 ${fmt(pct(e.latencies, 50))} ms, p99 ${fmt(pct(e.latencies, 99))} ms`);
   log(`timer lateness (${TIMERS} timers, 1-5 s): p50 ${fmt(pct(e.lateness, 50))} ms, p99 ${fmt(pct(e.lateness, 99))} ms`);
   log(`redis memory: ${fmt(e.memFinished / 1024)} KiB per finished run (history included), ${fmt(e.memActive / 1024)} KiB per active run with a pending timer`);

@@ -1,9 +1,7 @@
 // Reads the process's settings from the environment it is given (the entry point passes process.env):
 // the role, where to listen, which Redis topology, partitions, replica acknowledgements, limits, task
 // workers, retention and the archive.
-import { parseHostList, type RedisTarget } from '../engine/connection.ts';
-import type { ReplicaAcks } from '../engine/replication.ts';
-import { parseDuration, parseRetention, type Retention } from '../engine/archive/retention.ts';
+import { parseDuration, parseHostList, parseRetention, type RedisTarget, type ReplicaAcks, type Retention } from '../engine/index.ts';
 
 export type Role = 'start' | 'api' | 'worker';
 

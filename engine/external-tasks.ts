@@ -10,6 +10,7 @@ import { iso } from './clock.ts';
 import { ErrorCode, ServicechartError, notFound, validationError, type ErrorData } from './errors.ts';
 import type { Keys } from './keys.ts';
 import type { Scripts, SettleResult } from './scripts.ts';
+import { refusal } from './store/errors.ts';
 import type { RunStore } from './runs.ts';
 import type { Registry, RegisteredWorkflow } from './registry.ts';
 import { defaultRetry, type RetryPolicy } from './tasks.ts';
@@ -167,19 +168,13 @@ export function createExternalTasks(deps: ExternalTaskDeps) {
   }
 
   function settleError(res: Exclude<SettleResult, { ok: true }>, id: string): ServicechartError {
-    switch (res.reason) {
-      case 'missing': return notFound(`external task ${id}`);
-      case 'withdrawn': return new ServicechartError(ErrorCode.TASK_WITHDRAWN, `task ${id} was withdrawn: the run no longer waits for it`);
-      case 'done': return new ServicechartError(ErrorCode.CONFLICT, `task ${id} is completed already`, { details: { reason: 'done' } });
-      case 'expired': return new ServicechartError(ErrorCode.CONFLICT, `the lock on task ${id} expired; the task is offered to workers again`, { details: { reason: 'lock-expired' } });
-      case 'stale': return new ServicechartError(ErrorCode.CONFLICT, `the lock token is not the current one for task ${id} (its lock expired and another worker took it, or it is being settled)`, { details: { reason: 'stale-lock', status: res.status } });
-    }
+    return refusal('external task', res.code, id, res.status);
   }
 
   async function record(id: string): Promise<Record<string, string>> {
     const rec = await redis.hgetall(keys.externalTask(id));
     if (!rec.status) throw notFound(`external task ${id}`);
-    if (rec.status === 'withdrawn') throw settleError({ ok: false, reason: 'withdrawn' }, id);
+    if (rec.status === 'withdrawn') throw settleError({ ok: false, code: 'WITHDRAWN' }, id);
     return rec;
   }
 
@@ -197,8 +192,8 @@ export function createExternalTasks(deps: ExternalTaskDeps) {
     await settle(id, 'finish', token, 0);
     if (!applied) {
       // A repeat of a result applied a moment ago, or a run that moved on since the task was fetched.
-      if (resumed) throw settleError({ ok: false, reason: 'done' }, id);
-      throw settleError({ ok: false, reason: 'withdrawn' }, id);
+      if (resumed) throw settleError({ ok: false, code: 'DONE' }, id);
+      throw settleError({ ok: false, code: 'WITHDRAWN' }, id);
     }
     return { runId: rec.runId };
   }
@@ -235,7 +230,7 @@ export function createExternalTasks(deps: ExternalTaskDeps) {
       });
       if (!marked.ok) {
         await withdraw(id);
-        throw settleError({ ok: false, reason: 'withdrawn' }, id);
+        throw settleError({ ok: false, code: 'WITHDRAWN' }, id);
       }
       return { id, runId: rec.runId, retrying: true, nextAttemptAt: iso(at) };
     }

@@ -95,18 +95,7 @@ type EngineSchemas = typeof engineHistorySchemas;
 export type EngineHistoryType = keyof EngineSchemas;
 /** An entry the engine writes, discriminated by `type`. */
 export type EngineHistoryDraft = { [T in EngineHistoryType]: FromSchema<EngineSchemas[T]> }[EngineHistoryType];
-declare const modelMark: unique symbol;
-/**
- * A process model's entry. Only `modelEntry` makes one (a type-level mark, nothing at run time), so an entry
- * the engine writes is always checked against its own type's schema rather than passing as a model's.
- */
-export type StoredModelEntry = FromSchema<typeof modelHistorySchema>;
-export type ModelHistoryDraft = StoredModelEntry & { readonly [modelMark]: true };
-
-/** Mark an entry as the process model's own (its type and fields are the model's). */
-export function modelEntry(entry: StoredModelEntry): ModelHistoryDraft {
-  return entry as ModelHistoryDraft;
-}
+export type ModelHistoryDraft = FromSchema<typeof modelHistorySchema>;
 
 /** The schema of an entry as the API serves it: numbered (`seq`). */
 export function numbered(schema: { required: readonly string[]; properties: object }) {

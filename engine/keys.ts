@@ -81,7 +81,10 @@ export interface Keys {
   catalogTypes(): string;
   /** Failed attempts of a task type (sorted set of `<time>:<task id>`, score = time), for the last hour. */
   taskFailures(type: string): string;
-  custom(...parts: string[]): string;
+  /** Set once a waiting task has been reported `task.unserved` (task-types.ts), so each is reported once. */
+  unservedMark(taskId: string): string;
+  /** The claim on one webhook delivery id of a source, then its results (hook-deliveries.ts). */
+  hookDelivery(source: string, deliveryId: string): string;
 }
 
 /**
@@ -158,6 +161,7 @@ export function createKeys(prefix: string, partitions = 1): Keys {
     catalogType: (type) => `{${prefix}-cat}:type:${type}`,
     catalogTypes: () => `{${prefix}-cat}:types`,
     taskFailures: (type) => `{${prefix}-cat}:failures:${type}`,
-    custom: (...parts) => [prefix, ...parts].join(':'),
+    unservedMark: (taskId) => `${prefix}:unserved:${taskId}`,
+    hookDelivery: (source, deliveryId) => `${prefix}:hook-delivery:${source}:${deliveryId}`,
   };
 }

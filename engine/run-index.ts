@@ -1,6 +1,7 @@
 // Owns listing runs and human tasks: newest first from the most selective index of every partition,
 // merged, with the other filters applied on read. A cursor is the last item's place in that order
 // (`<time>:<id>`), so a page means the same whatever the partition count.
+import { topLevelStates } from './state-value.ts';
 import type { RedisClient } from './clients.ts';
 import type { Keys } from './keys.ts';
 import type { HumanTaskDoc } from './runs.ts';
@@ -21,12 +22,6 @@ export interface HumanTaskFilter {
 }
 
 /** The top-level state names of an XState state value (`open` of `{ open: { work: 'new' } }`). */
-export function topLevelStates(value: unknown): string[] {
-  if (typeof value === 'string') return [value];
-  if (value && typeof value === 'object') return Object.keys(value);
-  return [];
-}
-
 export function createRunIndex(redis: RedisClient, keys: Keys, view: (run: StoredRun) => RunView, layoutChecked: () => Promise<void>) {
   function pick(p: number, f: ListRunsFilter): string {
     if (f.businessKey) return keys.runsByBusinessKey(p, f.businessKey);

@@ -2,7 +2,6 @@
 // Nothing here touches Redis or reads the clock; the caller commits what it returns.
 import { createActor, fromTransition, type AnyActorRef, type AnyMachineSnapshot, type AnyStateMachine } from 'xstate';
 import { iso } from './clock.ts';
-import { modelEntry } from './history-schema.ts';
 import { newHumanTaskId, newTaskId, type RunId, type TaskId } from './ids.ts';
 import type { EngineHistoryDraft, HistoryDraft, JsonObject, RunStatus, StoredHumanTask, StoredRun, StoredTask, StoredTimer } from './types.ts';
 import { ErrorCode, ServicechartError, type ErrorData } from './errors.ts';
@@ -127,16 +126,31 @@ type PureScope = Parameters<AnyStateMachine['transition']>[2];
 /** Logic of the stand-ins the pure step needs: a parent run's actor ref and a fresh actor system. */
 const INERT = fromTransition((s: null) => s, null);
 
+/** The stand-in `self` of a machine's pure steps, with and without a parent run, built once per machine. */
+const inertSelves = new WeakMap<AnyStateMachine, { orphan?: { system: unknown }; child?: { system: unknown } }>();
+
+/**
+ * The `self` a machine's pure steps share. Building an actor runs the machine's initial transition, so
+ * it is built once per machine (and parent-ness) rather than every step; a step never changes it apart
+ * from the system each step hands it, and transition() is synchronous, so steps never share one at once.
+ */
+function inertSelf(machine: AnyStateMachine, hasParent: boolean): { system: unknown } {
+  let selves = inertSelves.get(machine);
+  if (!selves) inertSelves.set(machine, (selves = {}));
+  const slot = hasParent ? 'child' : 'orphan';
+  return (selves[slot] ??= createActor(machine, hasParent ? { parent: createActor(INERT) } : undefined) as unknown as { system: unknown });
+}
+
 /**
  * One macrostep, as XState's pure `transition()`/`initialTransition()` take it (an inert actor scope
  * whose action executor only collects), with one difference: the run of a parent run gets a parent
  * actor ref, so `sendParent` resolves as in a live child actor (XState's inert scope has no parent and
- * throws). Like XState's, the scope gets a fresh system after `self` is built, so actors with a
- * systemId that building `self` created do not collide with the step's own.
+ * throws). Like XState's, every step gets a fresh system, so actors with a systemId that one step (or
+ * building `self`) created do not collide with the next step's own.
  */
 function pureMacrostep(machine: AnyStateMachine, hasParent: boolean, take: (scope: PureScope) => AnyMachineSnapshot): { next: AnyMachineSnapshot; actions: StepAction[] } {
   const actions: StepAction[] = [];
-  const self = createActor(machine, hasParent ? { parent: createActor(INERT) } : undefined) as unknown as { system: unknown };
+  const self = inertSelf(machine, hasParent);
   const system = createActor(INERT).system;
   self.system = system;
   const scope = {
@@ -193,19 +207,33 @@ export function restoreSnapshot(machine: AnyStateMachine, persisted: unknown): A
   return createActor(machine, { snapshot: persisted as never }).getSnapshot() as AnyMachineSnapshot;
 }
 
+type StateNode = AnyMachineSnapshot['_nodes'][number];
+
+/** What a state node contributes to the events a run takes: a node's transitions never change. */
+const ownEventsOf = new WeakMap<StateNode, string[]>();
+/** A state node's dotted path. */
+const pathOf = new WeakMap<StateNode, string>();
+
 export function nextEventsOf(snapshot: AnyMachineSnapshot): string[] {
   if (snapshot.status !== 'active') return [];
   const all = new Set<string>();
   for (const node of snapshot._nodes) {
-    for (const e of node.ownEvents) if (!INTERNAL.test(e) && e !== '*') all.add(e);
+    let own = ownEventsOf.get(node);
+    if (!own) ownEventsOf.set(node, (own = node.ownEvents.filter((e) => !INTERNAL.test(e) && e !== '*')));
+    for (const e of own) all.add(e);
   }
   return [...all].sort();
 }
 
 /** The dotted paths of the active state nodes, parents included. */
-function activePaths(snapshot: AnyMachineSnapshot): Map<string, AnyMachineSnapshot['_nodes'][number]> {
-  const out = new Map<string, AnyMachineSnapshot['_nodes'][number]>();
-  for (const node of snapshot._nodes) if (node.path.length > 0) out.set(node.path.join('.'), node);
+function activePaths(snapshot: AnyMachineSnapshot): Map<string, StateNode> {
+  const out = new Map<string, StateNode>();
+  for (const node of snapshot._nodes) {
+    if (node.path.length === 0) continue;
+    let path = pathOf.get(node);
+    if (path === undefined) pathOf.set(node, (path = node.path.join('.')));
+    out.set(path, node);
+  }
   return out;
 }
 
@@ -455,6 +483,22 @@ function sendTarget(action: StepAction, run: StoredRun): 'self' | string {
   throw new Error(`sendTo names ${name === undefined ? 'an actor' : `"${String(name)}"`}, which is neither this run, its parent run nor a runRef: the engine cannot deliver it`);
 }
 
+/** What `finish` builds while it turns one step's actions into durable effects. */
+interface Effects {
+  env: StepEnv;
+  run: StoredRun;
+  /** The seq the step commits as. */
+  seq: number;
+  at: string;
+  outcome: StepOutcome;
+  history: HistoryDraft[];
+  timerIndex: number;
+  sendIndex: number;
+}
+
+type ActivePaths = ReturnType<typeof activePaths>;
+
+/** Turn a step XState took into the run's new record and the durable effects its actions imply. */
 function finish(
   env: StepEnv,
   run: StoredRun,
@@ -465,125 +509,144 @@ function finish(
   accepted: boolean,
 ): StepOutcome {
   const { next, actions } = stepped;
-  const seq = run.seq + 1;
-  const at = iso(env.now);
   const outcome: StepOutcome = {
     accepted, run, history, outbox: [], droppedTasks: [], statusChanged: null, openedHumanTasks: [], closedHumanTasks: [],
   };
+  const fx: Effects = { env, run, seq: run.seq + 1, at: iso(env.now), outcome, history, timerIndex: 0, sendIndex: 0 };
   const prevStatus = run.status;
   for (const e of stepped.selfEvents) {
     const { type, $at: _at, ...payload } = e;
-    history.push({ type: 'event.received', at, actor: `workflow:${run.workflow}`, event: type, payload, self: true });
+    history.push({ type: 'event.received', at: fx.at, actor: `workflow:${run.workflow}`, event: type, payload, self: true });
   }
-
   // States entered: what is active now and was not before.
-  const beforePaths = before ? activePaths(before) : new Map();
+  const beforePaths: ActivePaths = before ? activePaths(before) : new Map();
   const afterPaths = activePaths(next);
   for (const path of afterPaths.keys()) {
-    if (!beforePaths.has(path)) history.push({ type: 'state.entered', at, actor: env.actor, state: path });
+    if (!beforePaths.has(path)) history.push({ type: 'state.entered', at: fx.at, actor: env.actor, state: path });
   }
+  for (const action of actions) applyAction(fx, action);
+  settleHumanTasks(fx, next, actions, beforePaths, afterPaths, completion);
+  run.snapshot = env.machine.getPersistedSnapshot(next);
+  outcome.machineSnapshot = next;
+  run.nextEvents = nextEventsOf(next);
+  run.updatedAt = env.now;
+  run.seq = fx.seq;
+  if (next.status === 'done' || next.status === 'error') endRun(fx, next);
+  if (run.status !== prevStatus || before === null) outcome.statusChanged = { from: before === null ? null : prevStatus, to: run.status };
+  return outcome;
+}
 
-  let timerIndex = 0;
-  let sendIndex = 0;
-  const schedule = (event: JsonObject & { type: string }, delay: number, sendIdParam: unknown, target: string | null) => {
-    // XState's scheduler keeps one handle per send id: a new event under an id makes the one before it
-    // uncancellable (it still fires); an event sent without id gets a random one nobody can cancel.
-    const sendId = sendIdParam === undefined ? null : String(sendIdParam);
-    if (sendId !== null) {
-      for (const t of Object.values(run.timers)) if (t.sendId === sendId && t.cancellable !== false) run.timers[t.id] = { ...t, cancellable: false };
+/** One action of the step made durable: a timer, a send, a task, a history entry. */
+function applyAction(fx: Effects, action: StepAction): void {
+  const params = (action.params ?? {}) as Record<string, unknown>;
+  switch (action.type) {
+    case 'xstate.raise':
+      // Without a delay XState took the event inside the macrostep already.
+      if (typeof params.delay === 'number') scheduleTimer(fx, params.event as JsonObject & { type: string }, params.delay, params.id, null);
+      return;
+    case 'xstate.sendTo': {
+      const target = sendTarget(action, fx.run);
+      const event = params.event as JsonObject & { type: string };
+      if (typeof params.delay === 'number') scheduleTimer(fx, event, params.delay, params.id, target === 'self' ? null : target);
+      else if (target !== 'self') sendToRun(fx.env, { ...fx.run, seq: fx.seq }, fx.outcome, target, event, `s${fx.sendIndex++}`);
+      return;
     }
-    const id = `${sendId ?? event.type}@${seq}.${timerIndex++}`;
-    const timer: StoredTimer = {
-      id, sendId, timer: timerName(sendId ?? event.type), event, dueAt: env.now + Math.max(0, delay), cancellable: sendId !== null,
-      ...(target === null ? {} : { target }),
-    };
-    run.timers[id] = timer;
-    outcome.outbox.push({
-      op: 'add', queue: 'timers', name: timer.timer, jobId: timerJobId(run.id, id),
-      data: { runId: run.id, timerId: id, dueAt: timer.dueAt }, dueAt: timer.dueAt,
-    });
-    history.push({ type: 'timer.scheduled', at, actor: env.actor, timer: timer.timer, timerId: id, event: timer.event.type, dueAt: iso(timer.dueAt), ...(target === null ? {} : { to: target }) });
+    case 'xstate.cancel':
+      return cancelTimer(fx, String(params.sendId));
+    case 'xstate.spawnChild':
+      return spawnTask(fx, params);
+    case 'xstate.stopChild':
+      return stopTasks(fx, params);
+    case 'xstate.emit': {
+      const { type, ...fields } = params.event as { type: string };
+      const actor = `workflow:${fx.run.workflow}`;
+      // A dotted type of the workflow's own is a history entry of that type; any other (an engine type
+      // or an undotted name) is recorded as what it is, an emitted event.
+      if (typeof type === 'string' && type.includes('.') && !ENGINE_HISTORY_TYPE.test(type)) fx.history.push({ ...fields, type, at: fx.at, actor });
+      else fx.history.push({ type: 'workflow.emitted', at: fx.at, actor, emitted: { ...fields, type } });
+      return;
+    }
+    case 'xstate.log':
+      fx.history.push({ type: 'workflow.logged', at: fx.at, actor: `workflow:${fx.run.workflow}`, label: params.label ?? null, value: params.value ?? null });
+      return;
+    default:
+      if (action.type === HUMAN_ENTERED && typeof action.exec === 'function' && humanEntryPath.has(action.exec)) return;
+      // Never drop an action: what the engine does not know how to make durable fails the step.
+      throw new Error(`the action ${action.type} runs code outside the statechart, which the engine cannot make durable`);
+  }
+}
+
+/** A delayed event: a timer job, for this run or (`target`) another run. */
+function scheduleTimer(fx: Effects, event: JsonObject & { type: string }, delay: number, sendIdParam: unknown, target: string | null): void {
+  const { env, run, outcome } = fx;
+  // XState's scheduler keeps one handle per send id: a new event under an id makes the one before it
+  // uncancellable (it still fires); an event sent without id gets a random one nobody can cancel.
+  const sendId = sendIdParam === undefined ? null : String(sendIdParam);
+  if (sendId !== null) {
+    for (const t of Object.values(run.timers)) if (t.sendId === sendId && t.cancellable !== false) run.timers[t.id] = { ...t, cancellable: false };
+  }
+  const id = `${sendId ?? event.type}@${fx.seq}.${fx.timerIndex++}`;
+  const timer: StoredTimer = {
+    id, sendId, timer: timerName(sendId ?? event.type), event, dueAt: env.now + Math.max(0, delay), cancellable: sendId !== null,
+    ...(target === null ? {} : { target }),
   };
+  run.timers[id] = timer;
+  outcome.outbox.push({
+    op: 'add', queue: 'timers', name: timer.timer, jobId: timerJobId(run.id, id),
+    data: { runId: run.id, timerId: id, dueAt: timer.dueAt }, dueAt: timer.dueAt,
+  });
+  fx.history.push({ type: 'timer.scheduled', at: fx.at, actor: env.actor, timer: timer.timer, timerId: id, event: timer.event.type, dueAt: iso(timer.dueAt), ...(target === null ? {} : { to: target }) });
+}
 
-  for (const action of actions) {
-    const params = (action.params ?? {}) as Record<string, unknown>;
-    switch (action.type) {
-      case 'xstate.raise': {
-        // Without a delay XState took the event inside the macrostep already.
-        if (typeof params.delay === 'number') schedule(params.event as JsonObject & { type: string }, params.delay, params.id, null);
-        break;
-      }
-      case 'xstate.sendTo': {
-        const target = sendTarget(action, run);
-        const event = params.event as JsonObject & { type: string };
-        if (typeof params.delay === 'number') schedule(event, params.delay, params.id, target === 'self' ? null : target);
-        else if (target !== 'self') sendToRun(env, { ...run, seq }, outcome, target, event, `s${sendIndex++}`);
-        break;
-      }
-      case 'xstate.cancel': {
-        // One handle per send id, as XState's scheduler: at most one event is withdrawn.
-        const sendId = String(params.sendId);
-        const timer = Object.values(run.timers).find((t) => t.sendId === sendId && t.cancellable !== false);
-        if (!timer) break;
-        delete run.timers[timer.id];
-        outcome.outbox.push({ op: 'remove', queue: 'timers', jobId: timerJobId(run.id, timer.id) });
-        history.push({ type: 'timer.cancelled', at, actor: env.actor, timer: timer.timer, timerId: timer.id, event: timer.event.type, dueAt: iso(timer.dueAt) });
-        break;
-      }
-      case 'xstate.spawnChild': {
-        const src = params.src;
-        const invokeId = String(params.id);
-        if (typeof src !== 'string' || !env.isTask(src)) {
-          throw new Error(`invoke ${invokeId} names ${String(src)}, which is not a registered task`);
-        }
-        const id = newTaskId(run.id, seq, invokeId);
-        const task: StoredTask = {
-          id, name: src, invokeId, status: 'queued', attempts: 0, scheduledAt: env.now, idempotencyKey: `${run.id}:${src}:${seq}:${invokeId}`,
-        };
-        const external = env.isExternal(src);
-        if (external) task.external = true;
-        run.tasks[id] = task;
-        const data: JsonObject = { runId: run.id, taskId: id, task: src, input: (params.input ?? {}) as JsonObject, idempotencyKey: task.idempotencyKey };
-        // An external task's record names the workflow version, whose declaration holds its schemas.
-        if (external) Object.assign(data, { workflow: run.workflow, version: run.version });
-        outcome.outbox.push({ op: 'add', queue: external ? 'external' : 'tasks', name: src, jobId: id, data });
-        history.push({ type: 'task.scheduled', at, actor: env.actor, task: src, taskId: id, input: params.input ?? {} });
-        break;
-      }
-      case 'xstate.stopChild': {
-        // XState hands the child actor ref itself as the params of stopChild.
-        const ref = (params.actorRef ?? params) as { id?: string } | string | undefined;
-        const invokeId = typeof ref === 'string' ? ref : ref?.id;
-        for (const task of Object.values(run.tasks)) {
-          if (task.invokeId !== invokeId) continue;
-          delete run.tasks[task.id];
-          withdrawTask(task, outcome, at, env.actor);
-        }
-        break;
-      }
-      case 'xstate.emit': {
-        const { type, ...fields } = params.event as { type: string };
-        const actor = `workflow:${run.workflow}`;
-        // A dotted type of the workflow's own is a history entry of that type; any other (an engine type
-        // or an undotted name) is recorded as what it is, an emitted event.
-        if (typeof type === 'string' && type.includes('.') && !ENGINE_HISTORY_TYPE.test(type)) history.push(modelEntry({ ...fields, type, at, actor }));
-        else history.push({ type: 'workflow.emitted', at, actor, emitted: { ...fields, type } });
-        break;
-      }
-      case 'xstate.log': {
-        history.push({ type: 'workflow.logged', at, actor: `workflow:${run.workflow}`, label: params.label ?? null, value: params.value ?? null });
-        break;
-      }
-      default: {
-        if (action.type === HUMAN_ENTERED && typeof action.exec === 'function' && humanEntryPath.has(action.exec)) break;
-        // Never drop an action: what the engine does not know how to make durable fails the step.
-        throw new Error(`the action ${action.type} runs code outside the statechart, which the engine cannot make durable`);
-      }
-    }
+/** One handle per send id, as XState's scheduler: at most one event is withdrawn. */
+function cancelTimer(fx: Effects, sendId: string): void {
+  const { run } = fx;
+  const timer = Object.values(run.timers).find((t) => t.sendId === sendId && t.cancellable !== false);
+  if (!timer) return;
+  delete run.timers[timer.id];
+  fx.outcome.outbox.push({ op: 'remove', queue: 'timers', jobId: timerJobId(run.id, timer.id) });
+  fx.history.push({ type: 'timer.cancelled', at: fx.at, actor: fx.env.actor, timer: timer.timer, timerId: timer.id, event: timer.event.type, dueAt: iso(timer.dueAt) });
+}
+
+/** An invoked task: a job for the in-process queue or for external workers. */
+function spawnTask(fx: Effects, params: Record<string, unknown>): void {
+  const { env, run, seq } = fx;
+  const src = params.src;
+  const invokeId = String(params.id);
+  if (typeof src !== 'string' || !env.isTask(src)) {
+    throw new Error(`invoke ${invokeId} names ${String(src)}, which is not a registered task`);
   }
+  const id = newTaskId(run.id, seq, invokeId);
+  const task: StoredTask = {
+    id, name: src, invokeId, status: 'queued', attempts: 0, scheduledAt: env.now, idempotencyKey: `${run.id}:${src}:${seq}:${invokeId}`,
+  };
+  const external = env.isExternal(src);
+  if (external) task.external = true;
+  run.tasks[id] = task;
+  const data: JsonObject = { runId: run.id, taskId: id, task: src, input: (params.input ?? {}) as JsonObject, idempotencyKey: task.idempotencyKey };
+  // An external task's record names the workflow version, whose declaration holds its schemas.
+  if (external) Object.assign(data, { workflow: run.workflow, version: run.version });
+  fx.outcome.outbox.push({ op: 'add', queue: external ? 'external' : 'tasks', name: src, jobId: id, data });
+  fx.history.push({ type: 'task.scheduled', at: fx.at, actor: env.actor, task: src, taskId: id, input: params.input ?? {} });
+}
 
-  // Human tasks: open one for each state with meta.humanTask entered in this step and still active (a
-  // state re-entered gets a new one), and withdraw the ones whose state was left or re-entered.
+/** A stopped invocation: its tasks are withdrawn. XState hands the child actor ref itself as the params. */
+function stopTasks(fx: Effects, params: Record<string, unknown>): void {
+  const ref = (params.actorRef ?? params) as { id?: string } | string | undefined;
+  const invokeId = typeof ref === 'string' ? ref : ref?.id;
+  for (const task of Object.values(fx.run.tasks)) {
+    if (task.invokeId !== invokeId) continue;
+    delete fx.run.tasks[task.id];
+    withdrawTask(task, fx.outcome, fx.at, fx.env.actor);
+  }
+}
+
+/**
+ * Human tasks: open one for each state with meta.humanTask entered in this step and still active (a
+ * state re-entered gets a new one), and withdraw the ones whose state was left or re-entered.
+ */
+function settleHumanTasks(fx: Effects, next: AnyMachineSnapshot, actions: StepAction[], beforePaths: ActivePaths, afterPaths: ActivePaths, completion: HumanCompletion | null): void {
+  const { env, run, outcome, history, at } = fx;
   const entered = new Set<string>();
   for (const action of actions) {
     const path = action.type === HUMAN_ENTERED && typeof action.exec === 'function' ? humanEntryPath.get(action.exec) : undefined;
@@ -594,7 +657,7 @@ function finish(
     const meta = (node.meta ?? {}) as { humanTask?: { role?: string; title?: string; outcomes?: Record<string, string>; dueInMs?: number } };
     if (!meta.humanTask || (beforePaths.has(path) && !entered.has(path))) continue;
     const h: StoredHumanTask = {
-      id: newHumanTaskId(run.id, seq, humanIndex++),
+      id: newHumanTaskId(run.id, fx.seq, humanIndex++),
       stateId: path,
       role: String(meta.humanTask.role ?? 'operator'),
       title: fillTemplate(String(meta.humanTask.title ?? path), (next.context ?? {}) as Record<string, unknown>, run.businessKey),
@@ -614,31 +677,26 @@ function finish(
     outcome.closedHumanTasks.push({ task: h, completion: completed ? completion : null, at: env.now });
     if (!completed) history.push({ type: 'human.withdrawn', at, actor: env.actor, humanTaskId: h.id, role: h.role, title: h.title });
   }
+}
 
-  run.snapshot = env.machine.getPersistedSnapshot(next);
-  outcome.machineSnapshot = next;
-  run.nextEvents = nextEventsOf(next);
-  run.updatedAt = env.now;
-  run.seq = seq;
-  if (next.status === 'done' || next.status === 'error') {
-    const remaining = { ...run, timers: run.timers, tasks: run.tasks, humanTasks: run.humanTasks };
-    withdrawAll(remaining, outcome, env.now, env.actor);
-    for (const task of Object.values(run.humanTasks)) outcome.closedHumanTasks.push({ task, completion: null, at: env.now });
-    run.timers = {};
-    run.tasks = {};
-    run.humanTasks = {};
-    run.endedAt = env.now;
-    if (next.status === 'done') {
-      run.status = 'done';
-      run.output = next.output ?? null;
-      history.push({ type: 'run.done', at, actor: env.actor, output: run.output, state: next.value });
-    } else {
-      run.status = 'failed';
-      const err = next.error as { code?: string; message?: string } | undefined;
-      run.error = { code: String(err?.code ?? 'WORKFLOW_ERROR'), message: String(err?.message ?? err ?? 'the workflow failed') };
-      history.push({ type: 'run.failed', at, actor: env.actor, reason: `unhandled error: ${run.error.message}`, error: run.error });
-    }
+/** The machine reached a final state (done) or an unhandled error (failed): everything it awaited is withdrawn. */
+function endRun(fx: Effects, next: AnyMachineSnapshot): void {
+  const { env, run, outcome, history, at } = fx;
+  const remaining = { ...run, timers: run.timers, tasks: run.tasks, humanTasks: run.humanTasks };
+  withdrawAll(remaining, outcome, env.now, env.actor);
+  for (const task of Object.values(run.humanTasks)) outcome.closedHumanTasks.push({ task, completion: null, at: env.now });
+  run.timers = {};
+  run.tasks = {};
+  run.humanTasks = {};
+  run.endedAt = env.now;
+  if (next.status === 'done') {
+    run.status = 'done';
+    run.output = next.output ?? null;
+    history.push({ type: 'run.done', at, actor: env.actor, output: run.output, state: next.value });
+  } else {
+    run.status = 'failed';
+    const err = next.error as { code?: string; message?: string } | undefined;
+    run.error = { code: String(err?.code ?? 'WORKFLOW_ERROR'), message: String(err?.message ?? err ?? 'the workflow failed') };
+    history.push({ type: 'run.failed', at, actor: env.actor, reason: `unhandled error: ${run.error.message}`, error: run.error });
   }
-  if (run.status !== prevStatus || before === null) outcome.statusChanged = { from: before === null ? null : prevStatus, to: run.status };
-  return outcome;
 }

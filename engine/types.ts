@@ -2,7 +2,7 @@
 import type { RunId, TaskId, HumanTaskId } from './ids.ts';
 import type { ErrorData } from './errors.ts';
 import type { FromSchema } from 'json-schema-to-ts';
-import type { EngineHistoryDraft, EngineHistoryType, ModelHistoryDraft, StoredModelEntry } from './history-schema.ts';
+import type { EngineHistoryDraft, EngineHistoryType, ModelHistoryDraft } from './history-schema.ts';
 import type { runViewSchema } from './run-view-schema.ts';
 
 // The schemas the types below are derived from; the API documents runs and history entries with them.
@@ -94,11 +94,10 @@ export type { EngineHistoryDraft, ModelHistoryDraft };
 export type HistoryDraft = EngineHistoryDraft | ModelHistoryDraft;
 
 /**
- * A history entry as stored and served: numbered by `seq`. Any entry read back may be a model's (or one
- * of an older version), so the open shape of a model's entry is always among its cases. Read back from Redis or the archive (written
+ * A history entry as stored and served: numbered by `seq`. Read back from Redis or the archive (written
  * perhaps by an older version), an entry may hold fields its type does not name: they read as unknown.
  */
-export type HistoryEntry = EngineHistoryDraft | StoredModelEntry extends infer D ? (D extends unknown ? D & { seq: number; [field: string]: unknown } : never) : never;
+export type HistoryEntry = HistoryDraft extends infer D ? (D extends unknown ? D & { seq: number; [field: string]: unknown } : never) : never;
 
 export interface Page<T> {
   items: T[];

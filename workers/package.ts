@@ -100,7 +100,7 @@ export async function runWorker(opts: RunWorkerOptions): Promise<RunningWorker> 
   const identity = { workerId, kind: 'package' as const, version: servicechartVersion };
   const beat = () => engine.publishWorker(identity, opts.tasks.map(publishedOf)).catch((err) => logger.warn({ err }, 'publishing to the task catalog failed'));
   await beat();
-  const heartbeat = setInterval(beat, Math.max(200, Math.floor(engine.catalog.ttlMs / 3)));
+  const heartbeat = setInterval(beat, Math.max(200, Math.floor(engine.workerTtlMs / 3)));
 
   const problems = (v: ValidateFunction) => ajv.errorsText(v.errors);
 
@@ -125,7 +125,7 @@ export async function runWorker(opts: RunWorkerOptions): Promise<RunningWorker> 
       const output = await Promise.race([
         entry.def.handler!(task.input, {
           runId: task.runId as never, taskId: task.id as never, idempotencyKey: task.idempotencyKey, attempt: task.attempt, signal: controller.signal,
-          services: engine.taskServices(task.runId as never, task.type),
+          services: engine.worker.services(task.runId as never, task.type),
         }),
         aborted,
       ]);
@@ -195,7 +195,7 @@ export async function runWorker(opts: RunWorkerOptions): Promise<RunningWorker> 
         // Hand the rest back: their locks expire and another worker takes them.
         for (const c of controllers) c.abort(Object.assign(new Error('worker shutting down'), { code: 'UNAVAILABLE' }));
       }
-      await engine.catalog.unpublish(workerId, names).catch(() => undefined);
+      await engine.unpublishWorker(workerId, names).catch(() => undefined);
       await engine.close();
       await redis.quit().catch(() => undefined);
     },

@@ -1,11 +1,12 @@
-// Owns running task handlers: the BullMQ worker, input/output validation, per-attempt timeouts,
-// retries with backoff, cancellation, and handing the result to the run in the same job.
-import { Worker, UnrecoverableError, type Job } from 'bullmq';
+// Owns running task handlers: the processor of the task queues (the engine's worker port creates the
+// BullMQ Workers), input/output validation, per-attempt timeouts, retries with backoff, cancellation,
+// and handing the result to the run in the same job.
+import { UnrecoverableError, type Job, type Worker } from 'bullmq';
 import { Ajv, type ValidateFunction } from 'ajv';
 import { hostname } from 'node:os';
 import { pid } from 'node:process';
 import { randomBytes } from 'node:crypto';
-import { ErrorCode, ServicechartError, duplicateUnbounded, partitionConcurrency, servicechartVersion, toErrorData, iso, type Engine, type ErrorData, type RunId, type TaskId, type TaskDefinition } from '../engine/index.ts';
+import { ErrorCode, ServicechartError, servicechartVersion, toErrorData, type Engine, type ErrorData, type RunId, type TaskAttemptRef, type TaskId, type TaskDefinition, type TaskServices } from '../engine/index.ts';
 
 /** How long a task may run before it is marked running on its own (see process()). */
 const SLOW_TASK_MS = 100;
@@ -45,8 +46,10 @@ export async function startTaskWorker(opts: TaskWorkerOptions): Promise<TaskWork
   await engine.ready();
   const ajv = new Ajv({ allErrors: true, strict: false });
   const validators = new Map<string, { input: ValidateFunction; output: ValidateFunction }>();
-  const inFlight = new Map<string, AbortController>();
-  const logger = engine.logger;
+  const inFlight = new Map<string, AttemptAbort>();
+  // The engine's side of running tasks: definitions, bookkeeping on the run, withdrawals, the queues.
+  const port = engine.worker;
+  const logger = port.logger;
 
   function validatorsFor(def: TaskDefinition<any, any>) {
     let v = validators.get(def.name);
@@ -57,37 +60,29 @@ export async function startTaskWorker(opts: TaskWorkerOptions): Promise<TaskWork
     return v;
   }
 
-  const subscriber = duplicateUnbounded(engine.redis);
-  await subscriber.subscribe(engine.keys.taskCancelChannel());
-  subscriber.on('message', (_channel: string, taskId: string) => {
+  const withdrawals = await port.onWithdrawn((taskId) => {
     inFlight.get(taskId)?.abort(new ServicechartError(ErrorCode.TASK_FAILED, 'the task was withdrawn'));
   });
 
-  async function runHandler(def: TaskDefinition<any, any>, data: TaskJobData, attempt: number, controller: AbortController): Promise<unknown> {
-    inFlight.set(data.taskId, controller);
+  async function runHandler(def: TaskDefinition<any, any>, data: TaskJobData, attempt: number, abort: AttemptAbort): Promise<unknown> {
+    inFlight.set(data.taskId, abort);
     const timeoutMs = def.timeoutMs ?? 30_000;
     let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        const err = new ServicechartError(ErrorCode.TASK_TIMEOUT, `task ${def.name} timed out after ${timeoutMs} ms`);
-        controller.abort(err);
-        reject(err);
-      }, timeoutMs);
-    });
-    const aborted = new Promise<never>((_, reject) => {
-      controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true });
-    });
+    let services: TaskServices | undefined;
     try {
-      return await Promise.race([
-        def.handler!(data.input, {
-          runId: data.runId, taskId: data.taskId, idempotencyKey: data.idempotencyKey, attempt, signal: controller.signal,
-          services: engine.taskServices(data.runId, def.name),
-        }),
-        timedOut,
-        aborted,
-      ]);
+      // Settles with the handler, or rejects with the first abort (timeout, withdrawal, shutdown).
+      return await new Promise<unknown>((resolve, reject) => {
+        abort.onAbort = reject;
+        timer = setTimeout(() => abort.abort(new ServicechartError(ErrorCode.TASK_TIMEOUT, `task ${def.name} timed out after ${timeoutMs} ms`)), timeoutMs);
+        Promise.resolve(def.handler!(data.input, {
+          runId: data.runId, taskId: data.taskId, idempotencyKey: data.idempotencyKey, attempt,
+          get signal() { return abort.signal; },
+          get services() { return (services ??= port.services(data.runId, def.name)); },
+        })).then(resolve, reject);
+      });
     } finally {
       clearTimeout(timer);
+      abort.onAbort = null;
       inFlight.delete(data.taskId);
     }
   }
@@ -96,19 +91,17 @@ export async function startTaskWorker(opts: TaskWorkerOptions): Promise<TaskWork
     const data = job.data as TaskJobData;
     const attempt = job.attemptsMade + 1;
     const maxAttempts = job.opts.attempts ?? 1;
-    const def = engine.registry.task(data.task);
-    const at = () => iso(engine.clock.now());
-    const actor = `task:${data.task}`;
-    const startedAt = engine.clock.now();
-    const started = { type: 'task.started' as const, at: iso(startedAt), actor, task: data.task, taskId: data.taskId, attempt };
-    const controller = new AbortController();
+    const def = port.task(data.task);
+    const ref: TaskAttemptRef = { runId: data.runId, taskId: data.taskId, task: data.task, attempt };
+    const startedAt = engine.now();
+    const aborter = new AttemptAbort();
     // A fast task's start is recorded with its result, in one commit. One still running after
     // SLOW_TASK_MS is marked running on its own (the API shows it), which also notices a run that
     // no longer awaits it and aborts the handler.
     let marked: Promise<boolean> | null = null;
     const slow = setTimeout(() => {
-      marked = engine.runs.markTask(data.runId, data.taskId, 'running', attempt, started).then((r) => {
-        if (!r.ok) controller.abort(new ServicechartError(ErrorCode.TASK_FAILED, 'the run no longer awaits this task'));
+      marked = port.markRunning(ref, startedAt).then((r) => {
+        if (!r.ok) aborter.abort(new ServicechartError(ErrorCode.TASK_FAILED, 'the run no longer awaits this task'));
         return r.ok;
       }, () => false);
     }, SLOW_TASK_MS);
@@ -125,13 +118,13 @@ export async function startTaskWorker(opts: TaskWorkerOptions): Promise<TaskWork
         retryable = false;
         throw new ServicechartError(ErrorCode.VALIDATION_FAILED, `task input is invalid: ${ajv.errorsText(v.input.errors)}`);
       }
-      const output = await runHandler(def, data, attempt, controller);
+      const output = await runHandler(def, data, attempt, aborter);
       if (!v.output(output)) {
         retryable = false;
         throw new ServicechartError(ErrorCode.VALIDATION_FAILED, `task output is invalid: ${ajv.errorsText(v.output.errors)}`);
       }
-      engine.metrics.taskAttempt(data.task, 'completed');
-      await engine.runs.applyTaskResult(data.runId, data.taskId, { ok: true, output }, data.task, await startedWithResult());
+      port.countAttempt(data.task, 'completed');
+      await port.applyResult(ref, { ok: true, output }, await startedWithResult());
       return { ok: true };
     } catch (err) {
       error = toErrorData(err);
@@ -139,50 +132,34 @@ export async function startTaskWorker(opts: TaskWorkerOptions): Promise<TaskWork
     }
     const startEntry = await startedWithResult();
     if (retryable && attempt < maxAttempts) {
-      if (startEntry) await engine.runs.markTask(data.runId, data.taskId, 'running', attempt, started);
-      const again = await engine.runs.markTask(data.runId, data.taskId, 'retrying', attempt, {
-        type: 'task.retrying', at: at(), actor, task: data.task, taskId: data.taskId, attempt, error,
-      });
+      if (startEntry) await port.markRunning(ref, startedAt);
+      const again = await port.markRetrying(ref, error);
       if (again.ok) {
-        engine.metrics.taskAttempt(data.task, 'retrying');
-        await engine.recordTaskFailure(data.task, data.taskId).catch(() => undefined);
+        port.countAttempt(data.task, 'retrying');
+        await port.recordFailure(data.task, data.taskId).catch(() => undefined);
         // Thrown so BullMQ retries with its exponential backoff.
         throw new Error(`${error.code}: ${error.message}`);
       }
     }
-    engine.metrics.taskAttempt(data.task, 'failed');
-    await engine.recordTaskFailure(data.task, data.taskId).catch(() => undefined);
+    port.countAttempt(data.task, 'failed');
+    await port.recordFailure(data.task, data.taskId).catch(() => undefined);
     // A run that moved on meanwhile records this outcome as ignored; otherwise the error event is applied.
-    await engine.runs.applyTaskResult(data.runId, data.taskId, { ok: false, error }, data.task, startEntry);
+    await port.applyResult(ref, { ok: false, error }, startEntry);
     return { ok: false, error };
   }
 
-  const lockDuration = opts.lockDurationMs ?? 10_000;
-  const concurrency = partitionConcurrency(opts.concurrency ?? 50, engine.keys.partitions);
-  const workers = engine.keys.all.map((p) => {
-    const worker = new Worker('tasks', process, {
-      connection: engine.bullConnection,
-      prefix: engine.keys.queuePrefix(p),
-      concurrency,
-      lockDuration,
-      stalledInterval: Math.max(1000, Math.floor(lockDuration / 2)),
-      maxStalledCount: 1000,
-      drainDelay: 1,
-    });
-    worker.on('error', (err) => logger.error({ err, partition: p }, 'task worker error'));
-    return worker;
-  });
+  const workers: Worker[] = port.consumeTasks(process, { concurrency: opts.concurrency, lockDurationMs: opts.lockDurationMs });
 
   // The live task catalog: what this worker serves, re-published on every heartbeat.
   const identity = {
     workerId: opts.identity?.workerId ?? `${hostname()}:${pid}:${randomBytes(3).toString('hex')}`,
     kind: opts.identity?.kind ?? ('in-process' as const), version: opts.identity?.version ?? servicechartVersion,
   };
-  const served = () => engine.registry.taskNames().map((n) => engine.registry.task(n)!).filter((d) => d.handler && !engine.registry.isExternal(undefined, d.name)).map(publishedOf);
+  const served = () => port.servedTasks().map(publishedOf);
   const beat = () => engine.publishWorker(identity, served()).catch((err) => logger.warn({ err }, 'publishing to the task catalog failed'));
   // Not awaited: starting to consume does not wait on the catalog.
   void beat();
-  const heartbeat = setInterval(beat, Math.max(200, Math.floor(engine.catalog.ttlMs / 3)));
+  const heartbeat = setInterval(beat, Math.max(200, Math.floor(engine.workerTtlMs / 3)));
   heartbeat.unref();
 
   return {
@@ -192,16 +169,44 @@ export async function startTaskWorker(opts: TaskWorkerOptions): Promise<TaskWork
     },
     async close(deadlineMs = 10_000) {
       clearInterval(heartbeat);
-      await engine.catalog.unpublish(identity.workerId, served().map((t) => t.name)).catch(() => undefined);
+      await engine.unpublishWorker(identity.workerId, served().map((t) => t.name)).catch(() => undefined);
       const graceful = Promise.all(workers.map((w) => w.close()));
       const deadline = new Promise<'late'>((r) => setTimeout(() => r('late'), deadlineMs).unref());
       if ((await Promise.race([graceful, deadline])) === 'late') {
         for (const c of inFlight.values()) c.abort(new ServicechartError(ErrorCode.UNAVAILABLE, 'worker shutting down'));
         await Promise.all(workers.map((w) => w.close(true)));
       }
-      await subscriber.quit().catch(() => undefined);
+      await withdrawals.close();
     },
   };
+}
+
+/**
+ * What aborts one task attempt (timeout, withdrawal, a run that no longer awaits it, shutdown), first
+ * reason wins as with an AbortController. The handler's AbortSignal is made when the handler first
+ * reads it, already aborted if the attempt was: most handlers never read it, and a controller per
+ * attempt was a measurable share of a no-op task's cost.
+ */
+class AttemptAbort {
+  private controller: AbortController | null = null;
+  private reason: unknown = undefined;
+  private aborted = false;
+  /** The running handler's race, told of the first abort. */
+  onAbort: ((reason: unknown) => void) | null = null;
+
+  get signal(): AbortSignal {
+    this.controller ??= new AbortController();
+    if (this.aborted) this.controller.abort(this.reason);
+    return this.controller.signal;
+  }
+
+  abort(reason: unknown): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason;
+    this.controller?.abort(reason);
+    this.onAbort?.(reason);
+  }
 }
 
 /** What the catalog shows of a task definition. */

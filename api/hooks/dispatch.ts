@@ -1,16 +1,10 @@
 // Owns applying a mapping to one delivery: each item picks its first matching rule, which starts a
 // run (or finds the open one by business key) or sends an event; refusals become `ignored` results.
-import { ErrorCode, type Engine, type JsonObject } from '../../engine/index.ts';
+import { ErrorCode, type Engine, type HookResult, type JsonObject } from '../../engine/index.ts';
 import { evaluate, matches, resolvePath, type Scope } from './expr.ts';
 import type { Mapping, Rule } from './mapping-schema.ts';
 
-export type HookAction = 'started' | 'event' | 'duplicate' | 'ignored';
-
-export interface HookResult {
-  action: HookAction;
-  runId?: string;
-  reason?: string;
-}
+export type { HookResult };
 
 export interface Delivery {
   source: string;

@@ -4,7 +4,6 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type Koa from 'koa';
-import { Queue } from 'bullmq';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { KoaAdapter } from '@bull-board/koa';
@@ -78,8 +77,7 @@ export function queueBoard(engine: Engine, sessions: BoardSessions): Koa.Middlew
     const adapter = new KoaAdapter();
     adapter.setBasePath(BOARD_PATH);
     // Every partition's queues (one pair per partition, told apart by their prefix).
-    const queues = engine.keys.all.flatMap((p) => ['tasks', 'timers'].map((name) => new Queue(name, { connection: engine.bullConnection, prefix: engine.keys.queuePrefix(p) })));
-    createBullBoard({ queues: queues.map((q) => new BullMQAdapter(q, { readOnlyMode: true })), serverAdapter: adapter });
+    createBullBoard({ queues: engine.queues().map((q) => new BullMQAdapter(q, { readOnlyMode: true })), serverAdapter: adapter });
     return adapter.registerPlugin();
   };
   return async (ctx, next) => {

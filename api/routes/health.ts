@@ -16,8 +16,9 @@ export function healthRoutes(routes: RouteTable, engine: Engine, openapi: () => 
     ctx.body = ready ? { status: 'ready', archive } : { ...errorBody('UNAVAILABLE', 'Redis does not answer'), archive };
   });
   routes.add({ method: 'get', path: '/metrics', summary: 'Prometheus metrics', tag: 'health', access: 'none', responses: { 200: { description: 'Prometheus text format', contentType: 'text/plain' } } }, async (ctx) => {
-    ctx.type = engine.metrics.registry.contentType;
-    ctx.body = await engine.metrics.registry.metrics();
+    const { contentType, text } = await engine.metricsText();
+    ctx.type = contentType;
+    ctx.body = text;
   });
   routes.add({ method: 'get', path: '/openapi.json', summary: 'This API as OpenAPI 3.1', tag: 'health', access: 'none', responses: { 200: { description: 'OpenAPI document' } } }, (ctx) => {
     ctx.body = openapi();

@@ -7,7 +7,6 @@ import { statusOf } from '../errors.ts';
 import { pageOf, pagingQuery } from '../schemas/common.ts';
 import type { HookConfig } from '../hooks/config.ts';
 import { applyMapping, type HookResult } from '../hooks/dispatch.ts';
-import { createDeliveryStore } from '../hooks/deliveries.ts';
 import { evaluate } from '../hooks/expr.ts';
 import type { Mapping } from '../hooks/mapping-schema.ts';
 import { loadMappings } from '../hooks/mappings.ts';
@@ -54,7 +53,7 @@ function summary(results: HookResult[]): string {
 
 export function hookRoutes(routes: RouteTable, engine: Engine, config: HookConfig = { secrets: {} }): void {
   const mappings = config.mappings ?? loadMappings(config.mappingsDir);
-  const store = createDeliveryStore(engine);
+  const store = engine.deliveries;
 
   routes.add({
     method: 'get', path: '/v1/hooks/deliveries', summary: 'Webhook deliveries, newest first', tag: 'hooks', access: 'admin',
@@ -82,7 +81,7 @@ export function hookRoutes(routes: RouteTable, engine: Engine, config: HookConfi
   }, async (ctx, req) => {
     const source = req.params.source as HookSource;
     if (!HOOK_SOURCES.includes(source)) throw notFound(`webhook source ${req.params.source}`);
-    const receivedAt = engine.clock.now();
+    const receivedAt = engine.now();
     const raw = req.rawBody ?? Buffer.alloc(0);
     const get = (h: string) => ctx.get(h);
     const refuse = async (err: ServicechartError, deliveryId: string | null = null): Promise<never> => {

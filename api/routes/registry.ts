@@ -1,6 +1,6 @@
 // The service and CI registry over HTTP: entries (admin writes, viewer reads), their audit history,
 // a CI's impact, and import/export as a JSON array or JSON Lines of `{ kind, ...entry }`.
-import type { Engine, ImportItem } from '../../engine/index.ts';
+import type { Cmdb, Engine, EntryKind, ImportItem } from '../../engine/index.ts';
 import { ciGraphMermaid, ciGraphSvg, ciSchema, serviceSchema, validationError } from '../../engine/index.ts';
 import type { RouteTable } from '../route.ts';
 import { parseJson, structuralProblems } from '../body.ts';
@@ -108,6 +108,66 @@ export function parseImport(raw: Buffer): ImportItem[] {
   return items;
 }
 
+/** How one registry kind's entry routes read: its path, parameter, schema and wording. */
+interface EntryRoutes {
+  kind: EntryKind;
+  /** `/v1/services/:name` */
+  path: string;
+  param: 'name' | 'id';
+  params: object;
+  schema: object;
+  noun: string;
+  summaries: { get: string; put: string; remove: string; history: string };
+  putResponses?: Record<number, { description: string }>;
+}
+
+const SERVICE_ROUTES: EntryRoutes = {
+  kind: 'service', path: '/v1/services/:name', param: 'name', params: serviceParam, schema: serviceSchema, noun: 'service',
+  summaries: { get: 'One service', put: 'Create or replace a service', remove: 'Delete a service no CI or open run refers to', history: "A service's audit history, newest first (who, when, before/after)" },
+};
+
+const CI_ROUTES: EntryRoutes = {
+  kind: 'ci', path: '/v1/cis/:id', param: 'id', params: ciParam, schema: ciSchema, noun: 'CI',
+  summaries: { get: 'One configuration item', put: 'Create or replace a configuration item', remove: 'Delete a CI no other CI or open run refers to', history: "A CI's audit history, newest first (who, when, before/after)" },
+  putResponses: { 422: { description: 'invalid, an unknown service or CI, or a dependsOn cycle' } },
+};
+
+/** The four routes every registry kind has alike: read one, create or replace, delete, audit history. */
+function entryRoutes(routes: RouteTable, cmdb: Cmdb, r: EntryRoutes): void {
+  const { kind, path, param, params, schema, noun, summaries } = r;
+  routes.add({
+    method: 'get', path, summary: summaries.get, tag: 'registry', access: 'viewer', params,
+    responses: { 200: { description: `the ${noun}`, schema }, 404: { description: `no such ${noun}` } },
+  }, async (ctx, req) => {
+    ctx.body = await cmdb.get(kind, req.params[param]);
+  });
+
+  routes.add({
+    method: 'put', path, summary: summaries.put, tag: 'registry', access: 'admin', params, body: schema,
+    responses: { 200: { description: 'replaced', schema }, 201: { description: 'created', schema }, ...r.putResponses },
+  }, async (ctx, req) => {
+    const res = await cmdb.put(kind, req.params[param], req.body, req.actor);
+    ctx.status = res.created ? 201 : 200;
+    ctx.body = res.entry;
+  });
+
+  routes.add({
+    method: 'delete', path, summary: summaries.remove, tag: 'registry', access: 'admin', params,
+    responses: { 204: { description: 'deleted' }, 404: { description: `no such ${noun}` }, 409: { description: 'CIs or open runs refer to it; details name them' } },
+  }, async (ctx, req) => {
+    await cmdb.remove(kind, req.params[param], req.actor);
+    ctx.status = 204;
+  });
+
+  routes.add({
+    method: 'get', path: `${path}/history`, summary: summaries.history, tag: 'registry', access: 'viewer',
+    params, query: { type: 'object', additionalProperties: false, properties: { ...pagingQuery } },
+    responses: { 200: { description: 'audit entries', schema: pageOf(auditSchema) }, 404: { description: 'never existed' } },
+  }, async (ctx, req) => {
+    ctx.body = await cmdb.history(kind, req.params[param], req.query.limit, req.query.cursor ?? null);
+  });
+}
+
 export function registryRoutes(routes: RouteTable, engine: Engine): void {
   const cmdb = engine.cmdb;
 
@@ -129,37 +189,7 @@ export function registryRoutes(routes: RouteTable, engine: Engine): void {
     ctx.body = await cmdb.list('service', filter, limit, cursor ?? null);
   });
 
-  routes.add({
-    method: 'get', path: '/v1/services/:name', summary: 'One service', tag: 'registry', access: 'viewer', params: serviceParam,
-    responses: { 200: { description: 'the service', schema: serviceSchema }, 404: { description: 'no such service' } },
-  }, async (ctx, req) => {
-    ctx.body = await cmdb.get('service', req.params.name);
-  });
-
-  routes.add({
-    method: 'put', path: '/v1/services/:name', summary: 'Create or replace a service', tag: 'registry', access: 'admin', params: serviceParam, body: serviceSchema,
-    responses: { 200: { description: 'replaced', schema: serviceSchema }, 201: { description: 'created', schema: serviceSchema } },
-  }, async (ctx, req) => {
-    const res = await cmdb.put('service', req.params.name, req.body, req.actor);
-    ctx.status = res.created ? 201 : 200;
-    ctx.body = res.entry;
-  });
-
-  routes.add({
-    method: 'delete', path: '/v1/services/:name', summary: 'Delete a service no CI or open run refers to', tag: 'registry', access: 'admin', params: serviceParam,
-    responses: { 204: { description: 'deleted' }, 404: { description: 'no such service' }, 409: { description: 'CIs or open runs refer to it; details name them' } },
-  }, async (ctx, req) => {
-    await cmdb.remove('service', req.params.name, req.actor);
-    ctx.status = 204;
-  });
-
-  routes.add({
-    method: 'get', path: '/v1/services/:name/history', summary: "A service's audit history, newest first (who, when, before/after)", tag: 'registry', access: 'viewer',
-    params: serviceParam, query: { type: 'object', additionalProperties: false, properties: { ...pagingQuery } },
-    responses: { 200: { description: 'audit entries', schema: pageOf(auditSchema) }, 404: { description: 'never existed' } },
-  }, async (ctx, req) => {
-    ctx.body = await cmdb.history('service', req.params.name, req.query.limit, req.query.cursor ?? null);
-  });
+  entryRoutes(routes, cmdb, SERVICE_ROUTES);
 
   routes.add({
     method: 'get', path: '/v1/services/:name/runs', summary: 'The open runs that named the service or one of its CIs', tag: 'registry', access: 'viewer', params: serviceParam,
@@ -183,40 +213,7 @@ export function registryRoutes(routes: RouteTable, engine: Engine): void {
     ctx.body = await cmdb.list('ci', filter, limit, cursor ?? null);
   });
 
-  routes.add({
-    method: 'get', path: '/v1/cis/:id', summary: 'One configuration item', tag: 'registry', access: 'viewer', params: ciParam,
-    responses: { 200: { description: 'the CI', schema: ciSchema }, 404: { description: 'no such CI' } },
-  }, async (ctx, req) => {
-    ctx.body = await cmdb.get('ci', req.params.id);
-  });
-
-  routes.add({
-    method: 'put', path: '/v1/cis/:id', summary: 'Create or replace a configuration item', tag: 'registry', access: 'admin', params: ciParam, body: ciSchema,
-    responses: {
-      200: { description: 'replaced', schema: ciSchema }, 201: { description: 'created', schema: ciSchema },
-      422: { description: 'invalid, an unknown service or CI, or a dependsOn cycle' },
-    },
-  }, async (ctx, req) => {
-    const res = await cmdb.put('ci', req.params.id, req.body, req.actor);
-    ctx.status = res.created ? 201 : 200;
-    ctx.body = res.entry;
-  });
-
-  routes.add({
-    method: 'delete', path: '/v1/cis/:id', summary: 'Delete a CI no other CI or open run refers to', tag: 'registry', access: 'admin', params: ciParam,
-    responses: { 204: { description: 'deleted' }, 404: { description: 'no such CI' }, 409: { description: 'CIs or open runs refer to it; details name them' } },
-  }, async (ctx, req) => {
-    await cmdb.remove('ci', req.params.id, req.actor);
-    ctx.status = 204;
-  });
-
-  routes.add({
-    method: 'get', path: '/v1/cis/:id/history', summary: "A CI's audit history, newest first (who, when, before/after)", tag: 'registry', access: 'viewer',
-    params: ciParam, query: { type: 'object', additionalProperties: false, properties: { ...pagingQuery } },
-    responses: { 200: { description: 'audit entries', schema: pageOf(auditSchema) }, 404: { description: 'never existed' } },
-  }, async (ctx, req) => {
-    ctx.body = await cmdb.history('ci', req.params.id, req.query.limit, req.query.cursor ?? null);
-  });
+  entryRoutes(routes, cmdb, CI_ROUTES);
 
   routes.add({
     method: 'get', path: '/v1/cis/:id/impact', summary: 'The services that depend on a CI (directly or through dependsOn) and the open runs touching any of them', tag: 'registry', access: 'viewer',

@@ -1,6 +1,6 @@
 // Runs: start, read, list, send events, cancel, history, diagram and the live SSE stream.
 import { PassThrough } from 'node:stream';
-import { ErrorCode, ServicechartError, notFound, type Engine, type Logger } from '../../engine/index.ts';
+import { ErrorCode, ServicechartError, activeStatePaths, notFound, type Engine, type Logger } from '../../engine/index.ts';
 import type { RouteTable } from '../route.ts';
 import { errorSchema, freeObject, historyEntrySchema, idParam, pageOf, pagingQuery, runSchema } from '../schemas/common.ts';
 import { sendDiagram } from './workflows.ts';
@@ -51,18 +51,6 @@ function idempotencyKey(get: (h: string) => string): string | undefined {
     throw new ServicechartError(ErrorCode.VALIDATION_FAILED, 'bad Idempotency-Key', { details: [{ path: '/headers/idempotency-key', message: 'printable ASCII, at most 200 characters' }] });
   }
   return key;
-}
-
-/** Dotted paths of every active state node, parents included, from an XState state value. */
-export function activePaths(value: unknown, prefix = ''): string[] {
-  if (typeof value === 'string') return [prefix + value];
-  if (!value || typeof value !== 'object') return [];
-  const out: string[] = [];
-  for (const [k, v] of Object.entries(value)) {
-    out.push(prefix + k);
-    out.push(...activePaths(v, `${prefix}${k}.`));
-  }
-  return out;
 }
 
 export function runRoutes(routes: RouteTable, engine: Engine, logger: Logger): void {
@@ -125,7 +113,7 @@ export function runRoutes(routes: RouteTable, engine: Engine, logger: Logger): v
     const run = await engine.getRun(req.params.id);
     const wf = await engine.resolveWorkflow(run.workflow, run.version);
     if (!wf) throw notFound(`workflow ${run.workflow}@${run.version}`);
-    await sendDiagram(ctx, wf.machine, run.status === 'running' || run.status === 'done' ? activePaths(run.state) : [], req.query.format);
+    await sendDiagram(ctx, wf.machine, run.status === 'running' || run.status === 'done' ? activeStatePaths(run.state) : [], req.query.format);
   });
 
   routes.add({

@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { ARCHIVE_FORMAT, byEndDesc, newer, parseArchiveCursor, type ArchiveFilter, type ArchiveStore, type ArchivedRun } from './types.ts';
-import { topLevelStates } from '../run-index.ts';
+import { topLevelStates } from '../state-value.ts';
 import type { Page } from '../types.ts';
 
 const SEGMENT = /^(\d{4}-\d{2}-\d{2})\.([0-9a-z]+-[0-9a-f]+)\.jsonl\.gz$/;

@@ -1,9 +1,9 @@
 // Owns the PostgreSQL archive: a table of runs and one of history entries, indexed for the run
 // filters so reporting tools can query finished work with SQL. The process creates and migrates its
 // tables itself (versioned, under an advisory lock, so concurrent processes migrate once).
-import type { Pool } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 import { ARCHIVE_FORMAT, ARCHIVE_FORMAT_VERSION, parseArchiveCursor, type ArchiveStore, type ArchivedRun } from './types.ts';
-import { topLevelStates } from '../run-index.ts';
+import { topLevelStates } from '../state-value.ts';
 import type { HistoryEntry, Logger, StoredRun } from '../types.ts';
 import type { HumanTaskDoc } from '../runs.ts';
 
@@ -84,11 +84,24 @@ export function createPostgresStore(url: string, logger?: Logger): ArchiveStore 
   let pool!: Pool;
   let migrated: Promise<void> | null = null;
 
-  async function migrate(): Promise<void> {
-    pool = await getPool();
+  /** Run `work` in one transaction on a pooled client: committed, or rolled back when it throws. */
+  async function withTransaction(work: (client: PoolClient) => Promise<void>): Promise<void> {
     const client = await pool.connect();
     try {
       await client.query('BEGIN');
+      await work(client);
+      await client.query('COMMIT');
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+
+  async function migrate(): Promise<void> {
+    pool = await getPool();
+    await withTransaction(async (client) => {
       await client.query(`SELECT pg_advisory_xact_lock(hashtext('servicechart_migrations'))`);
       await client.query(`CREATE TABLE IF NOT EXISTS servicechart_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
       const done = new Set((await client.query<{ version: number }>('SELECT version FROM servicechart_migrations')).rows.map((r) => r.version));
@@ -98,13 +111,7 @@ export function createPostgresStore(url: string, logger?: Logger): ArchiveStore 
         await client.query('INSERT INTO servicechart_migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);
         logger?.info({ version: m.version, name: m.name }, 'archive database migrated');
       }
-      await client.query('COMMIT');
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      client.release();
-    }
+    });
   }
 
   function ready(): Promise<void> {
@@ -131,9 +138,7 @@ export function createPostgresStore(url: string, logger?: Logger): ArchiveStore 
         seq: r.run.seq, hseq: r.hseq, format_version: r.v, archived_at: new Date(r.archivedAt).toISOString(), record: r.run, human_tasks: r.humanTasks,
       }));
       const history = records.flatMap((r) => r.history.map((h) => ({ run_id: r.run.id, seq: h.seq, type: h.type, at: h.at, actor: h.actor ?? '', entry: h })));
-      const client = await pool.connect();
-      try {
-        await client.query('BEGIN');
+      await withTransaction(async (client) => {
         // A copy archived again after a crash replaces the stored one only when it is as new or newer.
         await client.query(
           `INSERT INTO servicechart_runs SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(${RUN_COLUMNS})
@@ -150,13 +155,7 @@ export function createPostgresStore(url: string, logger?: Logger): ArchiveStore 
            ON CONFLICT (run_id, seq) DO NOTHING`,
           [JSON.stringify(history)],
         );
-        await client.query('COMMIT');
-      } catch (err) {
-        await client.query('ROLLBACK').catch(() => undefined);
-        throw err;
-      } finally {
-        client.release();
-      }
+      });
     },
 
     async get(runId) {

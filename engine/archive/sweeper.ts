@@ -197,11 +197,11 @@ export function createArchiver(deps: ArchiverDeps, opts: ArchiverOptions) {
     await Promise.all(ready.map(async ({ record, fields }) => {
       const fp = runFootprint(keys, record.run, record.history, fields);
       const res = await scripts.archiveRemove(fp.own, record.run.seq, record.hseq, fp.idempotency);
-      if (res === 'removed') {
+      if (res === 'OK') {
         await removeIndexed(fp, record.run.id);
         removed++;
       }
-      // 'changed': a note or an outbox flush came after the read; the next sweep archives the newer copy.
+      // CHANGED: a note or an outbox flush came after the read; the next sweep archives the newer copy.
     }));
     // Removed from Redis before a crash, its index entries not yet: finish from the archive copy.
     for (const id of leftovers) {

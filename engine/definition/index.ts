@@ -3,3 +3,4 @@ export { defineWorkflow, taskActors, runRef, namesIn, type WorkflowDefinition, t
 export { nowOf, timeOf, iso } from './time.ts';
 export type { Enqueue, EmittedEvent } from './enqueue.ts';
 export type { CiDoc, RegistrySnapshot, ServiceDoc, TimeWindow, Windows, OncallLevel } from './cmdb-types.ts';
+export { windowsFor, allWindows, overlaps, windowCovers, type WindowSchedule } from './windows.ts';

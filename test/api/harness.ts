@@ -2,7 +2,8 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Redis } from 'ioredis';
-import { createEngine, type ArchiveStore, type Engine, type WorkflowDefinition, type TaskDefinition } from '../../engine/index.ts';
+import { type ArchiveStore, type WorkflowDefinition, type TaskDefinition } from '../../engine/index.ts';
+import { createEngineInstance as createEngine, type EngineInstance as Engine } from '../../engine/testing.ts';
 import { createApp, type App } from '../../api/app.ts';
 import { createAuth, parseApiKeys } from '../../api/auth.ts';
 import { startTaskWorker, type TaskWorker } from '../../workers/runtime.ts';

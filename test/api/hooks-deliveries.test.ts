@@ -5,7 +5,6 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Redis } from 'ioredis';
 import { createEngine, type Engine } from '../../engine/index.ts';
-import { createDeliveryStore } from '../../api/hooks/deliveries.ts';
 import { connect, dropPrefix, manualClock, newPrefix } from '../helpers.ts';
 
 interface Ctx { redis: Redis; engine: Engine; prefix: string; clock: ReturnType<typeof manualClock> }
@@ -24,7 +23,7 @@ test.after(async (ctx) => {
 });
 
 test('a finished delivery answers its repeats with the same results', async ({ engine }) => {
-  const store = createDeliveryStore(engine);
+  const store = engine.deliveries;
   const first = await store.claim('github', 'd-1');
   assert.is(first.kind, 'claimed');
   await store.finish('github', 'd-1', (first as { token: string }).token, [{ action: 'started', runId: 'r1' }]);
@@ -33,7 +32,7 @@ test('a finished delivery answers its repeats with the same results', async ({ e
 });
 
 test('a repeat of a delivery still in flight waits for it, then answers UNAVAILABLE rather than doing the work twice', async ({ engine }) => {
-  const store = createDeliveryStore(engine);
+  const store = engine.deliveries;
   assert.is((await store.claim('pagerduty', 'd-2')).kind, 'claimed');
   const started = Date.now();
   try {
@@ -46,7 +45,7 @@ test('a repeat of a delivery still in flight waits for it, then answers UNAVAILA
 });
 
 test('a claim left pending by a request that died is taken over once stale; a released claim at once', async ({ engine, clock }) => {
-  const store = createDeliveryStore(engine);
+  const store = engine.deliveries;
   const dead = await store.claim('generic', 'd-3');
   assert.is(dead.kind, 'claimed');
   clock.advance(31_000);

@@ -1,6 +1,6 @@
 // The layering rules hold: dependency-cruiser checks the repository against .dependency-cruiser.cjs (no cycles,
-// the engine imports no outer layer, the process models only the definition API, api/ and workers/ only the
-// engine's public surface), and the same rules refuse a small tree that breaks each of them.
+// the engine imports no outer layer, the process models only the definition API, api/, workers/ and bin/
+// only the engine's public surface), and the same rules refuse a small tree that breaks each of them.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFile } from 'node:child_process';
@@ -54,17 +54,20 @@ test('each rule refuses a tree that breaks it', async () => {
       'workflows/model.ts': "import { readFileSync } from 'node:fs';\nimport { defineWorkflow } from '../engine/definition/index.ts';\nexport type Model = { read: typeof readFileSync; d: typeof defineWorkflow };\n",
       'api/route.ts': "import { keys } from '../engine/keys.ts';\nimport { step } from '../engine/index.ts';\nexport const route = [keys, step];\n",
       'workers/task.ts': "import type { Model } from '../workflows/model.ts';\nimport { route } from '../api/route.ts';\nexport const task = (m: Model) => [m, route];\n",
+      'engine/testing.ts': "export { step as internals } from './step.ts';\n",
+      'bin/main.ts': "import { internals } from '../engine/testing.ts';\nimport { step } from '../engine/index.ts';\nexport const main = [internals, step];\n",
     };
     for (const [path, text] of Object.entries(files)) {
       mkdirSync(dirname(join(dir, path)), { recursive: true });
       writeFileSync(join(dir, path), text);
     }
-    const res = await cruise(dir, ['engine', 'workflows', 'api', 'workers']);
+    const res = await cruise(dir, ['engine', 'workflows', 'api', 'workers', 'bin']);
     const found = res.summary.violations.map(describe).sort();
     assert.equal(found, [
       'api-and-workers-stay-apart: workers/task.ts -> api/route.ts',
       'api-and-workers-stay-apart: workers/task.ts -> workflows/model.ts',
       'api-and-workers-use-the-engine-surface: api/route.ts -> engine/keys.ts',
+      'api-and-workers-use-the-engine-surface: bin/main.ts -> engine/testing.ts',
       'engine-stays-inside: engine/step.ts -> workflows/model.ts',
       'no-circular: engine/more.ts <-> engine/step.ts',
       'workflows-use-only-the-definition-api: workflows/model.ts -> fs',

@@ -2,7 +2,8 @@
 // nothing of them stays in Redis but KPI figures, and the API still serves them.
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
-import { createEngine, masters, type RedisClient, parseRetention, type ArchiveStore, type Engine } from '../../engine/index.ts';
+import { masters, type RedisClient, parseRetention, type ArchiveStore } from '../../engine/index.ts';
+import { createEngineInstance as createEngine, type EngineInstance as Engine } from '../../engine/testing.ts';
 import { builtInWorkflows } from '../../workflows/index.ts';
 import { builtInTasks } from '../../workers/tasks/index.ts';
 import { startHarness, type Harness } from '../api/harness.ts';

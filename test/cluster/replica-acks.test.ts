@@ -8,7 +8,7 @@ import * as assert from 'uvu/assert';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Command } from 'ioredis';
-import { createEngine, type Engine } from '../../engine/index.ts';
+import { createEngineInstance as createEngine, type EngineInstance as Engine } from '../../engine/testing.ts';
 import { connectRedis } from '../../engine/connection.ts';
 import type { RedisClient } from '../../engine/clients.ts';
 import { createApp } from '../../api/app.ts';

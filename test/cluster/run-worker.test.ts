@@ -3,7 +3,8 @@
 // runs on every master and hands each result to its run once.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createEngine, type Engine, type RedisClient } from '../../engine/index.ts';
+import { type RedisClient } from '../../engine/index.ts';
+import { createEngineInstance as createEngine, type EngineInstance as Engine } from '../../engine/testing.ts';
 import { connectRedis, parseHostList } from '../../engine/connection.ts';
 import { defineTask, runWorker, type RunningWorker } from '../../workers/package.ts';
 import { builtInWorkflows } from '../../workflows/index.ts';

@@ -3,7 +3,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Redis } from 'ioredis';
-import { createEngine, type Engine } from '../../engine/index.ts';
+import { createEngineInstance as createEngine, type EngineInstance as Engine } from '../../engine/testing.ts';
 import { builtInWorkflows } from '../../workflows/index.ts';
 import { builtInTasks } from '../../workers/tasks/index.ts';
 import { connect, dropPrefix, manualClock, newPrefix } from '../helpers.ts';
@@ -51,12 +51,12 @@ test('a start the input schema refuses throws VALIDATION_FAILED and releases the
   } catch (err) {
     assert.is((err as { code?: string }).code, 'VALIDATION_FAILED');
   }
-  assert.is(await redis.exists(engine.keys.custom('open', 'incident', 'BK-2')), 0);
+  assert.is(await redis.exists(engine.keys.openClaim('incident', 'BK-2')), 0);
   assert.ok((await engine.startOrFindOpen({ workflow: 'incident', businessKey: 'BK-2', input: {} })).started);
 });
 
 test('a claim whose run never appeared is waited for, and taken over once it is stale', async ({ engine, redis, clock }) => {
-  const key = engine.keys.custom('open', 'incident', 'BK-3');
+  const key = engine.keys.openClaim('incident', 'BK-3');
   await redis.set(key, `r0000000000ghost|${clock.now()}`);
   const pending = engine.startOrFindOpen({ workflow: 'incident', businessKey: 'BK-3', input: {} });
   await new Promise((r) => setTimeout(r, 100));

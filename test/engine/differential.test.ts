@@ -9,7 +9,8 @@ import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import { assign, cancel, createActor, emit, enqueueActions, forwardTo, fromTransition, raise, sendParent, sendTo, setup, type AnyActorRef } from 'xstate';
 import type { Redis } from 'ioredis';
-import { createEngine, defineWorkflow, runRef, type Engine, type RunView } from '../../engine/index.ts';
+import { defineWorkflow, runRef, type RunView } from '../../engine/index.ts';
+import { createEngineInstance as createEngine, type EngineInstance as Engine } from '../../engine/testing.ts';
 import { connect, dropPrefix, manualClock, newPrefix, waitFor } from '../helpers.ts';
 
 type Ev = { type: string; n?: number; delay?: number; id?: string; tick?: string; to?: 'self' | 'parent' };

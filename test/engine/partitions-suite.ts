@@ -5,9 +5,9 @@ import * as assert from 'uvu/assert';
 import calculateSlot from 'cluster-key-slot';
 import type { ChildProcess } from 'node:child_process';
 import { emit, setup, type AnyStateMachine } from 'xstate';
-import { createEngine, defineWorkflow, masters, LayoutError, type Engine, type RedisClient, type RunId, type WorkflowDefinition } from '../../engine/index.ts';
+import { defineWorkflow, masters, LayoutError, type RedisClient, type RunId, type WorkflowDefinition } from '../../engine/index.ts';
+import { createEngineInstance as createEngine, type EngineInstance as Engine } from '../../engine/testing.ts';
 import { runIdFromKey } from '../../engine/ids.ts';
-import { createDeliveryStore } from '../../api/hooks/deliveries.ts';
 import { builtInWorkflows } from '../../workflows/index.ts';
 import { builtInTasks } from '../../workers/tasks/index.ts';
 import { counter } from '../fixtures/workflows.ts';
@@ -236,7 +236,7 @@ export function partitionSuite(t: Topology) {
   test("the webhook delivery log reads every partition's stream as one, newest first", async (ctx) => {
     const e = engine(ctx, newPrefix(), P);
     await e.ready();
-    const store = createDeliveryStore(e);
+    const store = e.deliveries;
     for (let i = 0; i < 10; i++) {
       await store.log({ source: i % 2 ? 'grafana' : 'alertmanager', deliveryId: `d${i}`, receivedAt: Date.UTC(2026, 0, 1) + i, status: 200, results: [], reason: null });
       // Entries a millisecond apart are ordered by time across streams.

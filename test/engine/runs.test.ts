@@ -2,7 +2,8 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Redis } from 'ioredis';
-import { createEngine, type Engine, type RunId } from '../../engine/index.ts';
+import { type RunId } from '../../engine/index.ts';
+import { createEngineInstance as createEngine, type EngineInstance as Engine } from '../../engine/testing.ts';
 import { startTaskWorker, type TaskWorker } from '../../workers/runtime.ts';
 import { builtInTasks } from '../../workers/tasks/index.ts';
 import { connect, dropPrefix, newPrefix, redisUrl, waitFor } from '../helpers.ts';

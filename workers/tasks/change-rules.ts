@@ -3,20 +3,12 @@
 // The `detect_conflicts` and `assess_risk` tasks run these; the model reads their output
 // (workflows/change/windows.ts, risk.ts).
 
+import { allWindows, overlaps, timeOf, windowCovers, windowsFor, type TimeWindow, type WindowSchedule } from '../../engine/index.ts';
+
 export type Risk = 'high' | 'moderate' | 'low';
 export const riskRank: Record<Risk, number> = { low: 0, moderate: 1, high: 2 };
 
-export type TimeWindow = {
-  start: string;
-  end: string;
-  name?: string;
-};
-
-/**
- * A schedule is a list of windows that applies to every configuration item, or windows per CI
- * (`{ "db-01": [...] }`; the key `"*"` applies to every CI).
- */
-export type WindowSchedule = TimeWindow[] | Record<string, TimeWindow[]>;
+export type { TimeWindow, WindowSchedule };
 
 export interface ChangeSchedules {
   maintenance?: WindowSchedule;
@@ -61,33 +53,9 @@ export interface ConflictInput {
   related?: Record<string, string[]>;
 }
 
+/** Epoch ms of an ISO time; null for anything else. */
 function ms(iso: string | null | undefined): number | null {
-  if (typeof iso !== 'string') return null;
-  const t = Date.parse(iso);
-  return Number.isFinite(t) ? t : null;
-}
-
-/** The windows of a schedule that apply to one CI. */
-export function windowsFor(schedule: WindowSchedule | undefined, ci: string): TimeWindow[] {
-  if (!schedule) return [];
-  if (Array.isArray(schedule)) return schedule;
-  return [...(schedule['*'] ?? []), ...(schedule[ci] ?? [])];
-}
-
-function allWindows(schedule: WindowSchedule | undefined): TimeWindow[] {
-  if (!schedule) return [];
-  return Array.isArray(schedule) ? schedule : Object.values(schedule).flat();
-}
-
-/** Half-open overlap of [a1, a2) and [b1, b2). */
-function overlaps(a1: number, a2: number, b1: number, b2: number): boolean {
-  return a1 < b2 && b1 < a2;
-}
-
-function inside(start: number, end: number, w: TimeWindow): boolean {
-  const ws = ms(w.start);
-  const we = ms(w.end);
-  return ws !== null && we !== null && ws <= start && end <= we;
+  return typeof iso === 'string' ? timeOf(iso) : null;
 }
 
 /**
@@ -108,7 +76,7 @@ export function detectChangeConflicts(input: ConflictInput): ChangeConflict[] {
       const we = ms(w.end);
       if (ws !== null && we !== null && overlaps(start, Math.max(end, start + 1), ws, we)) out.push({ kind: 'blackout', ci, window: w, otherChange: null });
     }
-    if (ci !== null && !windowsFor(input.schedules?.maintenance, ci).some((w) => inside(start, end, w))) {
+    if (ci !== null && !windowsFor(input.schedules?.maintenance, ci).some((w) => windowCovers(w, start, end))) {
       out.push({ kind: 'outside_maintenance_window', ci, window: null, otherChange: null });
     }
   }

@@ -2,17 +2,9 @@
 // the conflicts `detect_conflicts` reports, and the window check the implementation gate makes. No clock:
 // the caller passes every time in. The task side of these rules is workers/tasks/change-rules.ts.
 
-export interface TimeWindow {
-  start: string;
-  end: string;
-  name?: string;
-}
+import { allWindows, overlaps, timeOf, windowCovers, windowsFor, type TimeWindow, type WindowSchedule } from '../../engine/definition/index.ts';
 
-/**
- * A schedule is a list of windows that applies to every configuration item, or windows per CI
- * (`{ "db-01": [...] }`; the key `"*"` applies to every CI).
- */
-export type WindowSchedule = TimeWindow[] | Record<string, TimeWindow[]>;
+export type { TimeWindow, WindowSchedule };
 
 export interface ChangeSchedules {
   maintenance?: WindowSchedule;
@@ -42,33 +34,9 @@ export interface ChangeConflict {
   otherChange: string | null;
 }
 
+/** Epoch ms of an ISO time; null for anything else. */
 function ms(iso: string | null | undefined): number | null {
-  if (typeof iso !== 'string') return null;
-  const t = Date.parse(iso);
-  return Number.isFinite(t) ? t : null;
-}
-
-/** The windows of a schedule that apply to one CI. */
-function windowsFor(schedule: WindowSchedule | undefined, ci: string): TimeWindow[] {
-  if (!schedule) return [];
-  if (Array.isArray(schedule)) return schedule;
-  return [...(schedule['*'] ?? []), ...(schedule[ci] ?? [])];
-}
-
-function allWindows(schedule: WindowSchedule | undefined): TimeWindow[] {
-  if (!schedule) return [];
-  return Array.isArray(schedule) ? schedule : Object.values(schedule).flat();
-}
-
-/** Half-open overlap of [a1, a2) and [b1, b2). */
-function overlaps(a1: number, a2: number, b1: number, b2: number): boolean {
-  return a1 < b2 && b1 < a2;
-}
-
-function inside(start: number, end: number, w: TimeWindow): boolean {
-  const ws = ms(w.start);
-  const we = ms(w.end);
-  return ws !== null && we !== null && ws <= start && end <= we;
+  return typeof iso === 'string' ? timeOf(iso) : null;
 }
 
 /** The blackout windows that overlap [start, end), for the given CIs (global ones when there is no CI). */
@@ -86,5 +54,5 @@ export function blackoutsOverlapping(schedules: ChangeSchedules | undefined, ci:
 
 /** True when [start, end) lies inside a maintenance window of every CI (a CI with none is outside). */
 export function inMaintenanceWindows(schedules: ChangeSchedules | undefined, ci: string[], start: number, end: number): boolean {
-  return ci.length > 0 && ci.every((c) => windowsFor(schedules?.maintenance, c).some((w) => inside(start, end, w)));
+  return ci.length > 0 && ci.every((c) => windowsFor(schedules?.maintenance, c).some((w) => windowCovers(w, start, end)));
 }

@@ -7,9 +7,10 @@
 -- has no median/p90 KPI; else value, dims and id in one string, so a window reads it without the entry),
 -- entryJson, count (1; 0 for a correction that moves the sum of a measure the run recorded before, not its
 -- count), nDims, dim...
--- Reply: how many entries were new (0 when the run is left out, or every entry was recorded before).
+-- Reply: {OK, how many entries were new} (0 when the run is left out, or every entry was recorded before).
+-- Reply codes are the names of engine/store/replies.ts (scripts.ts defines them ahead of this body).
 local base, runId = KEYS[1], ARGV[1]
-if redis.call('SISMEMBER', base .. ':x', runId) == 1 then return 0 end
+if redis.call('SISMEMBER', base .. ':x', runId) == 1 then return {OK, 0} end
 local recorded = 0
 local i = 2
 while i <= #ARGV do
@@ -37,4 +38,4 @@ while i <= #ARGV do
     end
   end
 end
-return recorded
+return {OK, recorded}

@@ -7,10 +7,11 @@
 -- ARGV[1] the expected version ('' for any)
 -- ARGV[2] how many audit entries each list keeps
 -- then per write, 4 values: kind ('s' service, 'c' CI), key, document ('' deletes), audit entry JSON
--- Replies: {1, newVersion}  applied
---          {-1, version}    the registry changed since the caller read it (nothing written)
+-- Replies: {OK, newVersion}     applied
+--          {STALE, version}    the registry changed since the caller read it (nothing written)
+-- Reply codes are the names of engine/store/replies.ts (scripts.ts defines them ahead of this body).
 local version = tonumber(redis.call('GET', KEYS[1]) or '0')
-if ARGV[1] ~= '' and tonumber(ARGV[1]) ~= version then return {-1, version} end
+if ARGV[1] ~= '' and tonumber(ARGV[1]) ~= version then return {STALE, version} end
 local keep = tonumber(ARGV[2])
 local n = (#ARGV - 2) / 4
 for i = 1, n do
@@ -27,4 +28,4 @@ for i = 1, n do
   redis.call('LTRIM', audit, -keep, -1)
 end
 if n > 0 then version = redis.call('INCR', KEYS[1]) end
-return {1, version}
+return {OK, version}

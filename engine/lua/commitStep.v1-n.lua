@@ -20,19 +20,21 @@
 -- then a = number of index additions, then a triples (key number, score, member)
 -- then r = number of index removals, then r pairs (key number, member)
 -- then d = number of documents to store, then d pairs (key number, JSON)
--- Replies: {1, firstSeq, lastSeq}   committed
---          {-1, currentSeq}         the run moved on (or does not exist): re-read and retry
---          {-2}                     'new' but the run exists already
---          {-3, storedValue}        the idempotency key was used already
+-- Replies: {OK, firstSeq, lastSeq}   committed
+--          {STALE, currentSeq}       the run moved on (or does not exist): re-read and retry
+--          {EXISTS}                  'new' but the run exists already
+--          {DUPLICATE, storedValue}  the idempotency key was used already
+-- A refusal writes nothing: every check comes before the first write.
+-- Reply codes are the names of engine/store/replies.ts (scripts.ts defines them ahead of this body).
 if ARGV[4] ~= '' then
   local prior = redis.call('GET', KEYS[4])
-  if prior then return {-3, prior} end
+  if prior then return {DUPLICATE, prior} end
 end
 local cur = redis.call('HGET', KEYS[1], 'seq')
 if ARGV[1] == 'new' then
-  if cur then return {-2} end
+  if cur then return {EXISTS} end
 elseif cur ~= ARGV[1] then
-  return {-1, cur or ''}
+  return {STALE, cur or ''}
 end
 -- Few commands: one HDEL and one HSET for the record's fields, one HINCRBY for every history entry's
 -- seq, one HSET for the outbox.
@@ -98,4 +100,4 @@ end
 if ARGV[4] ~= '' then
   redis.call('SET', KEYS[4], ARGV[4], 'EX', tonumber(ARGV[5]))
 end
-return {1, first, last}
+return {OK, first, last}

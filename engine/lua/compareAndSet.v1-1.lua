@@ -4,9 +4,10 @@
 -- ARGV[1] expected current value
 -- ARGV[2] new value; the empty string deletes the key
 -- ARGV[3] TTL in seconds for the new value; 0 keeps no TTL
--- Replies: 1   replaced (or deleted)
---          0   the key holds something else now (or nothing)
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+-- Replies: {OK}       replaced (or deleted)
+--          {CHANGED}  the key holds something else now (or nothing)
+-- Reply codes are the names of engine/store/replies.ts (scripts.ts defines them ahead of this body).
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {CHANGED} end
 if ARGV[2] == '' then
   redis.call('DEL', KEYS[1])
 elseif tonumber(ARGV[3]) > 0 then
@@ -14,4 +15,4 @@ elseif tonumber(ARGV[3]) > 0 then
 else
   redis.call('SET', KEYS[1], ARGV[2])
 end
-return 1
+return {OK}

@@ -3,7 +3,8 @@
 -- Every key is derived from KEYS[1] (which key depends on the data: the day, the dimension values), and
 -- all carry its hash tag, so the script stays in one Redis Cluster slot.
 -- KEYS[1] = the workflow's KPI key base; ARGV[1] = runId
--- Reply: how many entries were undone.
+-- Reply: {OK, how many entries were undone}.
+-- Reply codes are the names of engine/store/replies.ts (scripts.ts defines them ahead of this body).
 local base, runId = KEYS[1], ARGV[1]
 redis.call('SADD', base .. ':x', runId)
 local ids = redis.call('SMEMBERS', base .. ':r:' .. runId)
@@ -32,4 +33,4 @@ for _, id in ipairs(ids) do
   end
 end
 redis.call('DEL', base .. ':r:' .. runId)
-return #ids
+return {OK, #ids}

@@ -5,7 +5,8 @@
 -- inside the script); every such key carries the same {hash tag} as KEYS, so all stay in one Cluster slot.
 -- ARGV[1] task record key prefix, ARGV[2] ready set key prefix, ARGV[3] now (ms), ARGV[4] max,
 -- ARGV[5] lock ms, ARGV[6] worker id, ARGV[7 .. 6+max] fresh lock tokens
--- Replies: a list of task records (HGETALL flat lists), at most max
+-- Replies: {OK, record...}: the task records locked (HGETALL flat lists), at most max
+-- Reply codes are the names of engine/store/replies.ts (scripts.ts defines them ahead of this body).
 local now = tonumber(ARGV[3])
 local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, 100)
 for _, id in ipairs(expired) do
@@ -18,7 +19,7 @@ for _, id in ipairs(expired) do
     redis.call('ZADD', ARGV[2] .. st[2], now, id)
   end
 end
-local out = {}
+local out = {OK}
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[4]))
 local deadline = now + tonumber(ARGV[5])
 for i, id in ipairs(ids) do

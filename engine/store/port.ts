@@ -1,0 +1,33 @@
+// The storage port of runs: everything the run store (runs.ts and run-store/) asks of storage, in the
+// engine's own terms. A commit takes a CommitPlan (commit-plan.ts) and answers a reply code of
+// store/replies.ts; nothing here names a key. store/redis-store.ts is the one adapter.
+import type { CommitPlan, LiveTaskStatus } from '../commit-plan.ts';
+import type { RunId } from '../ids.ts';
+import type { HistoryDraft, StoredRun } from '../types.ts';
+
+/** A run's record and the live status of each task it awaits (by task id). */
+export interface StoredRunState {
+  run: StoredRun;
+  live: Record<string, LiveTaskStatus>;
+}
+
+/** A commit's answer. `written` is the outbox as stored, handed to the outbox's flush (outbox.ts). */
+export type CommitReply =
+  | { ok: true; code: 'OK'; written: [string, string][] }
+  | { ok: false; code: 'STALE' | 'EXISTS' }
+  | { ok: false; code: 'DUPLICATE'; stored: string };
+
+export type MarkReply = { ok: true; code: 'OK'; seq: number } | { ok: false; code: 'MISSING' | 'NOT_AWAITED' };
+
+export interface RunStorage {
+  /** The run's record and live task statuses, or null when the run is not stored. */
+  read(runId: RunId): Promise<StoredRunState | null>;
+  /** The answer kept under an idempotency key of the run's events, or null when the key is unused. */
+  idempotent(runId: RunId, key: string): Promise<string | null>;
+  /** Write a step's plan, all or nothing: a refusal (STALE, EXISTS, DUPLICATE) writes nothing. */
+  commit(plan: CommitPlan): Promise<CommitReply>;
+  /** Append history entries without changing the run (a note); false when the run does not exist. */
+  appendHistory(runId: RunId, entries: HistoryDraft[]): Promise<boolean>;
+  /** Record a task attempt's live status (and its history entry) while the run still awaits the task. */
+  markTask(runId: RunId, taskId: string, live: LiveTaskStatus, entry: HistoryDraft | null): Promise<MarkReply>;
+}
