@@ -35,7 +35,7 @@ export { isCluster, masters, duplicateUnbounded, type RedisClient } from './clie
 export { toMermaid, toSvg } from './diagram/statechart.ts';
 export { activeStatePaths, topLevelStates } from './state-value.ts';
 export { servicechartVersion } from './version.ts';
-export type { LockedTask, FetchArgs } from './external-tasks.ts';
+export { lockedTaskSchema, type LockedTask, type FetchArgs } from './external-tasks.ts';
 export type { Publication, PublishedTask, WorkerIdentity, WorkerKind, SchemaConflict } from './catalog.ts';
 export { ciGraphSvg, ciGraphMermaid } from './diagram/ci-graph.ts';
 export {
