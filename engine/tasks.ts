@@ -101,6 +101,11 @@ export const defaultRetry: RetryPolicy = { attempts: 3, backoffMs: 1000 };
 export const defaultTimeoutMs = 30_000;
 
 /**
+ * Derive a task from another one (`{ ...task, retry, handler }`): its schemas keep their types. Declared
+ * first, so that TypeScript reports a mistake in a new task against the form below (the last one tried).
+ */
+export function defineTask<TInput, TOutput>(def: TaskDefinition<TInput, TOutput>): TaskDefinition<TInput, TOutput>;
+/**
  * Declare a task: the handler's input and output types follow from the schemas (json-schema-to-ts's
  * `FromSchema`), which the worker validates every input and output against.
  * @example
@@ -113,8 +118,6 @@ export const defaultTimeoutMs = 30_000;
 export function defineTask<const I extends JSONSchema, const O extends JSONSchema, TInput = FromSchema<I>, TOutput = FromSchema<O>>(
   def: TaskSpec<I, O, TInput, TOutput>,
 ): TaskDefinition<NoInfer<TInput>, NoInfer<TOutput>>;
-/** Derive a task from another one (`{ ...task, retry, handler }`): its schemas keep their types. */
-export function defineTask<TInput, TOutput>(def: TaskDefinition<TInput, TOutput>): TaskDefinition<TInput, TOutput>;
 export function defineTask(def: TaskSpec<JSONSchema, JSONSchema, unknown, unknown>): TaskDefinition<unknown, unknown> {
   return def as TaskDefinition<unknown, unknown>;
 }
