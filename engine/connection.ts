@@ -1,7 +1,7 @@
 // Owns how the engine's Redis connections are opened, for every topology: one node (a URL), a Redis
 // Cluster (a seed list) or a Sentinel-managed master; with ACL credentials and TLS for each.
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
-import type { RedisClient } from './clients.ts';
+import { endRefreshWithClient, type RedisClient } from './clients.ts';
 
 export interface HostPort {
   host: string;
@@ -99,7 +99,7 @@ export async function connectRedis(target: string | RedisTarget, opts: ConnectOp
     }
     case 'cluster': {
       await checkSlotCoverage(t, opts);
-      redis = new Cluster(t.nodes, clusterOptions(t, opts));
+      redis = endRefreshWithClient(new Cluster(t.nodes, clusterOptions(t, opts)));
       where = `Redis Cluster via ${t.nodes.map((s) => `${s.host}:${s.port}`).join(',')}`;
       break;
     }

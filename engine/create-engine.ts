@@ -6,6 +6,7 @@ import type { ArchiveStore } from './archive/types.ts';
 import { createBusinessKeys } from './business-keys.ts';
 import { createCatalog } from './catalog.ts';
 import { createClaims } from './claims.ts';
+import { confirmElsewhere, confirmedDeliveries } from './cross-slot.ts';
 import { duplicateUnbounded, isCluster, type RedisClient } from './clients.ts';
 import { iso, systemClock, type Clock } from './clock.ts';
 import { createCmdb, REGISTRY_LIMITS } from './cmdb.ts';
@@ -140,12 +141,15 @@ type Core = ReturnType<typeof openCore>;
 
 /** The stores that hold runs and what surrounds them, wired to each other. */
 function openStores(core: Core, opts: EngineOptions) {
-  const { redis, keys, scripts, clock, logger, registry, metrics, catalog, queues, layoutChecked } = core;
+  const { redis, keys, scripts, clock, logger, registry, metrics, catalog, queues, layoutChecked, replicaAcks } = core;
   const kpis = createKpiStore(redis, keys, scripts);
   // The run store, external tasks and outbox call each other; each reaches the others once built.
   let runs: RunStore;
+  const elsewhere = confirmElsewhere(redis, replicaAcks);
+  const deliverConfirmed = confirmedDeliveries(elsewhere, keys, () => runs);
   const external = createExternalTasks({
     redis, keys, scripts, clock, registry, runs: () => runs, resolveWorkflow: (name, version) => workflows.resolveWorkflow(name, version),
+    acknowledge: (runId, writtenAfter) => awaitReplicas(redis, keys.run(runId as RunId), replicaAcks, writtenAfter),
     async published(type) {
       return (await catalog.live(type)).find((p) => p.task.input !== undefined || p.task.output !== undefined)?.task;
     },
@@ -159,8 +163,10 @@ function openStores(core: Core, opts: EngineOptions) {
     seenEveryMs: Math.max(100, Math.floor(catalog.ttlMs / 3)),
   });
   const outbox = createOutbox({
-    redis, keys, queues: { tasks: queues.tasks, timers: queues.timers }, logger, now: () => clock.now(), kpis, external,
-    deliver: (send) => runs.deliverSend(send),
+    redis, keys, queues: { tasks: queues.tasks, timers: queues.timers }, logger, now: () => clock.now(),
+    kpis: { ...kpis, record: (workflow, runId, entries) => elsewhere(keys.kpiBase(workflow), () => kpis.record(workflow, runId, entries)) },
+    external: { ...external, add: (taskId, type, data) => elsewhere(keys.externalTask(taskId), () => external.add(taskId, type, data)) },
+    deliver: deliverConfirmed,
     taskJobOptions(name) {
       const retry = { ...defaultRetry, ...(registry.task(name)?.retry ?? {}) };
       return { attempts: Math.max(1, retry.attempts), backoffMs: retry.backoffMs };
@@ -186,7 +192,7 @@ function openStores(core: Core, opts: EngineOptions) {
     storage, clock, logger, registry, outbox, metrics, resolveWorkflow: workflows.resolveWorkflow, registryFor,
     maxContextBytes: opts.maxContextBytes ?? 256 * 1024, hooks: opts.hooks ?? {},
   });
-  return { kpis, external, outbox, appendEntry, taskTypes, workflows, cmdb, runs };
+  return { kpis, external, outbox, appendEntry, taskTypes, workflows, cmdb, runs, elsewhere, deliverConfirmed };
 }
 
 type Stores = ReturnType<typeof openStores>;
@@ -200,7 +206,7 @@ function openServices(core: Core, stores: Stores, opts: EngineOptions) {
   const archive = opts.archive ?? null;
   const reads = createRunReads({ redis, keys, runs, archive, layoutChecked: core.layoutChecked, claimedOpenRun: businessKeys.findOpen });
   const commands = createRunCommands({ redis, keys, clock, runs, reads, replicaAcks, archived: archive !== null, startOrFindOpen: businessKeys.startOrFindOpen, appendEntry });
-  const taskServices = createTaskServices({ clock, runs, reads, kpis: stores.kpis, cmdb: stores.cmdb, appendEntry });
+  const taskServices = createTaskServices({ clock, runs, reads, kpis: stores.kpis, cmdb: stores.cmdb, appendEntry, keys, elsewhere: stores.elsewhere });
   const worker = createWorkerPort({ ...core, runs, services: taskServices });
   const deliveries = createHookDeliveries({
     redis, keys, clock, claims, writeMark,
@@ -268,7 +274,7 @@ function facade(core: Core, stores: Stores, services: ReturnType<typeof openServ
       return { contentType: core.metrics.registry.contentType, text: await core.metrics.registry.metrics() };
     },
     startTimerConsumer(options = {}) {
-      const stopTimers = queues.consumeTimers(stores.runs, layoutChecked, options.concurrency ?? 50);
+      const stopTimers = queues.consumeTimers({ ...stores.runs, deliverSend: stores.deliverConfirmed }, layoutChecked, options.concurrency ?? 50);
       // A second flush of an outbox is harmless (job ids are deterministic, stale jobs are dropped),
       // so the grace before re-applying another process's outbox can be short.
       const sweeper = setInterval(() => {

@@ -10,6 +10,7 @@ import { iso } from './clock.ts';
 import { ErrorCode, ServicechartError, notFound, validationError, type ErrorData } from './errors.ts';
 import type { Keys } from './keys.ts';
 import type { Scripts, SettleResult } from './scripts.ts';
+import { writeMark } from './replication.ts';
 import { refusal } from './store/errors.ts';
 import type { RunStore } from './runs.ts';
 import type { Registry, RegisteredWorkflow } from './registry.ts';
@@ -55,6 +56,11 @@ export interface ExternalTaskDeps {
   clock: Clock;
   registry: Registry;
   runs: () => RunStore;
+  /**
+   * Wait until the run's writes since `writtenAfter` are on the replicas SERVICECHART_REPLICA_ACKS asks
+   * for (UNAVAILABLE otherwise): a worker's result is acknowledged like any write from outside.
+   */
+  acknowledge?(runId: string, writtenAfter: number): Promise<void>;
   resolveWorkflow(name: string, version?: number): Promise<RegisteredWorkflow | undefined>;
   /** What a live worker published for a type (the catalog): schemas and retry, when code declares none. */
   published(type: string): Promise<PublishedTask | undefined>;
@@ -189,7 +195,12 @@ async function deliver(s: ExternalState, id: string, token: string, result: { ok
   if (!begun.ok) throw settleError(begun, id);
   const rec = begun.record!;
   const resumed = rec.prior === 'settling';
+  const mark = writeMark();
   const { applied } = await s.runs().applyTaskResult(rec.runId as RunId, id as TaskId, result, rec.type);
+  // Replicated before the task is finished (its record is in another slot, on a cluster another
+  // master): a failover cannot leave a finished task whose result the run lost. Until then the task
+  // stays settling, and the worker's retry (or, once the lock lapses, another worker) settles it.
+  await s.acknowledge?.(rec.runId, mark);
   await settle(s, id, 'finish', token, 0);
   if (!applied) {
     // A repeat of a result applied a moment ago, or a run that moved on since the task was fetched.

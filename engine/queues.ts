@@ -6,6 +6,7 @@ import type { Keys } from './keys.ts';
 import { LayoutError } from './layout.ts';
 import type { Metrics } from './metrics.ts';
 import type { RunStore } from './runs.ts';
+import { deferOnOutage } from './outage.ts';
 import { partitionConcurrency, startTimerWorker } from './timers.ts';
 import type { Logger } from './types.ts';
 
@@ -36,7 +37,9 @@ export function createQueues(deps: QueueDeps) {
     const lockDuration = options.lockDurationMs ?? 10_000;
     const concurrency = partitionConcurrency(options.concurrency ?? 50, keys.partitions);
     return keys.all.map((p) => {
-      const worker = new Worker('tasks', processor, {
+      // Redis unreachable while a job records its attempt (a failover): the job runs again after the
+      // outage without spending an attempt, instead of failing for good with its run never told.
+      const worker = new Worker('tasks', (job, token) => deferOnOutage(job, token, () => processor(job)), {
         connection, prefix: keys.queuePrefix(p), concurrency, lockDuration,
         stalledInterval: Math.max(1000, Math.floor(lockDuration / 2)), maxStalledCount: 1000, drainDelay: 1,
       });

@@ -1,7 +1,7 @@
 // Owns the writes callers outside the engine make to runs (start, event, open-run by business key,
 // cancel, human-task completion, notes): each checked, applied by the run store, and answered only
 // once the replicas asked for hold it.
-import type { RedisClient } from './clients.ts';
+import { isCluster, type RedisClient } from './clients.ts';
 import { iso, type Clock } from './clock.ts';
 import { ErrorCode, ServicechartError, notFound, validationError } from './errors.ts';
 import { runIdFromKey, runIdOfHumanTask, type RunId } from './ids.ts';
@@ -81,6 +81,8 @@ export function createRunCommands(deps: RunCommandDeps) {
     async startOrFindOpen(args: StartOrFindOpenArgs): Promise<OpenRunResult> {
       const mark = writeMark();
       const res = await deps.startOrFindOpen(args);
+      // The claim, in a slot of its own, must survive a failover as the run does.
+      if (res.started && isCluster(redis)) await awaitReplicas(redis, keys.openClaim(args.workflow, args.businessKey), deps.replicaAcks, mark);
       return acknowledged(res.runId, res, mark);
     },
     cancelRun(runId: string, opts: { reason?: string | null; actor?: string } = {}): Promise<RunView> {

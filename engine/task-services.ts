@@ -1,6 +1,8 @@
 // Owns the engine calls a task handler may make on behalf of its run (TaskServices): start a child
 // run, send an event, cancel a run, read runs, amend a measure, note on the history, read the registry.
 import type { Cmdb } from './cmdb.ts';
+import type { ConfirmElsewhere } from './cross-slot.ts';
+import type { Keys } from './keys.ts';
 import type { Clock } from './clock.ts';
 import { ErrorCode, notFound } from './errors.ts';
 import { parseRunId, type RunId } from './ids.ts';
@@ -16,6 +18,9 @@ export interface TaskServiceDeps {
   kpis: KpiStore;
   cmdb: Cmdb;
   appendEntry(runId: RunId, type: string, fields: Record<string, unknown>, actor: string): Promise<boolean>;
+  keys: Keys;
+  /** The runs a task starts, sends to or cancels are confirmed on their own slot before the task is done (cross-slot.ts). */
+  elsewhere: ConfirmElsewhere;
 }
 
 function runIdOrThrow(id: string): RunId {
@@ -28,21 +33,21 @@ function runIdOrThrow(id: string): RunId {
 const REFUSED = new Set<string>([ErrorCode.EVENT_NOT_ACCEPTED, ErrorCode.RUN_ENDED, ErrorCode.WORKFLOW_ERROR]);
 
 export function createTaskServices(deps: TaskServiceDeps): (runId: RunId, taskName: string) => TaskServices {
-  const { runs, reads, kpis, cmdb, clock } = deps;
+  const { runs, reads, kpis, cmdb, clock, keys, elsewhere } = deps;
   /** A run's stored record, in Redis or in the archive. */
   const storedAnywhere = async (id: RunId) => (await runs.getStored(id)) ?? (await reads.fromArchive(id))?.run ?? null;
 
   return (runId, taskName) => ({
     async startRun(args) {
-      const res = await runs.startRun({
+      const res = await elsewhere((r) => keys.run(r.run.id), () => runs.startRun({
         workflow: args.workflow, input: args.input, businessKey: args.businessKey ?? null,
         parentRunId: args.parentRunId === undefined ? runId : args.parentRunId, idempotencyKey: args.idempotencyKey, actor: `task:${taskName}`,
-      });
+      }));
       return { runId: res.run.id, duplicate: res.duplicate };
     },
     async sendEvent(target, event, idempotencyKey) {
       try {
-        await runs.sendEvent(runIdOrThrow(target), event, { idempotencyKey, actor: `task:${taskName}` });
+        await elsewhere(keys.run(target as RunId), () => runs.sendEvent(runIdOrThrow(target), event, { idempotencyKey, actor: `task:${taskName}` }));
         return { applied: true };
       } catch (err) {
         const code = (err as { code?: string }).code;
@@ -52,7 +57,7 @@ export function createTaskServices(deps: TaskServiceDeps): (runId: RunId, taskNa
     },
     async cancelRun(target, reason) {
       try {
-        await runs.cancelRun(runIdOrThrow(target), { reason, actor: `task:${taskName}` });
+        await elsewhere(keys.run(target as RunId), () => runs.cancelRun(runIdOrThrow(target), { reason, actor: `task:${taskName}` }));
         return { cancelled: true };
       } catch (err) {
         if ((err as { code?: string }).code === ErrorCode.RUN_ENDED) return { cancelled: false, reason: ErrorCode.RUN_ENDED };

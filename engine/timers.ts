@@ -3,6 +3,7 @@
 // dropped). Events a run sends another run are jobs of this queue as well, delivered once.
 import { Worker, type ConnectionOptions } from 'bullmq';
 import type { RunStore } from './runs.ts';
+import { deferOnOutage } from './outage.ts';
 import type { RunId } from './ids.ts';
 import type { Logger } from './types.ts';
 
@@ -26,7 +27,7 @@ export function partitionConcurrency(total: number, partitions: number): number 
 export function startTimerWorker(opts: TimerWorkerOptions): Worker {
   const worker = new Worker(
     'timers',
-    async (job) => {
+    (job, token) => deferOnOutage(job, token, async () => {
       // An event one run sends another leaves through this queue too (no delay of its own).
       const send = (job.data as { send?: Parameters<RunStore['deliverSend']>[0] }).send;
       if (send) return opts.runs.deliverSend(send);
@@ -34,7 +35,7 @@ export function startTimerWorker(opts: TimerWorkerOptions): Worker {
       const res = await opts.runs.fireTimer(runId, timerId);
       if (!res.applied) opts.logger.debug({ runId, timerId }, 'stale timer dropped');
       return res;
-    },
+    }),
     {
       connection: opts.connection,
       prefix: opts.prefix,

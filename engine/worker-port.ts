@@ -12,6 +12,7 @@ import type { RunStore } from './runs.ts';
 import type { RunId } from './ids.ts';
 import type { TaskServices } from './tasks.ts';
 import type { Logger } from './types.ts';
+import { outageAware } from './outage.ts';
 
 export interface WorkerPortDeps {
   redis: RedisClient;
@@ -34,7 +35,8 @@ export function createWorkerPort(deps: WorkerPortDeps): TaskWorkerPort {
     logger: deps.logger,
     task: (name) => registry.task(name),
     servedTasks: () => registry.taskNames().map((n) => registry.task(n)!).filter((d) => d.handler && !registry.isExternal(undefined, d.name)),
-    services: deps.services,
+    // A handler's engine calls fail as UNAVAILABLE while Redis is unreachable: waited out, not spent.
+    services: (runId, taskName) => outageAware(deps.services(runId, taskName)),
     markRunning: (a, startedAt) => runs.markTask(a.runId, a.taskId, 'running', a.attempt, { type: 'task.started', at: iso(startedAt), ...base(a) }),
     markRetrying: (a, error) => runs.markTask(a.runId, a.taskId, 'retrying', a.attempt, { type: 'task.retrying', at: iso(clock.now()), ...base(a), error }),
     applyResult: (a, result, started) => runs.applyTaskResult(a.runId, a.taskId, result, a.task, started),

@@ -6,7 +6,7 @@ import { Ajv, type ValidateFunction } from 'ajv';
 import { hostname } from 'node:os';
 import { pid } from 'node:process';
 import { randomBytes } from 'node:crypto';
-import { ErrorCode, ServicechartError, servicechartVersion, toErrorData, type Engine, type ErrorData, type RunId, type TaskAttemptRef, type TaskId, type TaskDefinition, type TaskServices } from '../engine/index.ts';
+import { ErrorCode, ServicechartError, isEngineOutage, servicechartVersion, toErrorData, type Engine, type ErrorData, type RunId, type TaskAttemptRef, type TaskId, type TaskDefinition, type TaskServices } from '../engine/index.ts';
 
 /** How long a task may run before it is marked running on its own (see process()). */
 const SLOW_TASK_MS = 100;
@@ -111,6 +111,7 @@ export async function startTaskWorker(opts: TaskWorkerOptions): Promise<TaskWork
     };
     let error: ErrorData;
     let retryable = true;
+    let succeeded = false;
     try {
       if (!def?.handler) throw new UnrecoverableError(`no handler for task ${data.task} in this worker`);
       const v = validatorsFor(def);
@@ -124,9 +125,13 @@ export async function startTaskWorker(opts: TaskWorkerOptions): Promise<TaskWork
         throw new ServicechartError(ErrorCode.VALIDATION_FAILED, `task output is invalid: ${ajv.errorsText(v.output.errors)}`);
       }
       port.countAttempt(data.task, 'completed');
+      succeeded = true;
       await port.applyResult(ref, { ok: true, output }, await startedWithResult());
       return { ok: true };
     } catch (err) {
+      // Not the task's failure: handing its result failed, or the engine's Redis was unreachable (the
+      // engine's task queues wait such an outage out without spending an attempt).
+      if (succeeded || isEngineOutage(err)) throw err;
       error = toErrorData(err);
       if (err instanceof UnrecoverableError || (err as { name?: string }).name === 'NonRetryableTaskError') retryable = false;
     }

@@ -17,6 +17,8 @@ import { builtInTasks } from '../../workers/tasks/index.ts';
 import { builtInWorkflows } from '../../workflows/index.ts';
 import { info, startCluster, startRedis, type RedisNode } from './harness.ts';
 import { newPrefix, waitFor } from '../helpers.ts';
+import { parentRecorder } from '../workflows/delivery-helpers.ts';
+import { startTaskWorker } from '../../workers/runtime.ts';
 
 const test = suite('replica acks');
 const KEY = 'acks-operator-key-0123';
@@ -90,6 +92,41 @@ test('one master, one replica: 2xx once replicated; 503 with Retry-After when th
   }
 });
 
+test("an external worker's result is acknowledged only once a replica holds it; its retry then applies nothing twice", async () => {
+  const master = await startRedis();
+  const replica = await startRedis(['--replicaof', '127.0.0.1', String(master.port)]);
+  const redis = await connectRedis(`redis://${master.address}`);
+  redis.on('error', () => undefined);
+  const engine = createEngine({ redis, prefix: newPrefix(), replicaAcks: { replicas: 1, timeoutMs: 2000 }, workflows: builtInWorkflows, tasks: builtInTasks, externalTasks: ['sleep'] });
+  try {
+    await engine.ready();
+    await linked(master, 1);
+    const { run } = await engine.startRun({ workflow: 'demo', idempotencyKey: 'ext-1', input: { sleepMs: 1, coolDownMs: 60_000 } });
+    const [task] = await waitFor(async () => {
+      const got = await engine.externalTasks.fetch({ workerId: 'w1', types: ['sleep'], max: 1, lockMs: 30_000, waitMs: 0, announce: false });
+      return got.length ? got : null;
+    }, 10_000, 'the external task');
+
+    await replica.kill();
+    await waitFor(async () => Number((await info(master.port, 'replication')).connected_slaves) === 0, 20_000, 'the master to see its replica gone');
+    const refused = await engine.externalTasks.complete(task.id, task.lockToken, { sleptMs: 1 }).then(() => null, (err: unknown) => err as { code?: string });
+    assert.is(refused?.code, 'UNAVAILABLE', 'not acknowledged while no replica holds the result');
+
+    await replica.restart();
+    await linked(master, 1);
+    const retried = await engine.externalTasks.complete(task.id, task.lockToken, { sleptMs: 1 }).then(() => 'ok', (err: { code?: string; details?: { reason?: string } }) => `${err.code}:${err.details?.reason}`);
+    assert.ok(['ok', 'CONFLICT:done'].includes(retried), `the retry settles the task (${retried})`);
+    const h = (await engine.getHistory(run.id, { limit: 100 })).items;
+    assert.is(h.filter((e) => e.type === 'task.completed' && !e.ignored).length, 1, 'the result applied once');
+    assert.is((await engine.getRun(run.id)).state, 'coolingDown');
+  } finally {
+    await engine.close();
+    redis.disconnect();
+    await replica.stop();
+    await master.stop();
+  }
+});
+
 test("cluster: the WAIT goes to the master owning the run's slot; losing one master's replica refuses only its partitions' writes", async () => {
   const cluster = await startCluster({ masters: 3, replicasPerMaster: 1 });
   const redis = await connectRedis({ topology: 'cluster', nodes: [{ host: cluster.nodes[0].host, port: cluster.nodes[0].port }] });
@@ -135,6 +172,56 @@ test("cluster: the WAIT goes to the master owning the run's slot; losing one mas
     assert.is(await s.events(byMaster.get(victim)![0], 'SKIP'), 1);
   } finally {
     await s.close();
+    redis.disconnect();
+    await cluster.stop();
+  }
+});
+
+test("cluster: a run a task starts on another master counts as started only once that master's replica holds it", async () => {
+  const cluster = await startCluster({ masters: 3, replicasPerMaster: 1 });
+  const redis = await connectRedis({ topology: 'cluster', nodes: [{ host: cluster.nodes[0].host, port: cluster.nodes[0].port }] });
+  redis.on('error', () => undefined);
+  const prefix = newPrefix();
+  const workflows = [...builtInWorkflows, parentRecorder];
+  // The worker's engine waits for one replica; the test starts the parent through one that does not.
+  const engine = createEngine({ redis, prefix, partitions: 16, replicaAcks: { replicas: 1, timeoutMs: 300 }, workflows, tasks: builtInTasks });
+  const starter = createEngine({ redis, prefix, partitions: 16, workflows, tasks: builtInTasks });
+  await engine.ready();
+  engine.startTimerConsumer();
+  const worker = await startTaskWorker({ engine, concurrency: 4 });
+  try {
+    const replicas: RedisNode[] = [];
+    for (const n of cluster.nodes) if ((await info(n.port, 'replication')).role === 'slave') replicas.push(n);
+    assert.is(replicas.length, 3);
+    // No master has a replica now: whichever master the child lands on cannot confirm it.
+    for (const r of replicas) await r.kill();
+    for (const m of await cluster.masters()) {
+      await waitFor(async () => Number((await info(m.node.port, 'replication')).connected_slaves) === 0, 20_000, 'the masters to see their replicas gone');
+    }
+    const { run: parent } = await starter.startRun({ workflow: 'parent-recorder', input: { workflow: 'demo', input: { sleepMs: 10, coolDownMs: 60_000 } } });
+    await waitFor(async () => (await engine.getHistory(parent.id, { limit: 50 })).items.some((e) => e.type === 'task.scheduled'), 10_000, 'the start_run task');
+    // Longer than the task's three attempts with their backoff (1 s, 2 s): an outage spends none.
+    await new Promise((r) => setTimeout(r, 4000));
+    let h = (await engine.getHistory(parent.id, { limit: 50 })).items;
+    assert.is((await engine.getRun(parent.id)).state, 'starting', 'the parent has not taken the unconfirmed child');
+    assert.equal(h.filter((e) => ['task.completed', 'task.failed', 'task.retrying'].includes(e.type)), [], 'no result, failure or spent attempt');
+
+    for (const r of replicas) await r.restart();
+    await cluster.waitHealthy();
+    const moved = await waitFor(async () => {
+      const r = await engine.getRun(parent.id);
+      return r.state === 'waiting' ? r : null;
+    }, 20_000, 'the parent to take its child once replicated');
+    const childId = (moved.context as { childRunId: string }).childRunId;
+    assert.is((await engine.getRun(childId)).parentRunId, parent.id, 'the child exists and names its parent');
+    h = (await engine.getHistory(parent.id, { limit: 50 })).items;
+    assert.is(h.filter((e) => e.type === 'task.completed' && !e.ignored).length, 1, 'the task result applied once');
+    assert.is(h.filter((e) => e.type === 'task.retrying' || e.type === 'task.failed').length, 0);
+    assert.is((await engine.listRuns({ parentRunId: parent.id, limit: 10 })).items.length, 1, 'one child, however often the task ran');
+  } finally {
+    await worker.close(2000).catch(() => undefined);
+    await engine.close().catch(() => undefined);
+    await starter.close().catch(() => undefined);
     redis.disconnect();
     await cluster.stop();
   }
