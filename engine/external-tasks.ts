@@ -1,6 +1,7 @@
 // Owns tasks served by external workers: offering them, locking them to a worker with a token and a
 // deadline, putting back the ones whose lock expired, and settling a worker's result exactly like an
 // in-process result (the run's own fencing: a result for a task it no longer awaits is never applied).
+import type { FromSchema } from 'json-schema-to-ts';
 import { randomBytes } from 'node:crypto';
 import type { RedisClient } from './clients.ts';
 import type { ValidateFunction } from 'ajv';
@@ -24,19 +25,26 @@ const SETTLE_GRACE_MS = 30_000;
 const POLL_MS = 100;
 
 /** A task as an external worker receives it. */
-export interface LockedTask {
-  id: string;
-  type: string;
-  runId: string;
-  workflow: string;
-  input: unknown;
-  /** Stable across every attempt and delivery: pass it on to the systems the task changes. */
-  idempotencyKey: string;
-  attempt: number;
-  maxAttempts: number;
-  lockToken: string;
-  lockDeadline: string;
-}
+/** A task locked to an external worker, as `fetch` hands it out (the API documents it with this schema). */
+export const lockedTaskSchema = {
+  type: 'object',
+  required: ['id', 'type', 'runId', 'workflow', 'input', 'idempotencyKey', 'attempt', 'maxAttempts', 'lockToken', 'lockDeadline'],
+  properties: {
+    id: { type: 'string' },
+    type: { type: 'string' },
+    runId: { type: 'string' },
+    workflow: { type: 'string' },
+    input: {},
+    idempotencyKey: { type: 'string', description: 'the same for every attempt and delivery of this invocation: pass it on' },
+    attempt: { type: 'integer', minimum: 1 },
+    maxAttempts: { type: 'integer', minimum: 1 },
+    lockToken: { type: 'string' },
+    lockDeadline: { type: 'string', format: 'date-time' },
+  },
+  additionalProperties: false,
+} as const;
+
+export type LockedTask = FromSchema<typeof lockedTaskSchema>;
 
 export interface FetchArgs {
   /** Whether asking marks the worker live in the catalog for `types` (HTTP workers); default true. */
