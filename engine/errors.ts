@@ -59,10 +59,11 @@ export function notFound(what: string): ServicechartError {
 }
 
 /** Errors that cross a process boundary travel as plain data. */
-export interface ErrorData {
+// A type (not an interface): it fits the history entry schemas' error, an object that may hold more fields.
+export type ErrorData = {
   code: string;
   message: string;
-}
+};
 
 export function toErrorData(err: unknown): ErrorData {
   if (err && typeof err === 'object') {

@@ -10,9 +10,11 @@ export {
   silentLogger,
   type RunStatus, type TaskStatus, type JsonObject, type RunView, type HistoryType, type HistoryDraft, type HistoryEntry, type Page, type ListRunsFilter, type Logger,
 } from './types.ts';
+// The schemas RunView and the history entry types are derived from (the API documents runs and history with them).
+export { runViewSchema, engineHistorySchemas, historyEntrySchema, modelHistorySchema, type EngineHistoryDraft, type ModelHistoryDraft } from './types.ts';
 export { systemClock, iso, type Clock } from './clock.ts';
 export { parseRunId, runIdOfHumanTask, type RunId, type TaskId, type HumanTaskId } from './ids.ts';
-export { defineTask, NonRetryableTaskError, type TaskDeclaration, type TaskDefinition, type TaskContext, type TaskServices, type RetryPolicy } from './tasks.ts';
+export { defineTask, NonRetryableTaskError, type TaskDeclaration, type TaskDefinition, type TaskSchema, type TaskSpec, type TaskContext, type TaskServices, type RetryPolicy } from './tasks.ts';
 export { defineWorkflow, taskActors, runRef, type WorkflowDefinition, type KpiDefinition } from './definition/index.ts';
 export { windowsFor, allWindows, overlaps, windowCovers, timeOf, type TimeWindow, type WindowSchedule } from './definition/index.ts';
 export type { RegisteredWorkflow } from './registry.ts';
@@ -34,7 +36,7 @@ export { isCluster, masters, duplicateUnbounded, type RedisClient } from './clie
 export { toMermaid, toSvg } from './diagram/statechart.ts';
 export { activeStatePaths, topLevelStates } from './state-value.ts';
 export { servicechartVersion } from './version.ts';
-export type { LockedTask, FetchArgs } from './external-tasks.ts';
+export { lockedTaskSchema, type LockedTask, type FetchArgs } from './external-tasks.ts';
 export type { Publication, PublishedTask, WorkerIdentity, WorkerKind, SchemaConflict } from './catalog.ts';
 export { ciGraphSvg, ciGraphMermaid } from './diagram/ci-graph.ts';
 export {

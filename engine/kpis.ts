@@ -119,188 +119,241 @@ function readHash(into: Sums, hash: Record<string, string>): void {
   }
 }
 
-export function createKpiStore(redis: RedisClient, keys: Keys, scripts: Scripts) {
-  const base = (workflow: string) => keys.kpiBase(workflow);
+/** What the store works with: the connection, the key names and the KPI scripts. */
+interface KpiState {
+  redis: RedisClient;
+  keys: Keys;
+  scripts: Scripts;
+}
 
-  /** Record a step's entries (one script call); entries recorded before are skipped. Answers how many were new. */
-  async function record(workflow: string, runId: string, entries: MeasureEntry[]): Promise<number> {
-    if (!entries.length) return 0;
-    const args: string[] = [runId];
-    for (const e of entries) {
-      const dims = Object.entries(e.dims).map(([k, v]) => `${k}=${v}`);
-      const day = Math.floor(e.openedAt / DAY);
-      const qm = e.q && !e.correction ? quantileMember(e.value, dims, e.id) : '';
-      const stored: StoredMeasure = { m: e.measure, v: e.value, o: e.openedAt, day, dims, runId, ...(qm ? { qm } : {}), ...(e.correction ? { n: 0 as const } : {}) };
-      const json = JSON.stringify(stored);
-      args.push(e.id, e.measure, String(e.value), String(e.openedAt), String(day), qm, json, e.correction ? '0' : '1', String(dims.length), ...dims);
+/** Record a step's entries (one script call); entries recorded before are skipped. Answers how many were new. */
+async function record(s: KpiState, workflow: string, runId: string, entries: MeasureEntry[]): Promise<number> {
+  if (!entries.length) return 0;
+  const args: string[] = [runId];
+  for (const e of entries) {
+    const dims = Object.entries(e.dims).map(([k, v]) => `${k}=${v}`);
+    const day = Math.floor(e.openedAt / DAY);
+    const qm = e.q && !e.correction ? quantileMember(e.value, dims, e.id) : '';
+    const stored: StoredMeasure = { m: e.measure, v: e.value, o: e.openedAt, day, dims, runId, ...(qm ? { qm } : {}), ...(e.correction ? { n: 0 as const } : {}) };
+    const json = JSON.stringify(stored);
+    args.push(e.id, e.measure, String(e.value), String(e.openedAt), String(day), qm, json, e.correction ? '0' : '1', String(dims.length), ...dims);
+  }
+  return s.scripts.kpiRecord(s.keys.kpiBase(workflow), args);
+}
+
+/**
+ * Correct what a run recorded for a mean or count measure after the fact: `set` the run's value (a
+ * change failure found later: 0 → 1) or `add` to it (a score penalty). Once per `key`; the count of
+ * runs behind the figure stays. Answers false when the run recorded no such measure (or the key was used).
+ */
+async function amend(s: KpiState, workflow: string, runId: string, measure: string, change: { set: number } | { add: number }, key: string): Promise<boolean> {
+  const b = s.keys.kpiBase(workflow);
+  const ids = await s.redis.smembers(`${b}:r:${runId}`);
+  if (!ids.length) return false;
+  const raws = await s.redis.hmget(`${b}:e`, ...ids);
+  const mine = raws.filter((r): r is string => !!r).map((r) => JSON.parse(r) as StoredMeasure).filter((e) => e.m === measure);
+  const original = mine.find((e) => e.n !== 0);
+  if (!original) return false;
+  const current = mine.reduce((sum, e) => sum + e.v, 0);
+  const delta = 'set' in change ? change.set - current : change.add;
+  if (delta === 0) return false;
+  const dims = Object.fromEntries(original.dims.map((d) => d.split('=') as [string, string]));
+  const entry: MeasureEntry = { id: `${runId}:fix:${measure}:${key}`, measure, value: delta, openedAt: original.o, dims, correction: true };
+  // The script records an id once: a key used before records nothing.
+  return (await record(s, workflow, runId, [entry])) > 0;
+}
+
+function drop(s: KpiState, workflow: string, runId: string): Promise<number> {
+  return s.scripts.kpiDrop(s.keys.kpiBase(workflow), runId);
+}
+
+/** Entries whose openedAt is in [from, to), read one by one (window edges, quantiles in a window). */
+async function entriesBetween(s: KpiState, zset: string, eHash: string, from: number | null, to: number | null): Promise<StoredMeasure[]> {
+  if (from !== null && to !== null && to <= from) return [];
+  const out: StoredMeasure[] = [];
+  const ids = await s.redis.zrangebyscore(zset, from ?? '-inf', to === null ? '+inf' : `(${to}`);
+  for (let i = 0; i < ids.length; i += 1000) {
+    const raws = await s.redis.hmget(eHash, ...ids.slice(i, i + 1000));
+    for (const raw of raws) if (raw) out.push(JSON.parse(raw) as StoredMeasure);
+  }
+  return out;
+}
+
+/** A quantile of a value-scored set, read by rank without loading the set. */
+async function rankQuantile(s: KpiState, zset: string, q: number): Promise<{ value: number | null; count: number }> {
+  const count = await s.redis.zcard(zset);
+  if (!count) return { value: null, count: 0 };
+  const [lo, hi] = quantileRanks(count, q);
+  const scores = await s.redis.zrange(zset, String(lo), String(hi), 'WITHSCORES');
+  return { value: (Number(scores[1]) + Number(scores[scores.length - 1])) / 2, count };
+}
+
+function quantileOf(values: number[], q: number): number | null {
+  if (!values.length) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  const [lo, hi] = quantileRanks(sorted.length, q);
+  return (sorted[lo] + sorted[hi]) / 2;
+}
+
+/** What a report reads its figures from: the running sums in the window, and whether the window holds every entry. */
+interface WindowSums {
+  sums: Sums;
+  whole: boolean;
+  /** The first entry's openedAt, null when the workflow recorded none. */
+  minAt: number | null;
+}
+
+/**
+ * The running sums of runs opened in [since, until): whole days from the day hashes, the two partial days at
+ * the window's edges entry by entry; a window that holds every entry reads the all-time hash.
+ */
+async function windowSums(s: KpiState, b: string, since: number | null, until: number | null): Promise<WindowSums> {
+  const [first, last] = await Promise.all([s.redis.zrange(`${b}:t`, '0', '0', 'WITHSCORES'), s.redis.zrange(`${b}:t`, '-1', '-1', 'WITHSCORES')]);
+  const minAt = first.length ? Number(first[1]) : null;
+  const maxAt = last.length ? Number(last[1]) : null;
+  // A window that holds every entry is the same as no window: use the all-time figures.
+  const whole = minAt === null || ((since === null || since <= minAt) && (until === null || until > maxAt!));
+  const sums: Sums = new Map();
+  if (whole) {
+    readHash(sums, await s.redis.hgetall(`${b}:all`));
+    return { sums, whole, minAt };
+  }
+  const from = Math.max(since ?? minAt!, minAt!);
+  const to = Math.min(until ?? maxAt! + 1, maxAt! + 1);
+  const firstFull = Math.ceil(from / DAY);
+  const endFull = Math.floor(to / DAY);
+  if (endFull > firstFull) {
+    const pipe = s.redis.pipeline();
+    for (let d = firstFull; d < endFull; d++) pipe.hgetall(`${b}:d:${d}`);
+    for (const [err, hash] of (await pipe.exec()) ?? []) if (!err) readHash(sums, hash as Record<string, string>);
+    const edges = [...(await entriesBetween(s, `${b}:t`, `${b}:e`, from, firstFull * DAY)), ...(await entriesBetween(s, `${b}:t`, `${b}:e`, endFull * DAY, to))];
+    for (const e of edges) addEntry(sums, e);
+  } else {
+    for (const e of await entriesBetween(s, `${b}:t`, `${b}:e`, from, to)) addEntry(sums, e);
+  }
+  return { sums, whole, minAt };
+}
+
+/**
+ * The values of a median measure in [since, until), per dimension (`''` for all): in a window, a median
+ * measure's entries are read once and every breakdown is cut from them.
+ */
+function windowValuesReader(s: KpiState, b: string, since: number | null, until: number | null): (measure: string) => Promise<Map<string, number[]>> {
+  const windowed = new Map<string, Promise<Map<string, number[]>>>();
+  return (measure: string) => {
+    let p = windowed.get(measure);
+    if (!p) {
+      p = s.redis.zrangebyscore(`${b}:qt:${measure}`, since ?? '-inf', until === null ? '+inf' : `(${until}`).then((members) => {
+        const byDim = new Map<string, number[]>([['', []]]);
+        for (const member of members) {
+          const e = parseQuantileMember(member);
+          for (const dim of ['', ...e.dims]) {
+            const list = byDim.get(dim);
+            if (list) list.push(e.v);
+            else byDim.set(dim, [e.v]);
+          }
+        }
+        return byDim;
+      });
+      windowed.set(measure, p);
     }
-    return scripts.kpiRecord(base(workflow), args);
-  }
+    return p;
+  };
+}
 
-  /**
-   * Correct what a run recorded for a mean or count measure after the fact: `set` the run's value (a
-   * change failure found later: 0 → 1) or `add` to it (a score penalty). Once per `key`; the count of
-   * runs behind the figure stays. Answers false when the run recorded no such measure (or the key was used).
-   */
-  async function amend(workflow: string, runId: string, measure: string, change: { set: number } | { add: number }, key: string): Promise<boolean> {
-    const b = base(workflow);
-    const ids = await redis.smembers(`${b}:r:${runId}`);
-    if (!ids.length) return false;
-    const raws = await redis.hmget(`${b}:e`, ...ids);
-    const mine = raws.filter((r): r is string => !!r).map((r) => JSON.parse(r) as StoredMeasure).filter((e) => e.m === measure);
-    const original = mine.find((e) => e.n !== 0);
-    if (!original) return false;
-    const current = mine.reduce((sum, e) => sum + e.v, 0);
-    const delta = 'set' in change ? change.set - current : change.add;
-    if (delta === 0) return false;
-    const dims = Object.fromEntries(original.dims.map((d) => d.split('=') as [string, string]));
-    const entry: MeasureEntry = { id: `${runId}:fix:${measure}:${key}`, measure, value: delta, openedAt: original.o, dims, correction: true };
-    // The script records an id once: a key used before records nothing.
-    return (await record(workflow, runId, [entry])) > 0;
-  }
+/** What one report's measured figures are cut from. */
+interface ReportScope extends WindowSums {
+  s: KpiState;
+  b: string;
+  /** The days perDay divides by. */
+  days: number;
+  windowValues: (measure: string) => Promise<Map<string, number[]>>;
+}
 
-  function drop(workflow: string, runId: string): Promise<number> {
-    return scripts.kpiDrop(base(workflow), runId);
+/** One measured KPI's value and count, over all runs (`dim` empty) or one `dim=value`. */
+async function measuredValue(r: ReportScope, k: KpiDefinition, dim: string): Promise<{ value: number | null; count: number }> {
+  const measure = k.measure ?? k.name;
+  if (k.aggregate === 'median' || k.aggregate === 'p90') {
+    const q = k.aggregate === 'median' ? 0.5 : 0.9;
+    if (r.whole) return rankQuantile(r.s, `${r.b}:q:${measure}|${dim}`, q);
+    const values = (await r.windowValues(measure)).get(dim) ?? [];
+    return { value: quantileOf(values, q), count: values.length };
   }
+  const a = r.sums.get(`${measure}|${dim}`) ?? { n: 0, s: 0 };
+  if (k.per) {
+    const of = r.sums.get(`${k.per.measure}|${dim}`) ?? { n: 0, s: 0 };
+    return { value: of.n ? (a.s / of.n) * k.per.scale : null, count: of.n };
+  }
+  if (k.aggregate === 'count') return { value: Math.round(a.s * 1e9) / 1e9, count: a.n };
+  if (k.aggregate === 'perDay') return { value: a.n / r.days, count: a.n };
+  return { value: a.n ? a.s / a.n : null, count: a.n };
+}
 
-  /** Entries whose openedAt is in [from, to), read one by one (window edges, quantiles in a window). */
-  async function entriesBetween(zset: string, eHash: string, from: number | null, to: number | null): Promise<StoredMeasure[]> {
-    if (from !== null && to !== null && to <= from) return [];
-    const out: StoredMeasure[] = [];
-    const ids = await redis.zrangebyscore(zset, from ?? '-inf', to === null ? '+inf' : `(${to}`);
-    for (let i = 0; i < ids.length; i += 1000) {
-      const raws = await redis.hmget(eHash, ...ids.slice(i, i + 1000));
-      for (const raw of raws) if (raw) out.push(JSON.parse(raw) as StoredMeasure);
+/** A measured KPI's figure with its breakdowns. */
+async function measuredFigure(r: ReportScope, k: KpiDefinition): Promise<KpiFigure> {
+  const total = await measuredValue(r, k, '');
+  const figure: KpiFigure = { name: k.name, label: k.label, value: total.value, unit: k.unit, count: total.count };
+  if (k.description) figure.description = k.description;
+  if (k.breakdown?.length) {
+    figure.breakdown = {};
+    for (const dimName of k.breakdown) {
+      // The sums read for this report name every dimension value a measure has in it, medians' too.
+      const values = dimValues(r.sums, k.per?.measure ?? k.measure ?? k.name, dimName);
+      const rows = [];
+      for (const v of values.sort()) {
+        const f = await measuredValue(r, k, `${dimName}=${v}`);
+        if (f.count) rows.push({ key: v, value: f.value, count: f.count });
+      }
+      figure.breakdown[dimName] = rows;
     }
-    return out;
   }
+  return figure;
+}
 
-  /** A quantile of a value-scored set, read by rank without loading the set. */
-  async function rankQuantile(zset: string, q: number): Promise<{ value: number | null; count: number }> {
-    const count = await redis.zcard(zset);
-    if (!count) return { value: null, count: 0 };
-    const [lo, hi] = quantileRanks(count, q);
-    const scores = await redis.zrange(zset, String(lo), String(hi), 'WITHSCORES');
-    return { value: (Number(scores[1]) + Number(scores[scores.length - 1])) / 2, count };
-  }
-
-  function quantileOf(values: number[], q: number): number | null {
-    if (!values.length) return null;
-    const sorted = [...values].sort((a, b) => a - b);
-    const [lo, hi] = quantileRanks(sorted.length, q);
-    return (sorted[lo] + sorted[hi]) / 2;
-  }
-
-  /**
-   * The figures of `kpis` for runs opened in [since, until). Means and counts come from the running
-   * sums (whole days from the day hashes, the two partial days at the window's edges entry by entry);
-   * medians from the value-ordered sets.
-   */
-  async function report(
-    workflow: string,
-    kpis: KpiDefinition[],
-    window: { since?: number | null; until?: number | null; now: number },
-    openRuns: () => Promise<OpenRun[]> = async () => [],
-  ): Promise<KpiReport> {
-    const b = base(workflow);
-    const [first, last] = await Promise.all([redis.zrange(`${b}:t`, '0', '0', 'WITHSCORES'), redis.zrange(`${b}:t`, '-1', '-1', 'WITHSCORES')]);
-    const minAt = first.length ? Number(first[1]) : null;
-    const maxAt = last.length ? Number(last[1]) : null;
-    const since = window.since ?? null;
-    const until = window.until ?? null;
-    // A window that holds every entry is the same as no window: use the all-time figures.
-    const whole = minAt === null || ((since === null || since <= minAt) && (until === null || until > maxAt!));
-    const sums: Sums = new Map();
-    if (whole) {
-      readHash(sums, await redis.hgetall(`${b}:all`));
+/**
+ * The figures of `kpis` for runs opened in [since, until). Means and counts come from the running
+ * sums (whole days from the day hashes, the two partial days at the window's edges entry by entry);
+ * medians from the value-ordered sets.
+ */
+async function report(
+  s: KpiState,
+  workflow: string,
+  kpis: KpiDefinition[],
+  window: { since?: number | null; until?: number | null; now: number },
+  openRuns: () => Promise<OpenRun[]> = async () => [],
+): Promise<KpiReport> {
+  const b = s.keys.kpiBase(workflow);
+  const since = window.since ?? null;
+  const until = window.until ?? null;
+  const sums = await windowSums(s, b, since, until);
+  // perDay divides by the window's days: the asked window, else first opening to now.
+  const spanFrom = since ?? sums.minAt ?? window.now;
+  const spanTo = until ?? window.now;
+  const days = Math.max(1, (spanTo - spanFrom) / DAY);
+  const scope: ReportScope = { ...sums, s, b, days, windowValues: windowValuesReader(s, b, since, until) };
+  let open: Promise<OpenRun[]> | null = null;
+  const out: KpiFigure[] = [];
+  for (const k of kpis) {
+    if (k.aggregate === 'open' || k.aggregate === 'openAge') {
+      open ??= openRuns().then((runs) => runs.filter((r) => (since === null || r.openedAt >= since) && (until === null || r.openedAt < until)));
+      out.push(openFigure(k, await open, window.now));
     } else {
-      const from = Math.max(since ?? minAt!, minAt!);
-      const to = Math.min(until ?? maxAt! + 1, maxAt! + 1);
-      const firstFull = Math.ceil(from / DAY);
-      const endFull = Math.floor(to / DAY);
-      if (endFull > firstFull) {
-        const pipe = redis.pipeline();
-        for (let d = firstFull; d < endFull; d++) pipe.hgetall(`${b}:d:${d}`);
-        for (const [err, hash] of (await pipe.exec()) ?? []) if (!err) readHash(sums, hash as Record<string, string>);
-        const edges = [...(await entriesBetween(`${b}:t`, `${b}:e`, from, firstFull * DAY)), ...(await entriesBetween(`${b}:t`, `${b}:e`, endFull * DAY, to))];
-        for (const e of edges) addEntry(sums, e);
-      } else {
-        for (const e of await entriesBetween(`${b}:t`, `${b}:e`, from, to)) addEntry(sums, e);
-      }
+      out.push(await measuredFigure(scope, k));
     }
-    // perDay divides by the window's days: the asked window, else first opening to now.
-    const spanFrom = since ?? minAt ?? window.now;
-    const spanTo = until ?? window.now;
-    const days = Math.max(1, (spanTo - spanFrom) / DAY);
-
-    // In a window, a median measure's entries are read once and every breakdown is cut from them.
-    const windowed = new Map<string, Promise<Map<string, number[]>>>();
-    const windowValues = (measure: string) => {
-      let p = windowed.get(measure);
-      if (!p) {
-        p = redis.zrangebyscore(`${b}:qt:${measure}`, since ?? '-inf', until === null ? '+inf' : `(${until}`).then((members) => {
-          const byDim = new Map<string, number[]>([['', []]]);
-          for (const member of members) {
-            const e = parseQuantileMember(member);
-            for (const dim of ['', ...e.dims]) {
-              const list = byDim.get(dim);
-              if (list) list.push(e.v);
-              else byDim.set(dim, [e.v]);
-            }
-          }
-          return byDim;
-        });
-        windowed.set(measure, p);
-      }
-      return p;
-    };
-    let open: Promise<OpenRun[]> | null = null;
-    const out: KpiFigure[] = [];
-    for (const k of kpis) {
-      if (k.aggregate === 'open' || k.aggregate === 'openAge') {
-        open ??= openRuns().then((runs) => runs.filter((r) => (since === null || r.openedAt >= since) && (until === null || r.openedAt < until)));
-        out.push(openFigure(k, await open, window.now));
-        continue;
-      }
-      const measure = k.measure ?? k.name;
-      const fig = async (dim: string): Promise<{ value: number | null; count: number }> => {
-        if (k.aggregate === 'median' || k.aggregate === 'p90') {
-          const q = k.aggregate === 'median' ? 0.5 : 0.9;
-          if (whole) return rankQuantile(`${b}:q:${measure}|${dim}`, q);
-          const values = (await windowValues(measure)).get(dim) ?? [];
-          return { value: quantileOf(values, q), count: values.length };
-        }
-        const a = sums.get(`${measure}|${dim}`) ?? { n: 0, s: 0 };
-        if (k.per) {
-          const of = sums.get(`${k.per.measure}|${dim}`) ?? { n: 0, s: 0 };
-          return { value: of.n ? (a.s / of.n) * k.per.scale : null, count: of.n };
-        }
-        if (k.aggregate === 'count') return { value: Math.round(a.s * 1e9) / 1e9, count: a.n };
-        if (k.aggregate === 'perDay') return { value: a.n / days, count: a.n };
-        return { value: a.n ? a.s / a.n : null, count: a.n };
-      };
-      const total = await fig('');
-      const figure: KpiFigure = { name: k.name, label: k.label, value: total.value, unit: k.unit, count: total.count };
-      if (k.description) figure.description = k.description;
-      if (k.breakdown?.length) {
-        figure.breakdown = {};
-        for (const dimName of k.breakdown) {
-          // The sums read for this report name every dimension value a measure has in it, medians' too.
-          const values = dimValues(sums, k.per?.measure ?? measure, dimName);
-          const rows = [];
-          for (const v of values.sort()) {
-            const f = await fig(`${dimName}=${v}`);
-            if (f.count) rows.push({ key: v, value: f.value, count: f.count });
-          }
-          figure.breakdown[dimName] = rows;
-        }
-      }
-      out.push(figure);
-    }
-    return { workflow, since: since === null ? null : new Date(since).toISOString(), until: until === null ? null : new Date(until).toISOString(), kpis: out };
   }
+  return { workflow, since: since === null ? null : new Date(since).toISOString(), until: until === null ? null : new Date(until).toISOString(), kpis: out };
+}
 
-  return { record, drop, report, amend };
+/** Service measurement over Redis: record and correct measures as runs step, answer KPI reports from the sums. */
+export function createKpiStore(redis: RedisClient, keys: Keys, scripts: Scripts) {
+  const s: KpiState = { redis, keys, scripts };
+  return {
+    record: (workflow: string, runId: string, entries: MeasureEntry[]) => record(s, workflow, runId, entries),
+    drop: (workflow: string, runId: string) => drop(s, workflow, runId),
+    report: (workflow: string, kpis: KpiDefinition[], window: { since?: number | null; until?: number | null; now: number }, openRuns?: () => Promise<OpenRun[]>) =>
+      report(s, workflow, kpis, window, openRuns),
+    amend: (workflow: string, runId: string, measure: string, change: { set: number } | { add: number }, key: string) => amend(s, workflow, runId, measure, change, key),
+  };
 }
 
 function quantileMember(value: number, dims: string[], id: string): string {

@@ -53,6 +53,7 @@ export function pendingMember(runId: RunId, seq: number): string {
   return `${runId}|${seq}`;
 }
 
+// Long: flush, the batched clears, the per-run send chains and the sweep share two pieces of mutable state; to be split over a state object once the commit-path work on this file lands (issue 12).
 export function createOutbox(deps: OutboxDeps) {
   const { redis, keys, queues, logger } = deps;
 

@@ -3,7 +3,7 @@
 import { createActor, fromTransition, type AnyActorRef, type AnyMachineSnapshot, type AnyStateMachine } from 'xstate';
 import { iso } from './clock.ts';
 import { newHumanTaskId, newTaskId, type RunId, type TaskId } from './ids.ts';
-import type { HistoryDraft, JsonObject, RunStatus, StoredHumanTask, StoredRun, StoredTask, StoredTimer } from './types.ts';
+import type { EngineHistoryDraft, HistoryDraft, JsonObject, RunStatus, StoredHumanTask, StoredRun, StoredTask, StoredTimer } from './types.ts';
 import { ErrorCode, ServicechartError, type ErrorData } from './errors.ts';
 import { runIdOfRef } from './definition/define.ts';
 
@@ -256,7 +256,7 @@ export function timerJobId(runId: RunId, timerId: string): string {
 }
 
 /** The history entry naming the registry snapshot a step handed the machine (the source of what it copied). */
-function registryRead(env: StepEnv, snapshot: JsonObject): HistoryDraft {
+function registryRead(env: StepEnv, snapshot: JsonObject): EngineHistoryDraft {
   const s = snapshot as { version?: number; readAt?: string; services?: object; cis?: object; missing?: string[] };
   return {
     type: 'registry.read', at: iso(env.now), actor: env.actor, version: s.version ?? 0, readAt: s.readAt ?? null,

@@ -1,5 +1,5 @@
 // Owns what a task is: its name, schemas, retry policy, timeout and handler.
-import type { JSONSchemaType } from 'ajv';
+import type { FromSchema, JSONSchema } from 'json-schema-to-ts';
 import { ServicechartError, ErrorCode } from './errors.ts';
 import type { RunId, TaskId } from './ids.ts';
 import type { RunView } from './types.ts';
@@ -65,11 +65,19 @@ export interface TaskServices {
   now(): number;
 }
 
+declare const boundTo: unique symbol;
+
+/**
+ * A task's JSON Schema bound to the type it describes. Only `defineTask` binds one (from the schema
+ * literal itself), so a handler's types can never drift from what the worker validates.
+ */
+export type TaskSchema<T> = JSONSchema & { readonly [boundTo]: T };
+
 export interface TaskDefinition<TInput, TOutput> {
   name: string;
   description?: string;
-  input: JSONSchemaType<TInput> | Record<string, unknown>;
-  output: JSONSchemaType<TOutput> | Record<string, unknown>;
+  input: TaskSchema<TInput>;
+  output: TaskSchema<TOutput>;
   /** Runs the task in a worker process. A task declared `external: true` has none. */
   handler?: (input: TInput, ctx: TaskContext) => Promise<TOutput>;
   retry?: Partial<RetryPolicy>;
@@ -82,21 +90,36 @@ export interface TaskDefinition<TInput, TOutput> {
   external?: boolean;
 }
 
+/** What `defineTask` takes: the schemas as literals; the handler's types are derived from them. */
+export interface TaskSpec<I extends JSONSchema, O extends JSONSchema, TInput, TOutput> extends Omit<TaskDefinition<TInput, TOutput>, 'input' | 'output' | 'handler'> {
+  input: I;
+  output: O;
+  handler?: (input: NoInfer<TInput>, ctx: TaskContext) => Promise<NoInfer<TOutput>>;
+}
 
 export const defaultRetry: RetryPolicy = { attempts: 3, backoffMs: 1000 };
 export const defaultTimeoutMs = 30_000;
 
 /**
- * Declare a task handler with typed input and output.
+ * Derive a task from another one (`{ ...task, retry, handler }`): its schemas keep their types. Declared
+ * first, so that TypeScript reports a mistake in a new task against the form below (the last one tried).
+ */
+export function defineTask<TInput, TOutput>(def: TaskDefinition<TInput, TOutput>): TaskDefinition<TInput, TOutput>;
+/**
+ * Declare a task: the handler's input and output types follow from the schemas (json-schema-to-ts's
+ * `FromSchema`), which the worker validates every input and output against.
  * @example
- * export const notify = defineTask<{ to: string }, { sent: boolean }>({
+ * export const notify = defineTask({
  *   name: 'notify', input: { type: 'object', properties: { to: { type: 'string' } }, required: ['to'] },
  *   output: { type: 'object', properties: { sent: { type: 'boolean' } }, required: ['sent'] },
- *   handler: async (input, ctx) => ({ sent: true }),
+ *   handler: async (input, ctx) => ({ sent: input.to !== '' }),
  * });
  */
-export function defineTask<TInput, TOutput>(def: TaskDefinition<TInput, TOutput>): TaskDefinition<TInput, TOutput> {
-  return def;
+export function defineTask<const I extends JSONSchema, const O extends JSONSchema, TInput = FromSchema<I>, TOutput = FromSchema<O>>(
+  def: TaskSpec<I, O, TInput, TOutput>,
+): TaskDefinition<NoInfer<TInput>, NoInfer<TOutput>>;
+export function defineTask(def: TaskSpec<JSONSchema, JSONSchema, unknown, unknown>): TaskDefinition<unknown, unknown> {
+  return def as TaskDefinition<unknown, unknown>;
 }
 
 /** Throw from a handler when a retry cannot help: the error goes to the run at once. */

@@ -1,6 +1,13 @@
 // Owns the shapes the engine stores in Redis and hands to callers.
 import type { RunId, TaskId, HumanTaskId } from './ids.ts';
 import type { ErrorData } from './errors.ts';
+import type { FromSchema } from 'json-schema-to-ts';
+import type { EngineHistoryDraft, EngineHistoryType, ModelHistoryDraft } from './history-schema.ts';
+import type { runViewSchema } from './run-view-schema.ts';
+
+// The schemas the types below are derived from; the API documents runs and history entries with them.
+export { runViewSchema } from './run-view-schema.ts';
+export { engineHistorySchemas, historyEntrySchema, modelHistorySchema } from './history-schema.ts';
 
 export type RunStatus = 'running' | 'done' | 'failed' | 'cancelled';
 export type TaskStatus = 'queued' | 'running' | 'retrying' | 'done' | 'failed';
@@ -23,7 +30,7 @@ export interface StoredTimer {
   /** The send id XState's `cancel` names it by; null when sent without one (nothing can cancel it). */
   sendId: string | null;
   timer: string;
-  event: JsonObject;
+  event: JsonObject & { type: string };
   dueAt: number;
   /**
    * False once a later event under the same send id took its handle, or one under it fired: XState's
@@ -70,64 +77,27 @@ export interface StoredRun {
   refs?: { services: string[]; cis: string[] };
 }
 
-/** A run as every engine call and the API return it. */
-export interface RunView {
-  id: RunId;
-  workflow: string;
-  version: number;
-  status: RunStatus;
-  state: unknown;
-  context: unknown;
-  input: JsonObject;
-  businessKey: string | null;
-  parentRunId: RunId | null;
-  createdAt: string;
-  updatedAt: string;
-  endedAt: string | null;
-  nextEvents: string[];
-  tasks: { id: string; name: string; status: TaskStatus; attempts: number }[];
-  timers: { id: string; event: string; timer: string; dueAt: string }[];
-  humanTasks: { id: string; role: string; title: string; outcomes: Record<string, string>; dueAt: string | null }[];
-  output: unknown;
-  error: ErrorData | null;
-  /** Present (true) when the run was read from the archive: it has left Redis. */
-  archived?: true;
-}
+/**
+ * A run as every engine call and the API return it: derived from its schema (run-view-schema.ts), with
+ * the run ids branded.
+ */
+export type RunView = Omit<FromSchema<typeof runViewSchema>, 'id' | 'parentRunId'> & { id: RunId; parentRunId: RunId | null };
 
-export type HistoryType =
-  | 'run.started'
-  | 'event.received'
-  | 'event.sent'
-  | 'event.undelivered'
-  | 'workflow.emitted'
-  | 'workflow.logged'
-  | 'state.entered'
-  | 'task.scheduled'
-  | 'task.started'
-  | 'task.completed'
-  | 'task.failed'
-  | 'task.retrying'
-  | 'timer.scheduled'
-  | 'timer.fired'
-  | 'timer.cancelled'
-  | 'run.done'
-  | 'run.failed'
-  | 'run.cancelled'
-  | 'human.opened'
-  | 'human.completed'
-  | 'human.withdrawn';
+/** The entry types the engine writes (history-schema.ts holds each one's schema). */
+export type HistoryType = EngineHistoryType;
+export type { EngineHistoryDraft, ModelHistoryDraft };
 
-/** A history entry before Redis numbers it. Models may add their own dotted types. */
-export interface HistoryDraft {
-  type: HistoryType | (string & {});
-  at: string;
-  actor: string;
-  [field: string]: unknown;
-}
+/**
+ * A history entry before Redis numbers it: one the engine writes, discriminated by `type`, or one the
+ * process model adds (its own dotted type and fields). Derived from the schemas in history-schema.ts.
+ */
+export type HistoryDraft = EngineHistoryDraft | ModelHistoryDraft;
 
-export interface HistoryEntry extends HistoryDraft {
-  seq: number;
-}
+/**
+ * A history entry as stored and served: numbered by `seq`. Read back from Redis or the archive (written
+ * perhaps by an older version), an entry may hold fields its type does not name: they read as unknown.
+ */
+export type HistoryEntry = HistoryDraft extends infer D ? (D extends unknown ? D & { seq: number; [field: string]: unknown } : never) : never;
 
 export interface Page<T> {
   items: T[];

@@ -1,4 +1,6 @@
 // Schemas shared by several routes: errors, pages, runs, history entries, query paging.
+import { historyEntrySchema, runViewSchema } from '../../engine/index.ts';
+
 export const errorSchema = {
   type: 'object',
   required: ['error'],
@@ -11,47 +13,11 @@ export const errorSchema = {
   },
 } as const;
 
-export const runSchema = {
-  type: 'object',
-  required: ['id', 'workflow', 'version', 'status', 'state', 'context', 'input', 'businessKey', 'parentRunId', 'createdAt', 'updatedAt', 'endedAt', 'nextEvents', 'tasks', 'timers', 'output'],
-  properties: {
-    id: { type: 'string' },
-    workflow: { type: 'string' },
-    version: { type: 'integer' },
-    status: { enum: ['running', 'done', 'failed', 'cancelled'] },
-    state: { description: 'XState state value: a string, or an object for nested/parallel states' },
-    context: { type: 'object' },
-    input: { type: 'object' },
-    businessKey: { type: ['string', 'null'] },
-    parentRunId: { type: ['string', 'null'] },
-    createdAt: { type: 'string', format: 'date-time' },
-    updatedAt: { type: 'string', format: 'date-time' },
-    endedAt: { type: ['string', 'null'], format: 'date-time' },
-    archived: { type: 'boolean', description: 'present (true) when the run has left Redis and is read from the archive' },
-    nextEvents: { type: 'array', items: { type: 'string' } },
-    tasks: {
-      type: 'array',
-      items: {
-        type: 'object',
-        properties: { id: { type: 'string' }, name: { type: 'string' }, status: { enum: ['queued', 'running', 'retrying', 'done', 'failed'] }, attempts: { type: 'integer' } },
-      },
-    },
-    timers: {
-      type: 'array',
-      items: { type: 'object', properties: { id: { type: 'string' }, event: { type: 'string' }, timer: { type: 'string' }, dueAt: { type: 'string', format: 'date-time' } } },
-    },
-    humanTasks: { type: 'array', items: { type: 'object' } },
-    output: {},
-    error: {},
-  },
-} as const;
+/** A run as the engine returns it: the engine's schema, from which its RunView type is derived. */
+export const runSchema = runViewSchema;
 
-export const historyEntrySchema = {
-  type: 'object',
-  required: ['seq', 'at', 'type', 'actor'],
-  properties: { seq: { type: 'integer' }, at: { type: 'string', format: 'date-time' }, type: { type: 'string' }, actor: { type: 'string' } },
-  additionalProperties: true,
-} as const;
+/** A history entry: one of the engine's entry types, or an entry of the process model (the engine's schemas). */
+export { historyEntrySchema };
 
 export function pageOf(items: object) {
   return { type: 'object', required: ['items', 'nextCursor'], properties: { items: { type: 'array', items }, nextCursor: { type: ['string', 'null'] } } } as const;

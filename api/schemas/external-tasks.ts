@@ -1,4 +1,6 @@
 // Schemas of the external task routes: what a worker sends and what it gets back.
+import { lockedTaskSchema } from '../../engine/index.ts';
+
 const workerId = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$', description: 'who is asking: a stable name per worker process' };
 const taskType = { type: 'string', pattern: '^[A-Za-z][A-Za-z0-9_.-]{0,127}$' };
 const lockToken = { type: 'string', minLength: 1, maxLength: 100, description: 'the token fetch handed out with the lock' };
@@ -17,22 +19,8 @@ export const fetchBody = {
   },
 } as const;
 
-export const lockedTaskSchema = {
-  type: 'object',
-  required: ['id', 'type', 'runId', 'input', 'idempotencyKey', 'attempt', 'maxAttempts', 'lockToken', 'lockDeadline'],
-  properties: {
-    id: { type: 'string' },
-    type: { type: 'string' },
-    runId: { type: 'string' },
-    workflow: { type: 'string' },
-    input: {},
-    idempotencyKey: { type: 'string', description: 'the same for every attempt and delivery of this invocation: pass it on' },
-    attempt: { type: 'integer', minimum: 1 },
-    maxAttempts: { type: 'integer', minimum: 1 },
-    lockToken: { type: 'string' },
-    lockDeadline: { type: 'string', format: 'date-time' },
-  },
-} as const;
+/** A locked task as the engine hands it out: the engine's schema, from which its LockedTask type is derived. */
+export { lockedTaskSchema };
 
 export const fetchReply = { type: 'object', required: ['tasks'], properties: { tasks: { type: 'array', items: lockedTaskSchema } } } as const;
 

@@ -1,11 +1,12 @@
 // The shapes of the service and CI registry (engine/cmdb.ts stores them): what the process models read
 // from the snapshot the engine hands a run. Types only.
 
-export interface TimeWindow {
+// A type (not an interface): a task's output schema describes it as an open object.
+export type TimeWindow = {
   start: string;
   end: string;
   name?: string;
-}
+};
 
 export interface Windows {
   maintenance?: TimeWindow[];

@@ -74,11 +74,10 @@ function paramProblems(kind: 'action' | 'guard', name: string, params: unknown, 
  * Every problem with the names and targets of a definition whose root is `def` (at `base`).
  * It tolerates a malformed shape: whatever is not where the schema wants it is skipped, since the
  * schema check reports it.
- *
- * Long on purpose: it is a dozen short named checks (resolve, checkTarget, checkGuard, checkAction,
- * checkTransitions, checkInvoke, checkShape, visit) that share the problem list, the id map and the
- * invoke ids of one definition; as closures they need no state object threaded through every call.
  */
+// Long: a dozen short named checks (resolve, checkTarget, checkGuard, checkAction, checkTransitions,
+// checkInvoke, checkShape, visit) share the problem list, the id map and the invoke ids of one definition;
+// as closures they need no state object threaded through every call.
 export function checkSemantics(def: Obj, machineId: string, isTask: (name: string) => boolean, base: string): Problem[] {
   const problems: Problem[] = [];
   const add = (path: string, message: string) => problems.push({ path, message });

@@ -1,10 +1,10 @@
 // Owns how a stored run reads in the API: the record with its awaited tasks' live statuses.
 import type { LiveTaskStatus } from '../commit-plan.ts';
 import { iso } from '../clock.ts';
-import type { RunView, StoredRun } from '../types.ts';
+import type { JsonObject, RunView, StoredRun } from '../types.ts';
 
 export function viewOf(run: StoredRun, live: Record<string, LiveTaskStatus> = {}): RunView {
-  const snap = (run.snapshot ?? {}) as { value?: unknown; context?: unknown };
+  const snap = (run.snapshot ?? {}) as { value?: unknown; context?: JsonObject };
   return {
     id: run.id,
     workflow: run.workflow,

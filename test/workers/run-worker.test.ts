@@ -12,7 +12,7 @@ let h: Harness;
 let worker: RunningWorker;
 const seen: { key: string; attempt: number }[] = [];
 
-const lookup = defineTask<{ service: string; failTimes?: number; fatal?: boolean }, { owner: string }>({
+const lookup = defineTask({
   name: 'lookup_service_owner',
   input: { type: 'object', required: ['service'], properties: { service: { type: 'string' }, failTimes: { type: 'integer' }, fatal: { type: 'boolean' } } },
   output: { type: 'object', required: ['owner'], properties: { owner: { type: 'string' } } },

@@ -19,11 +19,12 @@ export function ticketAdapter(adapters: AdapterConfig, task: string, tool: unkno
   return (typeof tool === 'string' && adapters[`outbound:${tool}`]) || adapters[task];
 }
 
-export interface Delivery {
+// A type (not an interface) so that it fits the open output schema (`[field: string]: unknown`) of the tasks.
+export type Delivery = {
   adapter: AdapterSpec['kind'];
   delivered: boolean;
   status?: number;
-}
+};
 
 const PAGERDUTY_URL = 'https://events.pagerduty.com/v2/enqueue';
 

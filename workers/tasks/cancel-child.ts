@@ -6,7 +6,7 @@ export interface CancelChildInput {
   reason?: string;
 }
 
-export const cancelChild = defineTask<CancelChildInput, { cancelled: boolean; reason?: string }>({
+export const cancelChild = defineTask({
   name: 'cancel_child',
   description: "Cancel a child run of this run (run status `cancelled`, its tasks and timers withdrawn). A child that has ended already answers `cancelled: false`.",
   input: {

@@ -17,14 +17,14 @@ export interface ChangeSchedules {
 
 export type ConflictKind = 'blackout' | 'outside_maintenance_window' | 'ci_overlap' | 'dependent_ci_overlap' | 'assignee_double_booked';
 
-export interface ChangeConflict {
+export type ChangeConflict = {
   kind: ConflictKind;
   ci: string | null;
   /** The blackout window, or the other change's window. */
   window: TimeWindow | null;
   /** The other change (its business key or run id) for overlaps. */
   otherChange: string | null;
-}
+};
 
 /** Another change already on the calendar, as a change schedule or a lookup of running changes lists it. */
 export interface ScheduledChange {
@@ -39,8 +39,8 @@ export interface ScheduledChange {
 
 export interface ConflictInput {
   ci: string[];
-  plannedStart: string | null;
-  plannedEnd: string | null;
+  plannedStart?: string | null;
+  plannedEnd?: string | null;
   schedules?: ChangeSchedules;
   changeSchedule?: ScheduledChange[];
   implementer?: string | null;

@@ -10,8 +10,17 @@ import {
 
 const windowSchema = {
   type: 'object', required: ['start', 'end'], properties: { start: { type: 'string' }, end: { type: 'string' }, name: { type: 'string' } },
-};
-const scheduleSchema = { anyOf: [{ type: 'array', items: windowSchema }, { type: 'object', additionalProperties: { type: 'array', items: windowSchema } }] };
+} as const;
+const scheduleSchema = { anyOf: [{ type: 'array', items: windowSchema }, { type: 'object', additionalProperties: { type: 'array', items: windowSchema } }] } as const;
+/** Another change on the calendar (`ScheduledChange`), as the change model's input holds them. */
+const scheduledChangeSchema = {
+  type: 'object',
+  required: ['ref', 'ci', 'plannedStart', 'plannedEnd'],
+  properties: {
+    ref: { type: 'string' }, runId: { type: 'string' }, ci: { type: 'array', items: { type: 'string' } },
+    plannedStart: { type: 'string' }, plannedEnd: { type: 'string' }, implementer: { type: ['string', 'null'] },
+  },
+} as const;
 const conflictSchema = {
   type: 'object',
   required: ['kind', 'ci', 'window', 'otherChange'],
@@ -21,9 +30,9 @@ const conflictSchema = {
     window: { anyOf: [windowSchema, { type: 'null' }] },
     otherChange: { type: ['string', 'null'] },
   },
-};
+} as const;
 
-export const assessRisk: TaskDefinition<RiskInput, RiskResult> = defineTask<RiskInput, RiskResult>({
+export const assessRisk = defineTask({
   name: 'assess_risk',
   description: 'Classify a change as high, moderate or low risk with the rules of docs/models/change.md §2.5; output risk and riskReasons.',
   input: {
@@ -61,8 +70,8 @@ export interface DetectConflictsOptions {
 }
 
 /** `detect_conflicts`: blackout, maintenance window, same-CI overlap and double-booked implementer [S14]. */
-export function detectConflictsTask(opts: DetectConflictsOptions = {}): TaskDefinition<ConflictInput, { conflicts: ChangeConflict[] }> {
-  return defineTask<ConflictInput, { conflicts: ChangeConflict[] }>({
+export function detectConflictsTask(opts: DetectConflictsOptions = {}) {
+  return defineTask({
     name: 'detect_conflicts',
     description: 'List the conflicts of a change window: blackouts, maintenance windows, the same CI already scheduled, the implementer double-booked.',
     input: {
@@ -73,7 +82,7 @@ export function detectConflictsTask(opts: DetectConflictsOptions = {}): TaskDefi
         plannedStart: { type: ['string', 'null'] },
         plannedEnd: { type: ['string', 'null'] },
         schedules: { type: 'object', properties: { maintenance: scheduleSchema, blackout: scheduleSchema } },
-        changeSchedule: { type: 'array' },
+        changeSchedule: { type: 'array', items: scheduledChangeSchema },
         implementer: { type: ['string', 'null'] },
         self: { type: ['string', 'null'] },
       },
@@ -84,7 +93,7 @@ export function detectConflictsTask(opts: DetectConflictsOptions = {}): TaskDefi
     },
     retry: { attempts: 3, backoffMs: 500 },
     handler: async (input, ctx) => {
-      let changeSchedule = input.changeSchedule ?? [];
+      let changeSchedule: ScheduledChange[] = input.changeSchedule ?? [];
       // Each CI's neighbours through dependsOn (the registry): changes on them conflict too.
       const related: Record<string, string[]> = {};
       for (const ci of input.ci) related[ci] = await ctx.services.registry.related([ci]);

@@ -9,7 +9,8 @@
 //   simulate.smokeFailEnvs: ['staging']     smoke tests fail in these environments;
 //   simulate.deployHang: [{ env?, weight?, wave? }]   the step never reports (until withdrawn).
 import { defineTask, NonRetryableTaskError, type TaskDefinition } from '../../engine/index.ts';
-import { deliver, type AdapterConfig, type Delivery } from '../adapters/index.ts';
+import type { FromSchema } from 'json-schema-to-ts';
+import { deliver, type AdapterConfig } from '../adapters/index.ts';
 import { effectTask } from './effect.ts';
 
 interface HealthRule { env?: string; phase?: string; minWeight?: number; wave?: number; result: 'fail' | 'unknown' | 'pass' }
@@ -58,7 +59,22 @@ export interface HealthCheckOutput {
   results: HealthCheckResult[];
 }
 
-const simulateSchema = { type: 'object', additionalProperties: true };
+/** The test hooks (see the head of this file). */
+const simulateSchema = {
+  type: 'object',
+  properties: {
+    health: {
+      type: 'array',
+      items: {
+        type: 'object', required: ['result'],
+        properties: { env: { type: 'string' }, phase: { type: 'string' }, minWeight: { type: 'number' }, wave: { type: 'integer' }, result: { enum: ['fail', 'unknown', 'pass'] } },
+      },
+    },
+    smokeFailEnvs: { type: 'array', items: { type: 'string' } },
+    deployHang: { type: 'array', items: { type: 'object', properties: { env: { type: 'string' }, weight: { type: 'number' }, wave: { type: 'integer' } } } },
+  },
+  additionalProperties: true,
+} as const;
 
 function matches(rule: { env?: string; phase?: string; minWeight?: number; wave?: number; weight?: number }, i: { env: string; phase?: string; weight?: number; wave?: number }): boolean {
   if (rule.env !== undefined && rule.env !== i.env) return false;
@@ -99,7 +115,7 @@ export async function evaluateHealth(input: HealthCheckInput, signal: AbortSigna
   return { healthy: evaluated && results.every((r) => r.ok === true), evaluated, results };
 }
 
-export const healthCheck = defineTask<HealthCheckInput, HealthCheckOutput>({
+export const healthCheck = defineTask({
   name: 'health_check',
   description: 'Evaluate health checks (observed metric values or HTTP probes) against their thresholds; `evaluated: false` when a value is missing.',
   input: {
@@ -121,7 +137,7 @@ export const healthCheck = defineTask<HealthCheckInput, HealthCheckOutput>({
 
 interface SmokeInput { env: string; version?: string; tests?: { name: string; url: string }[]; simulate?: Simulate }
 
-export const runSmokeTests = defineTask<SmokeInput, { passed: boolean; failed: string[]; ran: number }>({
+export const runSmokeTests = defineTask({
   name: 'run_smoke_tests',
   description: 'Run smoke tests (HTTP GETs that must answer < 400) against an environment; `passed: false` lists the failures.',
   input: {
@@ -149,7 +165,7 @@ export const runSmokeTests = defineTask<SmokeInput, { passed: boolean; failed: s
 
 interface Artifact { name: string; digest: string; signature?: string }
 
-export const verifyArtifacts = defineTask<{ artifacts?: Artifact[]; requireSignatures?: boolean }, { verified: number; runId: string }>({
+export const verifyArtifacts = defineTask({
   name: 'verify_artifacts',
   description: 'Check every release artifact names a sha256 digest (and a signature when required); a bad artifact fails at once (ARTIFACT_INVALID).',
   input: {
@@ -173,32 +189,31 @@ export const verifyArtifacts = defineTask<{ artifacts?: Artifact[]; requireSigna
   },
 });
 
-export interface DeployStepInput {
-  env: string;
-  version: string;
-  weight?: number;
-  wave?: number;
-  /** What the run knows is running in `env` now; deploying that again is a no-op. */
-  current?: { version: string; wave?: number } | null;
-  simulate?: Simulate;
-}
-export type DeployStepOutput = Partial<Delivery> & { env: string; version: string; weight: number | null; wave: number | null; noop: boolean };
+const deployStepInput = {
+  type: 'object',
+  required: ['env', 'version'],
+  properties: {
+    env: { type: 'string' }, version: { type: 'string' }, weight: { type: 'number' }, wave: { type: 'integer' },
+    /** What the run knows is running in `env` now; deploying that again is a no-op. */
+    current: { anyOf: [{ type: 'null' }, { type: 'object', required: ['version'], properties: { version: { type: 'string' }, wave: { type: ['integer', 'null'] } } }] },
+    simulate: simulateSchema,
+  },
+  additionalProperties: true,
+} as const;
+const deployStepOutput = {
+  type: 'object', required: ['env', 'version', 'weight', 'wave', 'noop'],
+  properties: { env: { type: 'string' }, version: { type: 'string' }, weight: { type: ['number', 'null'] }, wave: { type: ['integer', 'null'] }, noop: { type: 'boolean' } },
+  additionalProperties: true,
+} as const;
+export type DeployStepInput = FromSchema<typeof deployStepInput>;
+export type DeployStepOutput = FromSchema<typeof deployStepOutput>;
 
-export function deployStepTask(adapters: AdapterConfig): TaskDefinition<DeployStepInput, DeployStepOutput> {
-  return defineTask<DeployStepInput, DeployStepOutput>({
+export function deployStepTask(adapters: AdapterConfig) {
+  return defineTask({
     name: 'deploy_step',
     description: 'Deploy a version to an environment (optionally a wave); deploying the version already running there is a no-op success.',
-    input: {
-      type: 'object',
-      required: ['env', 'version'],
-      properties: {
-        env: { type: 'string' }, version: { type: 'string' }, weight: { type: 'number' }, wave: { type: 'integer' },
-        current: { anyOf: [{ type: 'null' }, { type: 'object', required: ['version'], properties: { version: { type: 'string' } } }] },
-        simulate: simulateSchema,
-      },
-      additionalProperties: true,
-    },
-    output: { type: 'object', required: ['env', 'version', 'noop'], additionalProperties: true },
+    input: deployStepInput,
+    output: deployStepOutput,
     retry: { attempts: 5, backoffMs: 500 },
     timeoutMs: 15 * 60_000,
     handler: async (input, ctx) => {

@@ -1,14 +1,15 @@
 // A factory for tasks whose whole job is one outbound effect through an adapter (record by default,
 // signed webhook, PagerDuty), and the tasks several process models share.
+import type { JSONSchema } from 'json-schema-to-ts';
 import { defineTask, type TaskDefinition } from '../../engine/index.ts';
-import { deliver, ticketAdapter, type AdapterConfig, type Delivery } from '../adapters/index.ts';
+import { deliver, ticketAdapter, type AdapterConfig } from '../adapters/index.ts';
 import { deliveryOutput } from './notify.ts';
 
 export interface EffectTaskSpec {
   name: string;
   description: string;
-  /** JSON Schema of the input; unknown fields are allowed unless the spec says otherwise. */
-  input?: Record<string, unknown>;
+  /** JSON Schema of the input: an object that allows unknown fields (the adapter forwards them). */
+  input?: OpenObjectSchema & JSONSchema;
   retry?: { attempts?: number; backoffMs?: number };
   timeoutMs?: number;
   /** A ticket task: a run started by a tool (`input.tool`) with outbound updates configured goes back to that tool. */
@@ -17,11 +18,18 @@ export interface EffectTaskSpec {
   result?: (input: Record<string, unknown>, ctx: { idempotencyKey: string; runId: string }) => Record<string, unknown>;
 }
 
-export function effectTask(spec: EffectTaskSpec, adapters: AdapterConfig): TaskDefinition<Record<string, unknown>, Delivery & Record<string, unknown>> {
-  return defineTask<Record<string, unknown>, Delivery & Record<string, unknown>>({
+/**
+ * An object schema that allows unknown fields: whatever properties it declares, what it accepts is at
+ * least an object of unknown fields, which is the input type an effect task's handler is given.
+ */
+type OpenObjectSchema = { readonly type: 'object'; readonly additionalProperties: true };
+const openObject: OpenObjectSchema = { type: 'object', additionalProperties: true };
+
+export function effectTask(spec: EffectTaskSpec, adapters: AdapterConfig) {
+  return defineTask<OpenObjectSchema, typeof deliveryOutput>({
     name: spec.name,
     description: spec.description,
-    input: spec.input ?? { type: 'object', additionalProperties: true },
+    input: spec.input ?? openObject,
     output: deliveryOutput,
     retry: { attempts: spec.retry?.attempts ?? 5, backoffMs: spec.retry?.backoffMs ?? 1000 },
     timeoutMs: spec.timeoutMs ?? 15_000,

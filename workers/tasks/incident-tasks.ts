@@ -62,7 +62,7 @@ export function routeAssignment(input: RouteInput): { assignmentGroup: string; m
   return { assignmentGroup: FALLBACK_GROUP, matched: 'fallback' };
 }
 
-const routeAssignmentTask = defineTask<RouteInput, { assignmentGroup: string; matched: string }>({
+const routeAssignmentTask = defineTask({
   name: 'route_assignment',
   description: 'Pick the assignment group from category, service, labels (team) and priority; rules are data (input `rules` first).',
   input: {
@@ -155,7 +155,7 @@ export function enrichContext(input: EnrichInput): EnrichOutput {
   };
 }
 
-const enrichContextTask = defineTask<EnrichInput, EnrichOutput>({
+const enrichContextTask = defineTask({
   name: 'enrich_context',
   description: 'Owner and criticality of the service/CI, and the changes on the CI in the last 24 h (suggests links.causedByChange).',
   input: {
@@ -235,7 +235,7 @@ const serviceOf = (context: unknown): unknown => {
   return c.service ?? c.release?.service;
 };
 
-const notifyDeliveriesTask = defineTask<NotifyDeliveriesInput, NotifyDeliveriesOutput>({
+const notifyDeliveriesTask = defineTask({
   name: 'notify_deliveries',
   description: 'Send INCIDENT_OPENED {incidentRunId, priority, service} to every running delivery of the service in bake or earlyLifeSupport; output the runs that took it.',
   input: {
@@ -288,7 +288,7 @@ interface ReportChangeFailureOutput {
   penalty: number;
 }
 
-const reportChangeFailureTask = defineTask<ReportChangeFailureInput, ReportChangeFailureOutput>({
+const reportChangeFailureTask = defineTask({
   name: 'report_change_failure',
   description: 'An incident caused by a change: a P1/P2 opened within 7 days of the change\'s close makes it count as failed in changeFailureRate; P1–P3 take 10/5/2 off its change success score.',
   input: {

@@ -1,7 +1,7 @@
 // The built-in `noop` task: does nothing, successfully.
 import { defineTask } from '../../engine/index.ts';
 
-export const noop = defineTask<Record<string, never>, Record<string, never>>({
+export const noop = defineTask({
   name: 'noop',
   description: 'Does nothing and succeeds.',
   input: { type: 'object', additionalProperties: true },

@@ -1,17 +1,9 @@
 // The `notify` task: tells people something (assignee, manager, stakeholders) through its adapter.
-import { defineTask, type TaskDefinition } from '../../engine/index.ts';
-import { deliver, type AdapterConfig, type Delivery } from '../adapters/index.ts';
+import { defineTask } from '../../engine/index.ts';
+import { deliver, type AdapterConfig } from '../adapters/index.ts';
 
-export interface NotifyInput {
-  to: string | string[];
-  subject: string;
-  message?: string;
-  channel?: string;
-  [k: string]: unknown;
-}
-
-export function notifyTask(adapters: AdapterConfig): TaskDefinition<NotifyInput, Delivery> {
-  return defineTask<NotifyInput, Delivery>({
+export function notifyTask(adapters: AdapterConfig) {
+  return defineTask({
     name: 'notify',
     description: 'Notify people or channels; records the notification by default, or posts a signed webhook.',
     input: {
@@ -37,4 +29,4 @@ export const deliveryOutput = {
   required: ['adapter', 'delivered'],
   properties: { adapter: { type: 'string' }, delivered: { type: 'boolean' }, status: { type: 'integer' } },
   additionalProperties: true,
-};
+} as const;

@@ -24,7 +24,7 @@ export interface ForecastInput {
   prometheusUrl?: string;
 }
 
-export interface ForecastOutput {
+export type ForecastOutput = {
   perService: { service: string; current: number | null; added: number; peak: number | null }[];
   peakUtilisation: number | null;
   headroom: number | null;
@@ -32,7 +32,7 @@ export interface ForecastOutput {
   capacityRisk: boolean;
   /** Services whose current utilisation could not be read: the capacity manager must judge them. */
   unknown: string[];
-}
+};
 
 async function promQuery(url: string, query: string, signal: AbortSignal): Promise<number | null> {
   const res = await fetch(`${url.replace(/\/$/, '')}/api/v1/query?query=${encodeURIComponent(query)}`, { signal: AbortSignal.any([signal, AbortSignal.timeout(10_000)]) });
@@ -69,7 +69,7 @@ function round(n: number, digits = 4): number {
   return Math.round(n * f) / f;
 }
 
-export const forecastCapacity = defineTask<ForecastInput, ForecastOutput>({
+export const forecastCapacity = defineTask({
   name: 'forecast_capacity',
   description: "Forecast peak utilisation per service after the demand (current + expected load) against the headroom threshold (default 80 %).",
   input: {
@@ -80,7 +80,8 @@ export const forecastCapacity = defineTask<ForecastInput, ForecastOutput>({
       current: { type: 'object', additionalProperties: { type: 'number' } },
       expectedLoad: { anyOf: [{ type: 'number' }, { type: 'object', additionalProperties: { type: 'number' } }] },
       headroomThreshold: { type: 'number', minimum: 0, maximum: 1 },
-      metricQueries: { type: 'array' }, prometheusUrl: { type: 'string' },
+      metricQueries: { type: 'array', items: { type: 'object', required: ['service', 'query'], properties: { service: { type: 'string' }, query: { type: 'string' } } } },
+      prometheusUrl: { type: 'string' },
     },
     additionalProperties: true,
   },
@@ -95,7 +96,7 @@ export const forecastCapacity = defineTask<ForecastInput, ForecastOutput>({
 /** Cost by T-shirt size when the demand carries no estimate (choice, documented; currency-neutral units). */
 export const COST_BY_SIZE: Record<string, number> = { XS: 5_000, S: 20_000, M: 80_000, L: 250_000, XL: 800_000 };
 
-export const estimateCost = defineTask<{ size?: string; costEstimate?: number; budget?: number }, { cost: number; source: string; budget: number | null; withinBudget: boolean | null }>({
+export const estimateCost = defineTask({
   name: 'estimate_cost',
   description: 'Estimate the cost (the demand\'s own estimate, else by size) and whether it fits the budget; finance confirms.',
   input: { type: 'object', properties: { size: { type: 'string' }, costEstimate: { type: 'number' }, budget: { type: 'number' } }, additionalProperties: true },
@@ -148,7 +149,7 @@ export function weightedScore(input: ScoreInput): ScoreOutput {
   return { totalScore: total, breakdown, missing };
 }
 
-export const computeScore = defineTask<ScoreInput, ScoreOutput>({
+export const computeScore = defineTask({
   name: 'compute_score',
   description: 'Weighted portfolio score (value, strategic alignment, risk, cost, capacity; 0..10) over the criteria assessed.',
   input: { type: 'object', required: ['scores'], properties: { scores: { type: 'object' }, weights: { type: 'object', additionalProperties: { type: 'number', minimum: 0 } } }, additionalProperties: true },
@@ -231,7 +232,9 @@ export function proposeSchedule(input: ScheduleInput): ScheduleOutput {
   return out;
 }
 
-export const proposeScheduleTask = defineTask<ScheduleInput, ScheduleOutput>({
+const spanSchema = { type: 'object', required: ['start', 'end'], properties: { start: { type: 'string' }, end: { type: 'string' } } } as const;
+
+export const proposeScheduleTask = defineTask({
   name: 'propose_schedule',
   description: 'Place each release in the first free release window after notBefore that avoids blackouts and busy CIs; flags a missed target date.',
   input: {
@@ -239,8 +242,9 @@ export const proposeScheduleTask = defineTask<ScheduleInput, ScheduleOutput>({
     required: ['releases', 'releaseWindows', 'notBefore'],
     properties: {
       releases: { type: 'array', items: { type: 'object', required: ['id', 'service'], properties: { id: { type: 'string' }, service: { type: 'string' } } } },
-      releaseWindows: { type: 'array', items: { type: 'object', required: ['start', 'end'] } },
-      blackout: { type: 'array' }, busy: { type: 'array' }, notBefore: { type: 'string' }, handoffLeadMs: { type: 'integer', minimum: 0 },
+      releaseWindows: { type: 'array', items: spanSchema },
+      blackout: { type: 'array', items: spanSchema },
+      busy: { type: 'array', items: { type: 'object', required: ['ci', 'start', 'end'], properties: { ci: { type: 'string' }, start: { type: 'string' }, end: { type: 'string' } } } }, notBefore: { type: 'string' }, handoffLeadMs: { type: 'integer', minimum: 0 },
       targetDate: { type: 'string' }, exclude: { type: 'array', items: { type: 'string' } },
     },
     additionalProperties: true,

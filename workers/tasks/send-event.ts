@@ -14,16 +14,16 @@ const input = {
     event: { type: 'object', required: ['type'], properties: { type: { type: 'string' } }, additionalProperties: true },
   },
   additionalProperties: false,
-};
+} as const;
 const output = {
   type: 'object',
   required: ['applied'],
   properties: { applied: { type: 'boolean' }, reason: { type: 'string' } },
   additionalProperties: false,
-};
+} as const;
 
 function make(name: string, description: string, target: (i: SendInput, parent: string | null) => string | null): TaskDefinition<SendInput, { applied: boolean; reason?: string }> {
-  return defineTask<SendInput, { applied: boolean; reason?: string }>({
+  return defineTask({
     name, description, input, output,
     retry: { attempts: 10, backoffMs: 500 },
     handler: async (i, ctx) => {

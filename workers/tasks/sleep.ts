@@ -1,7 +1,7 @@
 // The built-in `sleep` task: waits `ms` milliseconds, and stops early when the task is withdrawn.
 import { defineTask } from '../../engine/index.ts';
 
-export const sleep = defineTask<{ ms: number }, { sleptMs: number }>({
+export const sleep = defineTask({
   name: 'sleep',
   description: 'Waits the given number of milliseconds (0 to 60000); honours cancellation.',
   input: {
@@ -17,13 +17,15 @@ export const sleep = defineTask<{ ms: number }, { sleptMs: number }>({
     additionalProperties: false,
   },
   timeoutMs: 70_000,
-  handler: (input, ctx) =>
-    new Promise((resolve, reject) => {
-      const started = Date.now();
-      const timer = setTimeout(() => resolve({ sleptMs: Date.now() - started }), input.ms);
+  handler: async (input, ctx) => {
+    const started = Date.now();
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(resolve, input.ms);
       ctx.signal.addEventListener('abort', () => {
         clearTimeout(timer);
         reject(ctx.signal.reason);
       }, { once: true });
-    }),
+    });
+    return { sleptMs: Date.now() - started };
+  },
 });

@@ -7,7 +7,7 @@ export interface StartRunInput {
   businessKey?: string;
 }
 
-export const startRun = defineTask<StartRunInput, { runId: string; duplicate: boolean }>({
+export const startRun = defineTask({
   name: 'start_run',
   description: 'Start a child run (parentRunId = this run). Idempotent: the child is keyed by the task invocation.',
   input: {

@@ -5,7 +5,7 @@
 // and the clock follows them through guarded `always` transitions, so one event needs no knowledge of
 // the clocks and a clock never accepts an event the lifecycle refuses. Due times become `after` timers,
 // which the engine turns into durable jobs.
-import { nowOf } from '../../engine/definition/index.ts';
+import { nowOf, type EmittedEvent } from '../../engine/definition/index.ts';
 import { enqueueActions } from 'xstate';
 
 export interface SlaClockState {
@@ -163,13 +163,20 @@ export function slaClock<C, const K extends string = string>(opts: SlaClockOptio
     };
   });
 
-  const hook = (enqueue: any, kind: keyof NonNullable<SlaClockOptions<C, K>['hooks']>, params: Omit<SlaHookParams, 'clock' | 'kind'> = {}) => {
+  /** What the clock's actions use of their `enqueue`: raise a model's hook action, assign a patch, emit an event. */
+  type ClockEnqueue = {
+    (action: { type: string; params: SlaHookParams }): void;
+    assign(change: ReturnType<typeof patch>): void;
+    emit(event: EmittedEvent): void;
+  };
+
+  const hook = (enqueue: ClockEnqueue, kind: keyof NonNullable<SlaClockOptions<C, K>['hooks']>, params: Omit<SlaHookParams, 'clock' | 'kind'> = {}) => {
     const type = opts.hooks?.[kind];
     if (type) enqueue({ type, params: { clock, kind, ...params } satisfies SlaHookParams });
   };
 
   /** Send warning slot i now unless it went out already. */
-  const warn = (enqueue: any, context: unknown, now: number, i: number) => {
+  const warn = (enqueue: ClockEnqueue, context: unknown, now: number, i: number) => {
     const c = of(context);
     const f = fraction(context, i);
     const key = String(f);
@@ -181,7 +188,7 @@ export function slaClock<C, const K extends string = string>(opts: SlaClockOptio
     return { ...(context as object), ...next };
   };
 
-  const breach = (enqueue: any, context: unknown, now: number) => {
+  const breach = (enqueue: ClockEnqueue, context: unknown, now: number) => {
     let ctx = context;
     // A breach found late (a shorter target) still sends the warnings it passed, once.
     slots.forEach((_, i) => {
@@ -199,7 +206,7 @@ export function slaClock<C, const K extends string = string>(opts: SlaClockOptio
   };
 
   /** Record the stop: met unless breached. */
-  const recordStop = (enqueue: any, context: unknown, now: number) => {
+  const recordStop = (enqueue: ClockEnqueue, context: unknown, now: number) => {
     const c = of(context);
     if (c.stoppedAt !== null || c.startedAt === null || c.targetMs === null) return;
     const elapsedMs = slaElapsed(c, now);
