@@ -192,7 +192,7 @@ function openStores(core: Core, opts: EngineOptions) {
     storage, clock, logger, registry, outbox, metrics, resolveWorkflow: workflows.resolveWorkflow, registryFor,
     maxContextBytes: opts.maxContextBytes ?? 256 * 1024, hooks: opts.hooks ?? {},
   });
-  return { kpis, external, outbox, appendEntry, taskTypes, workflows, cmdb, runs, elsewhere, deliverConfirmed };
+  return { kpis, external, outbox, storage, appendEntry, taskTypes, workflows, cmdb, runs, elsewhere, deliverConfirmed };
 }
 
 type Stores = ReturnType<typeof openStores>;
@@ -200,11 +200,11 @@ type Stores = ReturnType<typeof openStores>;
 /** The parts callers use (reads, commands, task services, the worker port, deliveries), over the stores. */
 function openServices(core: Core, stores: Stores, opts: EngineOptions) {
   const { redis, keys, scripts, clock, replicaAcks } = core;
-  const { runs, appendEntry } = stores;
+  const { runs, storage, appendEntry } = stores;
   const claims = createClaims({ redis, scripts });
   const businessKeys = createBusinessKeys({ claims, keys, clock, runs, startRun: (a) => runs.startRun(a) });
   const archive = opts.archive ?? null;
-  const reads = createRunReads({ redis, keys, runs, archive, layoutChecked: core.layoutChecked, claimedOpenRun: businessKeys.findOpen });
+  const reads = createRunReads({ redis, keys, runs, storage, archive, layoutChecked: core.layoutChecked, claimedOpenRun: businessKeys.findOpen });
   const commands = createRunCommands({ redis, keys, clock, runs, reads, replicaAcks, archived: archive !== null, startOrFindOpen: businessKeys.startOrFindOpen, appendEntry });
   const taskServices = createTaskServices({ clock, runs, reads, kpis: stores.kpis, cmdb: stores.cmdb, appendEntry, keys, elsewhere: stores.elsewhere });
   const worker = createWorkerPort({ ...core, runs, services: taskServices });

@@ -5,19 +5,21 @@ import { createArchiveReads } from './archive/reads.ts';
 import type { RedisClient } from './clients.ts';
 import { timeOf } from './definition/time.ts';
 import { notFound } from './errors.ts';
-import { createHistory } from './history.ts';
 import { parseRunId, type RunId } from './ids.ts';
 import type { Keys } from './keys.ts';
 import type { OpenRun } from './kpis.ts';
 import { createRunIndex, type HumanTaskFilter } from './run-index.ts';
 import { topLevelStates } from './state-value.ts';
 import type { HumanTaskDoc, RunStore } from './runs.ts';
+import type { RunStorage } from './store/port.ts';
 import type { HistoryEntry, ListRunsFilter, Page, RunView } from './types.ts';
 
 export interface RunReadDeps {
   redis: RedisClient;
   keys: Keys;
   runs: RunStore;
+  /** Run records, history and human-task documents (store/port.ts). */
+  storage: RunStorage;
   archive: ArchiveStore | null;
   layoutChecked(): Promise<void>;
   /** The open run a business-key claim names (business-keys.ts), or null. */
@@ -32,8 +34,7 @@ export function runIdOrThrow(id: string): RunId {
 }
 
 export function createRunReads(deps: RunReadDeps) {
-  const { redis, keys, runs } = deps;
-  const history = createHistory(redis, keys);
+  const { redis, keys, runs, storage } = deps;
   const index = createRunIndex(redis, keys, (r) => runs.view(r), deps.layoutChecked);
   const archived = createArchiveReads({ redis, keys, view: (r) => runs.view(r), store: deps.archive });
 
@@ -47,7 +48,8 @@ export function createRunReads(deps: RunReadDeps) {
 
   async function getHistory(runId: string, opts: { cursor?: string | null; limit?: number } = {}): Promise<Page<HistoryEntry>> {
     const id = runIdOrThrow(runId);
-    if (await redis.exists(keys.run(id))) return history.page(id, opts);
+    const page = await storage.historyPage(id, opts);
+    if (page) return page;
     const copy = await archived.get(id);
     if (!copy) throw notFound(`run ${runId}`);
     return archived.historyPage(copy, opts);
@@ -88,16 +90,16 @@ export function createRunReads(deps: RunReadDeps) {
     },
     countRuns: (status: string): Promise<number> => index.countByStatus(status),
     async lastHistorySeq(runId: string): Promise<number> {
-      return Number((await redis.hget(keys.run(runIdOrThrow(runId)), 'hseq')) ?? 0);
+      return storage.lastHistorySeq(runIdOrThrow(runId));
     },
     followHistory(runId: string, afterSeq: number, signal: AbortSignal): AsyncGenerator<HistoryEntry> {
-      return history.follow(runIdOrThrow(runId), afterSeq, signal);
+      return storage.followHistory(runIdOrThrow(runId), afterSeq, signal);
     },
     listHumanTasks: (filter: HumanTaskFilter = {}): Promise<Page<HumanTaskDoc>> => index.listHumanTasks(filter),
     async getHumanTask(taskId: string): Promise<HumanTaskDoc> {
-      const raw = await redis.get(keys.humanTask(taskId));
-      if (!raw) throw notFound(`human task ${taskId}`);
-      return JSON.parse(raw) as HumanTaskDoc;
+      const doc = await storage.humanTask(taskId);
+      if (!doc) throw notFound(`human task ${taskId}`);
+      return doc;
     },
     async findOpenRun(businessKey: string, workflow?: string): Promise<string | null> {
       if (workflow) {

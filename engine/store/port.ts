@@ -1,9 +1,10 @@
-// The storage port of runs: everything the run store (runs.ts and run-store/) asks of storage, in the
+// The storage port of runs: everything the run store (runs.ts and run-store/) and the run reads
+// (run-reads.ts: history, human tasks) ask of storage, in the
 // engine's own terms. A commit takes a CommitPlan (commit-plan.ts) and answers a reply code of
 // store/replies.ts; nothing here names a key. store/redis-store.ts is the one adapter.
-import type { CommitPlan, LiveTaskStatus } from '../commit-plan.ts';
+import type { CommitPlan, HumanTaskDoc, LiveTaskStatus } from '../commit-plan.ts';
 import type { RunId } from '../ids.ts';
-import type { HistoryDraft, StoredRun } from '../types.ts';
+import type { HistoryDraft, HistoryEntry, Page, StoredRun } from '../types.ts';
 
 /** A run's record and the live status of each task it awaits (by task id). */
 export interface StoredRunState {
@@ -30,4 +31,12 @@ export interface RunStorage {
   appendHistory(runId: RunId, entries: HistoryDraft[]): Promise<boolean>;
   /** Record a task attempt's live status (and its history entry) while the run still awaits the task. */
   markTask(runId: RunId, taskId: string, live: LiveTaskStatus, entry: HistoryDraft | null): Promise<MarkReply>;
+  /** A page of the run's history, oldest first (the cursor is the last seq seen); null when the run is not stored. */
+  historyPage(runId: RunId, opts: { cursor?: string | null; limit?: number }): Promise<Page<HistoryEntry> | null>;
+  /** The seq of the run's newest history entry (0 for none, or no such run). */
+  lastHistorySeq(runId: RunId): Promise<number>;
+  /** New history entries after `afterSeq`, written by any process, until the signal aborts. */
+  followHistory(runId: RunId, afterSeq: number, signal: AbortSignal): AsyncGenerator<HistoryEntry>;
+  /** A human task's document (it outlives the run's open set), or null. */
+  humanTask(taskId: string): Promise<HumanTaskDoc | null>;
 }

@@ -1,7 +1,8 @@
 // The Redis adapter of the run storage port: the run hash (`doc`, `seq`, `hseq`, `ts:<taskId>`), its
 // history stream, its outbox hash and the partition's indexes, written by the commitStep, appendHistory
 // and markTask scripts (lua/). The one place a CommitPlan becomes keys and script arguments.
-import type { CommitPlan, IndexOp, LiveTaskStatus } from '../commit-plan.ts';
+import type { CommitPlan, HumanTaskDoc, IndexOp, LiveTaskStatus } from '../commit-plan.ts';
+import { createHistory } from './history.ts';
 import type { RedisClient } from '../clients.ts';
 import type { RunId } from '../ids.ts';
 import type { Keys } from '../keys.ts';
@@ -25,6 +26,7 @@ export interface RedisRunStorageDeps {
 
 export function createRedisRunStorage(deps: RedisRunStorageDeps): RunStorage {
   const { redis, keys, scripts, layoutChecked } = deps;
+  const history = createHistory(redis, keys);
   return {
     async read(runId) {
       await layoutChecked();
@@ -48,6 +50,20 @@ export function createRedisRunStorage(deps: RedisRunStorageDeps): RunStorage {
     async markTask(runId, taskId, live, entry) {
       await layoutChecked();
       return scripts.markTask([keys.run(runId), keys.history(runId)], taskId, JSON.stringify(live), entry ? JSON.stringify(entry) : '');
+    },
+    async historyPage(runId, opts) {
+      await layoutChecked();
+      return (await redis.exists(keys.run(runId))) ? history.page(runId, opts) : null;
+    },
+    async lastHistorySeq(runId) {
+      await layoutChecked();
+      return Number((await redis.hget(keys.run(runId), 'hseq')) ?? 0);
+    },
+    followHistory: (runId, afterSeq, signal) => history.follow(runId, afterSeq, signal),
+    async humanTask(taskId) {
+      await layoutChecked();
+      const raw = await redis.get(keys.humanTask(taskId));
+      return raw ? (JSON.parse(raw) as HumanTaskDoc) : null;
     },
   };
 }

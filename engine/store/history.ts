@@ -1,8 +1,9 @@
-// Owns reading a run's history: pages from its Redis stream, and a live follow for SSE.
-import { duplicateUnbounded, type RedisClient } from './clients.ts';
-import type { Keys } from './keys.ts';
-import type { RunId } from './ids.ts';
-import type { HistoryEntry, Page } from './types.ts';
+// Reading a run's history from its Redis stream for the Redis run storage (redis-store.ts): pages, and a
+// live follow for SSE.
+import { duplicateUnbounded, type RedisClient } from '../clients.ts';
+import type { Keys } from '../keys.ts';
+import type { RunId } from '../ids.ts';
+import type { HistoryEntry, Page } from '../types.ts';
 
 function parse(id: string, fields: string[]): HistoryEntry {
   const json = fields[fields.indexOf('e') + 1];
