@@ -117,24 +117,51 @@ interface EntryRoutes {
   params: object;
   schema: object;
   noun: string;
+  /** The listing: `/v1/services`, its filters (beside paging) and wording. */
+  list: { path: string; filters: Record<string, object>; summary: string; description: string };
   summaries: { get: string; put: string; remove: string; history: string };
   putResponses?: Record<number, { description: string }>;
 }
 
 const SERVICE_ROUTES: EntryRoutes = {
   kind: 'service', path: '/v1/services/:name', param: 'name', params: serviceParam, schema: serviceSchema, noun: 'service',
+  list: {
+    path: '/v1/services', summary: 'Services in name order, filtered and paged', description: 'a page of services',
+    filters: {
+      criticality: { type: 'integer', minimum: 1, maximum: 4 },
+      ownerGroup: { type: 'string', maxLength: 200 },
+      supportGroup: { type: 'string', maxLength: 200 },
+      label: { type: 'string', maxLength: 600, description: '`key` (the label is set) or `key=value`' },
+    },
+  },
   summaries: { get: 'One service', put: 'Create or replace a service', remove: 'Delete a service no CI or open run refers to', history: "A service's audit history, newest first (who, when, before/after)" },
 };
 
 const CI_ROUTES: EntryRoutes = {
   kind: 'ci', path: '/v1/cis/:id', param: 'id', params: ciParam, schema: ciSchema, noun: 'CI',
+  list: {
+    path: '/v1/cis', summary: 'Configuration items in id order, filtered and paged', description: 'a page of CIs',
+    filters: {
+      type: { type: 'string', maxLength: 64 }, service: { type: 'string', maxLength: 128 }, environment: { type: 'string', maxLength: 64 },
+      dependsOn: { type: 'string', maxLength: 128 },
+    },
+  },
   summaries: { get: 'One configuration item', put: 'Create or replace a configuration item', remove: 'Delete a CI no other CI or open run refers to', history: "A CI's audit history, newest first (who, when, before/after)" },
   putResponses: { 422: { description: 'invalid, an unknown service or CI, or a dependsOn cycle' } },
 };
 
-/** The four routes every registry kind has alike: read one, create or replace, delete, audit history. */
+/** The routes every registry kind has alike: the filtered listing, read one, create or replace, delete, audit history. */
 function entryRoutes(routes: RouteTable, cmdb: Cmdb, r: EntryRoutes): void {
   const { kind, path, param, params, schema, noun, summaries } = r;
+  routes.add({
+    method: 'get', path: r.list.path, summary: r.list.summary, tag: 'registry', access: 'viewer',
+    query: { type: 'object', additionalProperties: false, properties: { ...r.list.filters, ...pagingQuery } },
+    responses: { 200: { description: r.list.description, schema: pageOf(schema) } },
+  }, async (ctx, req) => {
+    const { limit, cursor, ...filter } = req.query;
+    ctx.body = await cmdb.list(kind, filter, limit, cursor ?? null);
+  });
+
   routes.add({
     method: 'get', path, summary: summaries.get, tag: 'registry', access: 'viewer', params,
     responses: { 200: { description: `the ${noun}`, schema }, 404: { description: `no such ${noun}` } },
@@ -171,24 +198,6 @@ function entryRoutes(routes: RouteTable, cmdb: Cmdb, r: EntryRoutes): void {
 export function registryRoutes(routes: RouteTable, engine: Engine): void {
   const cmdb = engine.cmdb;
 
-  routes.add({
-    method: 'get', path: '/v1/services', summary: 'Services in name order, filtered and paged', tag: 'registry', access: 'viewer',
-    query: {
-      type: 'object', additionalProperties: false,
-      properties: {
-        criticality: { type: 'integer', minimum: 1, maximum: 4 },
-        ownerGroup: { type: 'string', maxLength: 200 },
-        supportGroup: { type: 'string', maxLength: 200 },
-        label: { type: 'string', maxLength: 600, description: '`key` (the label is set) or `key=value`' },
-        ...pagingQuery,
-      },
-    },
-    responses: { 200: { description: 'a page of services', schema: pageOf(serviceSchema) } },
-  }, async (ctx, req) => {
-    const { limit, cursor, ...filter } = req.query;
-    ctx.body = await cmdb.list('service', filter, limit, cursor ?? null);
-  });
-
   entryRoutes(routes, cmdb, SERVICE_ROUTES);
 
   routes.add({
@@ -196,21 +205,6 @@ export function registryRoutes(routes: RouteTable, engine: Engine): void {
     responses: { 200: { description: 'open runs', schema: { type: 'object', properties: { items: { type: 'array', items: openRunSchema } } } } },
   }, async (ctx, req) => {
     ctx.body = { items: await cmdb.serviceRuns(req.params.name) };
-  });
-
-  routes.add({
-    method: 'get', path: '/v1/cis', summary: 'Configuration items in id order, filtered and paged', tag: 'registry', access: 'viewer',
-    query: {
-      type: 'object', additionalProperties: false,
-      properties: {
-        type: { type: 'string', maxLength: 64 }, service: { type: 'string', maxLength: 128 }, environment: { type: 'string', maxLength: 64 },
-        dependsOn: { type: 'string', maxLength: 128 }, ...pagingQuery,
-      },
-    },
-    responses: { 200: { description: 'a page of CIs', schema: pageOf(ciSchema) } },
-  }, async (ctx, req) => {
-    const { limit, cursor, ...filter } = req.query;
-    ctx.body = await cmdb.list('ci', filter, limit, cursor ?? null);
   });
 
   entryRoutes(routes, cmdb, CI_ROUTES);
