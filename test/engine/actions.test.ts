@@ -6,9 +6,9 @@ import type { Redis } from 'ioredis';
 import { assign, cancel, emit, enqueueActions, forwardTo, raise, sendParent, sendTo, setup, spawnChild } from 'xstate';
 import { defineWorkflow, runRef, taskActors, type HistoryEntry, type RunId, type WorkflowDefinition } from '../../engine/index.ts';
 import { createEngineInstance as createEngine, type EngineInstance as Engine } from '../../engine/testing.ts';
-import { startTaskWorker, type TaskWorker } from '../../workers/runtime.ts';
 import { builtInTasks } from '../../workers/tasks/index.ts';
-import { connect, dropPrefix, manualClock, newPrefix, waitFor } from '../helpers.ts';
+import { closeEngine, openEngine, type EngineFixture } from './engine-fixture.ts';
+import { dropPrefix, manualClock, newPrefix, waitFor } from '../helpers.ts';
 
 type Ev = { type: string; [k: string]: unknown };
 type Ctx = { log: string[]; parentRunId: string | null; childRunId: string | null; boom: boolean };
@@ -66,32 +66,19 @@ const m = setup({
 });
 const acts = defineWorkflow({ name: 'acts', version: 1, description: 'actions under test', machine: m });
 
-interface TCtx {
-  redis: Redis;
-  prefix: string;
-  engine: Engine;
-  worker: TaskWorker;
+interface TCtx extends EngineFixture {
   clock: ReturnType<typeof manualClock>;
 }
 
 const test = suite<TCtx>('actions', {} as TCtx);
 
 test.before(async (ctx) => {
-  ctx.redis = await connect();
-  ctx.prefix = newPrefix();
   // Engine time is set by hand; BullMQ delays are measured from it, so 60 s timers never fire on their own.
   ctx.clock = manualClock(Date.now());
-  ctx.engine = createEngine({ redis: ctx.redis, prefix: ctx.prefix, clock: ctx.clock, workflows: [sink, acts], tasks: builtInTasks });
-  ctx.engine.startTimerConsumer();
-  ctx.worker = await startTaskWorker({ engine: ctx.engine, lockDurationMs: 2000 });
+  await openEngine(ctx, () => ({ clock: ctx.clock, workflows: [sink, acts], tasks: builtInTasks }));
 });
 
-test.after(async (ctx) => {
-  await ctx.worker.close(2000);
-  await ctx.engine.close();
-  await dropPrefix(ctx.redis, ctx.prefix);
-  await ctx.redis.quit();
-});
+test.after(closeEngine);
 
 async function historyOf(engine: Engine, runId: string): Promise<HistoryEntry[]> {
   return (await engine.getHistory(runId, { limit: 500 })).items;

@@ -3,17 +3,16 @@
 // cancellation, read back through the engine's API, validate against them.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { Redis } from 'ioredis';
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
 import { emit, log, sendTo, setup } from 'xstate';
-import { createEngine, defineWorkflow, engineHistorySchemas, historyEntrySchema, runRef, runViewSchema, type Engine, type HistoryEntry } from '../../engine/index.ts';
-import { startTaskWorker, type TaskWorker } from '../../workers/runtime.ts';
+import { defineWorkflow, engineHistorySchemas, historyEntrySchema, runRef, runViewSchema, type HistoryEntry } from '../../engine/index.ts';
 import { builtInTasks } from '../../workers/tasks/index.ts';
-import { connect, dropPrefix, newPrefix, waitFor } from '../helpers.ts';
+import { closeEngine, openEngine, type EngineFixture } from './engine-fixture.ts';
+import { waitFor } from '../helpers.ts';
 import { testTasks, testWorkflows } from '../fixtures/workflows.ts';
 
-interface Ctx { redis: Redis; engine: Engine; worker: TaskWorker; prefix: string }
+type Ctx = EngineFixture;
 const test = suite<Ctx>('history and run schemas', {} as Ctx);
 
 const ajv = new Ajv({ strict: true, allErrors: true, allowUnionTypes: true });
@@ -52,20 +51,9 @@ function check(history: HistoryEntry[], runId: string, seen: Set<string>): void 
   }
 }
 
-test.before(async (ctx) => {
-  ctx.redis = await connect();
-  ctx.prefix = newPrefix();
-  ctx.engine = createEngine({ redis: ctx.redis, prefix: ctx.prefix, workflows: [...testWorkflows, chatty], tasks: [...builtInTasks, ...testTasks(ctx.redis, ctx.prefix)] });
-  ctx.engine.startTimerConsumer();
-  ctx.worker = await startTaskWorker({ engine: ctx.engine, lockDurationMs: 2000 });
-});
+test.before((ctx) => openEngine(ctx, (redis, prefix) => ({ workflows: [...testWorkflows, chatty], tasks: [...builtInTasks, ...testTasks(redis, prefix)] })));
 
-test.after(async (ctx) => {
-  await ctx.worker.close(2000);
-  await ctx.engine.close();
-  await dropPrefix(ctx.redis, ctx.prefix);
-  await ctx.redis.quit();
-});
+test.after(closeEngine);
 
 async function ended(ctx: Ctx, runId: string) {
   return waitFor(async () => {

@@ -3,12 +3,10 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { assign, setup, type AnyEventObject } from 'xstate';
-import type { Redis } from 'ioredis';
 import { defineWorkflow, taskActors, type RunId } from '../../engine/index.ts';
-import { createEngineInstance as createEngine, type EngineInstance as Engine } from '../../engine/testing.ts';
-import { startTaskWorker, type TaskWorker } from '../../workers/runtime.ts';
 import { builtInTasks } from '../../workers/tasks/index.ts';
-import { connect, dropPrefix, manualClock, newPrefix, waitFor } from '../helpers.ts';
+import { closeEngine, openEngine, type EngineFixture } from './engine-fixture.ts';
+import { manualClock, waitFor } from '../helpers.ts';
 
 type Times = Record<string, number | null>;
 type StampedContext = { runId: unknown; businessKey: unknown; startedAt: number; times: Times };
@@ -70,31 +68,18 @@ const reviewed = defineWorkflow({
   }),
 });
 
-interface Ctx {
-  redis: Redis;
-  engine: Engine;
-  worker: TaskWorker;
-  prefix: string;
+interface Ctx extends EngineFixture {
   clock: ReturnType<typeof manualClock>;
 }
 
 const test = suite<Ctx>('machine view', {} as Ctx);
 
 test.before(async (ctx) => {
-  ctx.redis = await connect();
-  ctx.prefix = newPrefix();
   ctx.clock = manualClock();
-  ctx.engine = createEngine({ redis: ctx.redis, prefix: ctx.prefix, clock: ctx.clock, workflows: [stamped, reviewed], tasks: builtInTasks });
-  ctx.engine.startTimerConsumer();
-  ctx.worker = await startTaskWorker({ engine: ctx.engine, lockDurationMs: 2000 });
+  await openEngine(ctx, () => ({ clock: ctx.clock, workflows: [stamped, reviewed], tasks: builtInTasks }));
 });
 
-test.after(async (ctx) => {
-  await ctx.worker.close(2000);
-  await ctx.engine.close();
-  await dropPrefix(ctx.redis, ctx.prefix);
-  await ctx.redis.quit();
-});
+test.after(closeEngine);
 
 async function storedDoc(ctx: Ctx, runId: string): Promise<{ input: unknown; snapshot: { context: StampedContext } }> {
   return JSON.parse((await ctx.redis.hget(ctx.engine.keys.run(runId as RunId), 'doc'))!);

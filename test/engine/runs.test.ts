@@ -1,37 +1,20 @@
 // The durable run through the engine's exported API, against a real redis-server.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { Redis } from 'ioredis';
 import { type RunId } from '../../engine/index.ts';
-import { createEngineInstance as createEngine, type EngineInstance as Engine } from '../../engine/testing.ts';
-import { startTaskWorker, type TaskWorker } from '../../workers/runtime.ts';
+import { createEngineInstance as createEngine } from '../../engine/testing.ts';
 import { builtInTasks } from '../../workers/tasks/index.ts';
-import { connect, dropPrefix, newPrefix, redisUrl, waitFor } from '../helpers.ts';
+import { closeEngine, openEngine, type EngineFixture } from './engine-fixture.ts';
+import { connect, waitFor } from '../helpers.ts';
 import { testTasks, testWorkflows } from '../fixtures/workflows.ts';
 
-interface Ctx {
-  redis: Redis;
-  engine: Engine;
-  worker: TaskWorker;
-  prefix: string;
-}
+type Ctx = EngineFixture;
 
 const test = suite<Ctx>('runs', {} as Ctx);
 
-test.before(async (ctx) => {
-  ctx.redis = await connect();
-  ctx.prefix = newPrefix();
-  ctx.engine = createEngine({ redis: ctx.redis, prefix: ctx.prefix, workflows: testWorkflows, tasks: [...builtInTasks, ...testTasks(ctx.redis, ctx.prefix)] });
-  ctx.engine.startTimerConsumer();
-  ctx.worker = await startTaskWorker({ engine: ctx.engine, lockDurationMs: 2000 });
-});
+test.before((ctx) => openEngine(ctx, (redis, prefix) => ({ workflows: testWorkflows, tasks: [...builtInTasks, ...testTasks(redis, prefix)] })));
 
-test.after(async (ctx) => {
-  await ctx.worker.close(2000);
-  await ctx.engine.close();
-  await dropPrefix(ctx.redis, ctx.prefix);
-  await ctx.redis.quit();
-});
+test.after(closeEngine);
 
 async function storedSeq(ctx: Ctx, runId: string): Promise<number> {
   return Number(await ctx.redis.hget(ctx.engine.keys.run(runId as RunId), 'seq'));
