@@ -59,17 +59,22 @@ export async function redisEnv(): Promise<{ REDIS_URL: string } | { REDIS_CLUSTE
   return seeds ? { REDIS_CLUSTER_NODES: seeds } : { REDIS_URL: await redisUrl() };
 }
 
+/** Every key matching `pattern` on one node: SCAN to the end. */
+export async function scanNode(node: ReturnType<typeof masters>[number], pattern: string): Promise<string[]> {
+  const out: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, batch] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+    out.push(...batch);
+    cursor = next;
+  } while (cursor !== '0');
+  return out;
+}
+
 /** Every key matching `pattern` on every master (KEYS or SCAN on one connection sees one node of a cluster). */
 export async function keysEvery(redis: RedisClient, pattern: string): Promise<string[]> {
   const out: string[] = [];
-  for (const node of masters(redis)) {
-    let cursor = '0';
-    do {
-      const [next, batch] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-      out.push(...batch);
-      cursor = next;
-    } while (cursor !== '0');
-  }
+  for (const node of masters(redis)) out.push(...(await scanNode(node, pattern)));
   return out;
 }
 
@@ -107,16 +112,8 @@ export function manualClock(start = Date.UTC(2026, 0, 1)) {
 export async function dropPrefix(redis: RedisClient, prefix: string): Promise<void> {
   for (const node of masters(redis)) {
     for (const pattern of [`${prefix}:*`, `{${prefix}-*`]) {
-      let cursor = '0';
-      do {
-        const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-        cursor = next;
-        if (keys.length) {
-          const pipe = node.pipeline();
-          for (const key of keys) pipe.unlink(key);
-          await pipe.exec();
-        }
-      } while (cursor !== '0');
+      const keys = await scanNode(node, pattern);
+      if (keys.length) await node.pipeline(keys.map((key) => ['unlink', key])).exec();
     }
   }
 }

@@ -10,7 +10,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { startHarness, KEYS, type Harness } from './harness.ts';
 import { testTasks, testWorkflows } from '../fixtures/workflows.ts';
-import { connect } from '../helpers.ts';
+import { connect, scanNode } from '../helpers.ts';
 import type { RouteSpec } from '../../api/route.ts';
 import { masters } from '../../engine/index.ts';
 
@@ -206,15 +206,7 @@ async function keyspace(h: Harness): Promise<Map<string, string>> {
   // Every master of a cluster (one node otherwise): the prefix's own keys and the hash-tagged ones
   // (partitions, queues, external tasks, catalog).
   for (const node of masters(h.redis)) {
-    const names: string[] = [];
-    for (const pattern of [`${h.prefix}*`, `{${h.prefix}-*`]) {
-      let cursor = '0';
-      do {
-        const [next, batch] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-        names.push(...batch);
-        cursor = next;
-      } while (cursor !== '0');
-    }
+    const names = [...(await scanNode(node, `${h.prefix}*`)), ...(await scanNode(node, `{${h.prefix}-*`))];
     const kept = names.filter((k) => !k.endsWith(':hook-deliveries'));
     const dumps = kept.length ? await node.pipeline(kept.map((k) => ['dumpBuffer', k])).exec() : [];
     kept.forEach((k, i) => out.set(k, ((dumps?.[i]?.[1] as Buffer | null) ?? Buffer.alloc(0)).toString('base64')));

@@ -7,7 +7,7 @@ import { createEngineInstance as createEngine, type EngineInstance as Engine } f
 import { builtInWorkflows } from '../../workflows/index.ts';
 import { builtInTasks } from '../../workers/tasks/index.ts';
 import { startHarness, type Harness } from '../api/harness.ts';
-import { waitFor, zcardEvery } from '../helpers.ts';
+import { scanNode, waitFor, zcardEvery } from '../helpers.ts';
 import { checkCli, checkConsole } from './surfaces.ts';
 
 const approval = JSON.parse(readFileSync(new URL('../fixtures/approval.json', import.meta.url), 'utf8'));
@@ -18,24 +18,19 @@ export async function redisLeftovers(client: RedisClient, prefix: string): Promi
   // Every master of a cluster; `<prefix>:*` and the hash-tagged keys (partitions, external tasks, catalog).
   for (const redis of masters(client)) {
     for (const pattern of [`${prefix}:*`, `{${prefix}-*`]) {
-      let cursor = '0';
-      do {
-        const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-        cursor = next;
-        for (const key of keys) {
-          // KPI figures stay by design; BullMQ's own job records are the queues' business, not the run's.
-          if (key.includes(':kpi:') || /^\{[^}]+\}:(tasks|timers):/.test(key)) continue;
-          const type = await redis.type(key);
-          let content = '';
-          if (type === 'string') content = (await redis.get(key)) ?? '';
-          else if (type === 'hash') content = JSON.stringify(await redis.hgetall(key));
-          else if (type === 'zset') content = JSON.stringify(await redis.zrange(key, '0', '-1'));
-          else if (type === 'set') content = JSON.stringify(await redis.smembers(key));
-          else if (type === 'stream') content = JSON.stringify(await redis.xrange(key, '-', '+'));
-          else if (type === 'list') content = JSON.stringify(await redis.lrange(key, 0, -1));
-          out.set(key, content);
-        }
-      } while (cursor !== '0');
+      for (const key of await scanNode(redis, pattern)) {
+        // KPI figures stay by design; BullMQ's own job records are the queues' business, not the run's.
+        if (key.includes(':kpi:') || /^\{[^}]+\}:(tasks|timers):/.test(key)) continue;
+        const type = await redis.type(key);
+        let content = '';
+        if (type === 'string') content = (await redis.get(key)) ?? '';
+        else if (type === 'hash') content = JSON.stringify(await redis.hgetall(key));
+        else if (type === 'zset') content = JSON.stringify(await redis.zrange(key, '0', '-1'));
+        else if (type === 'set') content = JSON.stringify(await redis.smembers(key));
+        else if (type === 'stream') content = JSON.stringify(await redis.xrange(key, '-', '+'));
+        else if (type === 'list') content = JSON.stringify(await redis.lrange(key, 0, -1));
+        out.set(key, content);
+      }
     }
   }
   return out;
