@@ -31,7 +31,7 @@ export { jsonWorkflowSchema, builtInActions, builtInGuards } from './json-workfl
 export { LayoutError, type LayoutProblem } from './layout.ts';
 export { MAX_PARTITIONS } from './keys.ts';
 export { partitionConcurrency } from './timers.ts';
-export { isEngineOutage } from './outage.ts';
+export { AttemptFailed, isEngineOutage } from './outage.ts';
 export { isCluster, masters, duplicateUnbounded, type RedisClient } from './clients.ts';
 export { toMermaid, toSvg } from './diagram/statechart.ts';
 export { activeStatePaths, topLevelStates } from './state-value.ts';

@@ -4,6 +4,15 @@
 import { DelayedError, type Job } from 'bullmq';
 import { ErrorCode, ServicechartError, isRedisUnavailable, unavailable } from './errors.ts';
 
+/**
+ * A job's own failed attempt, thrown so BullMQ retries it with its backoff (or fails it on its last
+ * attempt). Never taken for an outage, whatever its message says: a task's endpoint refusing connections
+ * is the task's failure, and must spend its attempts.
+ */
+export class AttemptFailed extends Error {
+  override name = 'AttemptFailed';
+}
+
 /** How long a job that met an unreachable Redis waits before it runs again. */
 export const OUTAGE_RETRY_MS = 1000;
 
@@ -18,7 +27,7 @@ export async function deferOnOutage<T>(job: Job, token: string | undefined, work
   try {
     return await work();
   } catch (err) {
-    if (!token || !isRedisUnavailable(err)) throw err;
+    if (!token || err instanceof AttemptFailed || !isRedisUnavailable(err)) throw err;
     await job.moveToDelayed(Date.now() + OUTAGE_RETRY_MS, token);
     throw new DelayedError();
   }

@@ -6,7 +6,7 @@ import { Ajv, type ValidateFunction } from 'ajv';
 import { hostname } from 'node:os';
 import { pid } from 'node:process';
 import { randomBytes } from 'node:crypto';
-import { ErrorCode, ServicechartError, isEngineOutage, servicechartVersion, toErrorData, type Engine, type ErrorData, type RunId, type TaskAttemptRef, type TaskId, type TaskDefinition, type TaskServices } from '../engine/index.ts';
+import { AttemptFailed, ErrorCode, ServicechartError, isEngineOutage, servicechartVersion, toErrorData, type Engine, type ErrorData, type RunId, type TaskAttemptRef, type TaskId, type TaskDefinition, type TaskServices } from '../engine/index.ts';
 
 /** How long a task may run before it is marked running on its own (see process()). */
 const SLOW_TASK_MS = 100;
@@ -143,7 +143,7 @@ export async function startTaskWorker(opts: TaskWorkerOptions): Promise<TaskWork
         port.countAttempt(data.task, 'retrying');
         await port.recordFailure(data.task, data.taskId).catch(() => undefined);
         // Thrown so BullMQ retries with its exponential backoff.
-        throw new Error(`${error.code}: ${error.message}`);
+        throw new AttemptFailed(`${error.code}: ${error.message}`);
       }
     }
     port.countAttempt(data.task, 'failed');
